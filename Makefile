@@ -1,0 +1,40 @@
+# The commands a person needs. Each creates .venv and installs what it needs on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-slow lint format bench install install-dev clean
+
+$(VENV)/.installed: pyproject.toml scripts/install.sh
+	bash scripts/install.sh $(VENV)
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	bash scripts/install.sh $(VENV) dev
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install  ## run the example metaprogram (digits + MLP), print its test metrics
+	$(PY) -B run_metaprogram.py --config-name=metaprogram/example
+
+test: install-dev  ## the default suite (no slow tests)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: install-dev  ## the long real-model tests (SmolLM2, long sweeps)
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+lint: install-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install-dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: install  ## every benchmark in benchmarks/, each prints its figures last
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) -B $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) outputs .cache .pytest_cache

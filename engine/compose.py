@@ -1,0 +1,153 @@
+"""Compose a metaprogram with Hydra's compose API and turn its errors into ours.
+
+Hydra's own messages for a misspelt component or key exit 1 with no
+suggestion; here every problem becomes one line with its key path and the
+nearest valid names, so that the command line can exit 2 before anything runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+from engine.metaprogram import TOP_LEVEL_KEYS, Metaprogram, MetaprogramError, validate
+from engine.paths import Paths, paths_from
+from engine.registry import did_you_mean
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+RUN_KEYS = ("dry_run", "force", "path", "hydra")
+PRIMARY_CONFIG = "run"
+
+
+@dataclass
+class Composed:
+    metaprogram: Metaprogram
+    paths: Paths
+    dry_run: bool
+    force: bool
+
+
+def group_options(group: str) -> list[str]:
+    """Every option of a config group, nested folders included ('classic/mlp')."""
+    root = CONFIG_DIR / group
+    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+
+
+def compose(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> Any:
+    """Hydra-compose `config_name` with `overrides`; raise MetaprogramError listing every problem."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    errors: list[str] = []
+    remaining = list(overrides)
+    for _ in range(len(overrides) + 1):  # drop each bad override in turn to find them all
+        GlobalHydra.instance().clear()
+        try:
+            with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+                cfg = hydra_compose(config_name=config_name, overrides=remaining)
+        except Exception as exc:  # Hydra raises several unrelated types; all are input errors here
+            message, bad = _explain(exc, remaining, config_name)
+            errors.append(message)
+            if bad is None:
+                break
+            remaining.remove(bad)
+            continue
+        if errors:
+            break
+        return cfg
+    raise MetaprogramError(errors)
+
+
+def compose_sweep(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> list[list[str]]:
+    """The override lists of every job in a Hydra multirun (cartesian product of sweeps)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as exc:
+        raise MetaprogramError([_first_line(exc)]) from None
+    choices = []
+    for override in parsed:
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            choices.append([f"{key}={v}" for v in override.sweep_string_iterator()])
+        else:
+            choices.append([override.input_line])
+    return [list(combo) for combo in product(*choices)]
+
+
+def load(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> Composed:
+    """Compose and validate (trusted: hand-written config and command line)."""
+    return from_config(compose(overrides, config_name))
+
+
+def from_config(cfg: Any) -> Composed:
+    from omegaconf import OmegaConf
+
+    try:
+        data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    except Exception as exc:  # an interpolation that cannot be resolved
+        raise MetaprogramError([_first_line(exc)]) from None
+    data.pop("hydra", None)
+    raw = {k: v for k, v in data.items() if k not in RUN_KEYS}
+    mp = validate(raw, trusted=True)
+    try:
+        paths = paths_from(data.get("path"))
+    except Exception as exc:
+        raise MetaprogramError([f"path: {_first_line(exc)}"]) from None
+    return Composed(mp, paths, bool(data.get("dry_run")), bool(data.get("force")))
+
+
+def _explain(exc: Exception, overrides: list[str], config_name: str) -> tuple[str, str | None]:
+    """One line for a Hydra composition error, and the override that caused it (if any)."""
+    from hydra.errors import MissingConfigException
+
+    text = str(exc)
+    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
+        group, _, option = exc.missing_cfg_file.rpartition("/")
+        for override in overrides:
+            key, _, value = override.lstrip("+~").partition("=")
+            if key.lstrip("/") == group.lstrip("/") or key.endswith(group):
+                options = group_options(group)
+                hint = did_you_mean(value, options)
+                return f"{key}={value}: no such component option; {hint}", override
+        return f"config {exc.missing_cfg_file!r} not found", None
+    match = re.search(r"Could not override '([^']+)'", text) or re.search(
+        r"Could not (?:append|delete) (?:to config\. )?.*?'([^']+)'", text
+    )
+    if match:
+        key = match.group(1)
+        override = next((o for o in overrides if o.lstrip("+~").split("=")[0] == key), None)
+        parent, _, leaf = key.rpartition(".")
+        siblings = _keys_at(parent, [o for o in overrides if o != override], config_name)
+        if siblings is not None and leaf not in siblings:
+            return f"{key}: unknown key; {did_you_mean(leaf, siblings)}", override
+        return f"{key}: {_first_line(exc.__cause__ or exc)}", override
+    return _first_line(exc), None
+
+
+def _keys_at(parent: str, overrides: list[str], config_name: str) -> list[str] | None:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+            cfg = hydra_compose(config_name=config_name, overrides=overrides)
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        if node is None and parent in TOP_LEVEL_KEYS:
+            return None
+        return [str(k) for k in node.keys()] if hasattr(node, "keys") else None
+    except Exception:
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return " ".join(lines[:3]) if lines else type(exc).__name__

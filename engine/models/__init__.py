@@ -1,0 +1,16 @@
+"""Model components, built from their YAML settings and the data they will see."""
+
+from __future__ import annotations
+
+from engine.data_point import DataInfo
+
+
+def build_model(cfg, info: DataInfo):
+    """The registered model `cfg.name`, sized for `info` (input shape, outputs)."""
+    from engine.schema.base import MODELS
+
+    return MODELS.load(cfg.name)(cfg, info)
+
+
+class ShapeError(ValueError):
+    """Parts of a model, or a model and its data, that do not fit together."""

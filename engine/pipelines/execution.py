@@ -1,0 +1,127 @@
+"""The execution pipeline: train, validate each epoch, test once with the best weights.
+
+Reads top to bottom: data -> model -> optimizer and schedule -> hooks -> the
+epoch loop -> test. Data lives in memory as tensors on the device; a batch is
+an index slice, so the loop costs what a hand-written one costs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from engine.context import RunContext, resolve_device
+from engine.data_pipe import build_splits
+from engine.data_point import DataInfo, Split
+from engine.hooks import TrainState, build_hooks
+from engine.metaprogram import Metaprogram
+from engine.metrics import classification_metrics, regression_metrics
+from engine.models import build_model
+from engine.optim import make_optimizer, make_scheduler
+
+EVAL_BATCH = 4096
+
+
+def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
+    cfg = mp.pipeline
+    device = resolve_device(cfg.device)
+    torch.manual_seed(mp.seed)
+
+    data = build_splits(mp.dataset, context.paths)
+    info = data.info
+    train, val, test = data.train.to(device), data.val.to(device), data.test.to(device)
+    context.log.info(
+        "data: %d train, %d val, %d test samples shaped %s; %s on %s",
+        len(train),
+        len(val),
+        len(test),
+        info.input_shape,
+        info.task,
+        device,
+    )
+
+    model = build_model(mp.model, info).to(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    context.log.info("model %s: %d parameters", mp.model.name, n_params)
+
+    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    optimizer = make_optimizer(cfg.optim, model.parameters())
+    scheduler = make_scheduler(cfg.schedule, optimizer, cfg.epochs, steps_per_epoch)
+    loss_fn = F.cross_entropy if info.task == "classification" else _mse
+    hooks = build_hooks(cfg.hooks)
+    state = TrainState(model, optimizer, scheduler, cfg.epochs, mp.objective(), hooks)
+    metric, mode = state.objective
+
+    for hook in hooks:
+        hook.on_start(state, context)
+    while state.epoch < cfg.epochs and not state.stop:
+        epoch = state.epoch + 1
+        model.train()
+        # The shuffle depends on (seed, epoch) only, so a resumed run sees the same batches.
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(mp.seed * 100_003 + epoch))
+        order = order.to(device)
+        total_loss = torch.zeros((), device=device)
+        for start in range(0, len(train), cfg.batch_size):
+            batch = train.batch(order[start : start + cfg.batch_size])
+            loss = loss_fn(model(batch.inputs), batch.targets)  # logits (B, n_outputs)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            for hook in hooks:
+                hook.on_after_backward(state)
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.detach() * len(batch)
+            context.check_deadline()
+
+        metrics = {
+            "epoch": epoch,
+            "train/loss": total_loss.item() / len(train),
+            "lr": optimizer.param_groups[0]["lr"],
+        }
+        metrics.update(evaluate(model, val, info, "val"))
+        state.epoch = epoch
+        state.history.append(metrics)
+        if metric in metrics and state.is_better(metrics[metric], mode, state.best_value):
+            state.best_value, state.best_epoch = metrics[metric], epoch
+            state.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        for hook in hooks:
+            hook.on_epoch_end(state, metrics, context)
+        context.report(metrics)
+    for hook in hooks:
+        hook.on_end(state, context)
+
+    if cfg.restore_best and state.best_weights is not None:
+        model.load_state_dict(state.best_weights)
+    results: dict[str, Any] = {"epochs": state.epoch, "parameters": n_params}
+    if state.best_epoch is not None:
+        results["best_epoch"] = state.best_epoch
+    results.update(evaluate(model, val, info, "val"))
+    results.update(evaluate(model, test, info, "test"))
+    return results
+
+
+def _mse(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(predictions.squeeze(-1), targets)  # (B, 1) vs (B,)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, split: Split, info: DataInfo, prefix: str) -> dict[str, float]:
+    """Loss and task metrics over a whole split, `prefix/` before each name."""
+    if len(split) == 0:
+        return {}
+    was_training = model.training
+    model.eval()
+    outputs = torch.cat([model(split.inputs[i : i + EVAL_BATCH]) for i in range(0, len(split), EVAL_BATCH)])
+    model.train(was_training)
+    if info.task == "classification":
+        loss = F.cross_entropy(outputs, split.targets).item()
+        scores = classification_metrics(split.targets.cpu().numpy(), outputs.argmax(-1).cpu().numpy())
+    else:
+        loss = _mse(outputs, split.targets).item()
+        # metrics in the target's own units, not the standardised ones used for training
+        scale = lambda t: (t.squeeze(-1).cpu().double().numpy() * info.target_std) + info.target_mean  # noqa: E731
+        scores = regression_metrics(scale(split.targets), scale(outputs))
+    return {f"{prefix}/loss": loss, **{f"{prefix}/{k}": v for k, v in scores.items()}}

@@ -1,0 +1,135 @@
+"""The run directory: what ran, with what, and what came out. Every write is atomic."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.metaprogram import Metaprogram
+
+PACKAGES = (
+    "metaprogram-runner",
+    "torch",
+    "transformers",
+    "hydra-core",
+    "omegaconf",
+    "pydantic",
+    "scikit-learn",
+    "numpy",
+    "llmcompressor",
+    "lm_eval",
+    "guidellm",
+    "ray",
+)
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def code_revision() -> str:
+    """The git commit of the code that ran, '+dirty' when it had local changes."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (rev or "unknown") + ("+dirty" if dirty else "")
+
+
+class RunRecord:
+    """Reads and writes one run directory (output_root/runs/<id>)."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.results_path = self.run_dir / "results.json"
+
+    def results(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.results_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def completed(self) -> dict[str, Any] | None:
+        results = self.results()
+        return results if results and results.get("status") == "completed" else None
+
+    def begin(self, mp: Metaprogram, overrides: list[str]) -> dict[str, Any]:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.run_dir / "metaprogram.yaml", yaml.safe_dump(mp.canonical, sort_keys=True))
+        atomic_write(self.run_dir / "id", mp.id + "\n")
+        atomic_write(self.run_dir / "overrides.yaml", yaml.safe_dump(list(overrides)))
+        metric, mode = mp.objective()
+        state = {
+            "id": mp.id,
+            "pipeline": mp.pipeline.name,
+            "status": "running",
+            "objective": {"metric": metric, "mode": mode, "value": None},
+            "metrics": {},
+            "timings": {"started": now()},
+            "versions": package_versions(),
+            "code_revision": code_revision(),
+            "error": None,
+        }
+        write_json(self.results_path, state)
+        return state
+
+    def finish(
+        self,
+        state: dict[str, Any],
+        status: str,
+        metrics: dict[str, Any],
+        wall_s: float,
+        error: str | None = None,
+    ) -> dict[str, Any]:
+        state = {**state, "status": status, "metrics": metrics, "error": error}
+        state["objective"] = {**state["objective"], "value": metrics.get(state["objective"]["metric"])}
+        state["timings"] = {**state["timings"], "finished": now(), "wall_s": round(wall_s, 3)}
+        write_json(self.results_path, state)
+        return state

@@ -1,0 +1,123 @@
+"""Run one validated metaprogram into its run directory, or reuse the finished one.
+
+Every way in (run_metaprogram.py, a sweep trial, job_launch, the planner loop)
+ends here, so every run gets the same directory, id and records.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from engine.context import Reporter, RunContext
+from engine.metaprogram import Metaprogram
+from engine.paths import Paths
+from engine.records import RunRecord
+from engine.schema.base import PIPELINES
+
+LOGGER_NAME = "metaprogram"
+
+
+class Interrupted(BaseException):
+    """SIGTERM arrived: stop, keep the last checkpoint, resume on the next start."""
+
+
+class RunFailed(RuntimeError):
+    def __init__(self, run_id: str, error: str, results: dict[str, Any]):
+        self.run_id, self.error, self.results = run_id, error, results
+        super().__init__(f"run {run_id} failed: {error}")
+
+
+def execute(
+    mp: Metaprogram,
+    paths: Paths,
+    *,
+    overrides: list[str] | tuple[str, ...] = (),
+    force: bool = False,
+    report: Reporter | None = None,
+) -> dict[str, Any]:
+    """Run `mp` (or reuse its completed results) and return its results.json content."""
+    run_dir = paths.run_dir(mp.id)
+    record = RunRecord(run_dir)
+    log = logging.getLogger(LOGGER_NAME)
+    done = record.completed()
+    if done and not force:
+        log.info("run %s already completed in %s: reusing its results (force=true recomputes)", mp.id, run_dir)
+        return {**done, "reused": True}
+    if force and run_dir.exists():
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+
+    state = record.begin(mp, list(overrides))
+    limit = mp.pipeline.resources.time_limit_s
+    started = time.monotonic()
+    context = RunContext(
+        run_dir=run_dir,
+        paths=paths,
+        log=log,
+        report=report or (lambda _: None),
+        deadline=started + limit if limit else None,
+    )
+    with _log_to(run_dir / "run.log", log), _sigterm_interrupts():
+        log.info("run %s: %s on %s with %s", mp.id, mp.pipeline.name, mp.dataset.name, mp.model.name)
+        try:
+            metrics = PIPELINES.load(mp.pipeline.name)(mp, context)
+        except (Interrupted, KeyboardInterrupt):
+            record.finish(state, "interrupted", {}, time.monotonic() - started, "interrupted")
+            log.warning("run %s interrupted; start it again to resume from its last checkpoint", mp.id)
+            raise
+        except Exception as exc:  # recorded, then surfaced to the caller as RunFailed
+            error = f"{type(exc).__name__}: {exc}"
+            log.error("run %s failed: %s\n%s", mp.id, error, traceback.format_exc())
+            results = record.finish(state, "failed", {}, time.monotonic() - started, error)
+            raise RunFailed(mp.id, error, results) from exc
+        results = record.finish(state, "completed", metrics, time.monotonic() - started)
+    log.info("run %s completed in %.1f s; results in %s", mp.id, results["timings"]["wall_s"], run_dir)
+    return results
+
+
+@contextmanager
+def _log_to(path, log: logging.Logger) -> Iterator[None]:
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM into Interrupted so the run records itself before exiting."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise Interrupted()
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def setup_console_logging(level: int = logging.INFO) -> None:
+    log = logging.getLogger(LOGGER_NAME)
+    if not any(getattr(h, "_metaprogram_console", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
+        handler._metaprogram_console = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False

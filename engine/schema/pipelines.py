@@ -1,0 +1,85 @@
+"""Schemas of the pipeline components (configs/metaprogram/component/pipeline)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from engine.schema.base import PIPELINES, Component, Schema
+
+
+class Resources(Schema):
+    """What one run needs; job_launch and the Ray Tune sweeper reserve it."""
+
+    cpus: float = Field(1.0, ge=0.1, le=1024)
+    gpus: float = Field(0.0, ge=0.0, le=64)
+    memory_gb: float = Field(2.0, ge=0.1, le=4096)
+    time_limit_s: float | None = Field(None, gt=0, le=7 * 24 * 3600)
+
+
+class Objective(Schema):
+    """The metric a sweep optimises; 'auto' picks it from the task."""
+
+    metric: str = "auto"
+    mode: Literal["auto", "min", "max"] = "auto"
+
+
+_LOWER_IS_BETTER = ("loss", "mse", "mae", "error", "ttft", "itl", "latency", "time", "perplexity")
+
+
+def infer_mode(metric: str) -> str:
+    return "min" if any(word in metric.lower() for word in _LOWER_IS_BETTER) else "max"
+
+
+class PipelineConfig(Component):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    resources: Resources = Resources()
+    objective: Objective = Objective()
+
+    def default_objective(self, task: str) -> tuple[str, str]:
+        return "val/loss", "min"
+
+    def resolve_objective(self, task: str) -> tuple[str, str]:
+        """(metric, mode) with 'auto' replaced by this pipeline's default for the task."""
+        metric, mode = self.objective.metric, self.objective.mode
+        if metric == "auto":
+            metric, default_mode = self.default_objective(task)
+            return metric, default_mode if mode == "auto" else mode
+        return metric, infer_mode(metric) if mode == "auto" else mode
+
+
+class OptimConfig(Schema):
+    name: Literal["sgd", "adam", "adamw"] = "adam"
+    lr: float = Field(1e-3, gt=0.0, le=10.0)
+    weight_decay: float = Field(0.0, ge=0.0, le=1.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="sgd only")
+
+
+class ScheduleConfig(Schema):
+    name: Literal["constant", "cosine", "step", "exponential", "onecycle"] = "constant"
+    warmup_epochs: int = Field(0, ge=0, le=1000, description="linear warm-up before the schedule")
+    step_size: int = Field(10, ge=1, le=10_000, description="step: epochs between decays")
+    gamma: float = Field(0.1, gt=0.0, le=1.0, description="step / exponential: decay factor")
+
+
+def _default_hooks() -> dict[str, Any]:
+    return {"progress": {}, "checkpoint": {}, "early_stopping": {}}
+
+
+class ExecutionConfig(PipelineConfig):
+    """Train, validate and test a model on a dataset."""
+
+    name: Literal["execution"] = "execution"
+    epochs: int = Field(20, ge=1, le=100_000)
+    batch_size: int = Field(64, ge=1, le=1_000_000)
+    optim: OptimConfig = OptimConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    restore_best: bool = Field(True, description="test with the best validation weights")
+    hooks: dict[str, dict[str, Any] | None] = Field(default_factory=_default_hooks)
+
+    def default_objective(self, task: str) -> tuple[str, str]:
+        return ("val/accuracy", "max") if task == "classification" else ("val/mse", "min")
+
+
+PIPELINES.register("execution", ExecutionConfig, "engine.pipelines.execution:run")
