@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from engine.compose import PRIMARY_CONFIG, compose, compose_sweep, from_config
+from engine.compose import PRIMARY_CONFIG, compose_sweep, from_config, load
 from engine.metaprogram import MetaprogramError
 
 EXIT_INVALID = 2
@@ -69,7 +69,7 @@ def preflight(argv: list[str]) -> bool:
     failures = []
     for job in jobs:
         try:
-            from_config(compose(job, config_name))
+            load(job, config_name)
         except MetaprogramError as exc:
             failures.append(exc)
     return _report_invalid(failures, jobs) if failures else True
