@@ -9,6 +9,7 @@ from engine.compose import PRIMARY_CONFIG, compose_sweep, from_config, load
 from engine.metaprogram import MetaprogramError
 
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 143  # 128 + SIGTERM, as a shell reports a terminated job
 # Hydra flags that print something and run no job; Hydra handles them itself.
 _INFO_FLAGS = (
     "-h",
@@ -92,7 +93,7 @@ def run_composed(cfg: Any, overrides: list[str]) -> bool:
     """Run one composed job; print its metrics. False when the run failed."""
     import yaml
 
-    from engine.runner import RunFailed, execute, setup_console_logging
+    from engine.runner import Interrupted, RunFailed, execute, setup_console_logging
 
     composed = from_config(cfg)  # already checked by preflight: cannot fail here
     mp = composed.metaprogram
@@ -103,6 +104,11 @@ def run_composed(cfg: Any, overrides: list[str]) -> bool:
     setup_console_logging()
     try:
         results = execute(mp, composed.paths, overrides=overrides, force=composed.force)
+    except (Interrupted, KeyboardInterrupt):
+        print(
+            f"run {mp.id} interrupted; run the same command again to resume from its last checkpoint", file=sys.stderr
+        )
+        sys.exit(EXIT_INTERRUPTED)
     except RunFailed as exc:
         print(
             f"run {exc.run_id} failed: {exc.error}\n(the log is in {composed.paths.run_dir(exc.run_id)}/run.log)",

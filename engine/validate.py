@@ -43,8 +43,9 @@ def _compose_config_file(path: Path) -> Metaprogram:
     try:
         name = path.resolve().relative_to(CONFIG_DIR).with_suffix("")
     except ValueError:
-        raise MetaprogramError([f"a defaults list is composed by Hydra: keep the file under {CONFIG_DIR}"],
-                               str(path)) from None
+        raise MetaprogramError(
+            [f"a defaults list is composed by Hydra: keep the file under {CONFIG_DIR}"], str(path)
+        ) from None
     try:
         return load([], config_name=str(name)).metaprogram
     except MetaprogramError as exc:
