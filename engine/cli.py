@@ -59,24 +59,42 @@ def split_argv(argv: list[str]) -> tuple[str, list[str], bool, bool]:
 
 
 def preflight(argv: list[str]) -> bool:
-    """Compose and validate every job on the command line; print all problems; run nothing."""
+    """Compose and validate every job on the command line; print all problems; run nothing.
+
+    A single dry run is answered here, without composing a second time in Hydra's main.
+    Returns True when Hydra's main should go on.
+    """
     config_name, overrides, multirun, info = split_argv(argv)
     if info:
         return True
     try:
         jobs = compose_sweep(overrides) if multirun else [overrides]
     except MetaprogramError as exc:
-        return _report_invalid([exc], [overrides])
-    failures = []
+        _report_invalid([exc], [overrides])
+        sys.exit(EXIT_INVALID)
+    failures, composed = [], []
     for job in jobs:
         try:
-            load(job, config_name)
+            composed.append(load(job, config_name))
         except MetaprogramError as exc:
             failures.append(exc)
-    return _report_invalid(failures, jobs) if failures else True
+    if failures:
+        _report_invalid(failures, jobs)
+        sys.exit(EXIT_INVALID)
+    if not multirun and composed[0].dry_run:
+        print_dry_run(composed[0])
+        sys.exit(0)
+    return True
 
 
-def _report_invalid(failures: list[MetaprogramError], jobs: list[list[str]]) -> bool:
+def print_dry_run(composed: Any) -> None:
+    import yaml
+
+    print(yaml.safe_dump(composed.metaprogram.canonical, sort_keys=True).rstrip())
+    print(f"id: {composed.metaprogram.id}")
+
+
+def _report_invalid(failures: list[MetaprogramError], jobs: list[list[str]]) -> None:
     seen = set()
     for exc in failures:
         text = exc.render()
@@ -86,20 +104,16 @@ def _report_invalid(failures: list[MetaprogramError], jobs: list[list[str]]) -> 
     if len(jobs) > 1:
         print(f"{len(failures)} of {len(jobs)} jobs are invalid; none was run.", file=sys.stderr)
     print("Nothing was run or written.", file=sys.stderr)
-    return False
 
 
 def run_composed(cfg: Any, overrides: list[str]) -> bool:
     """Run one composed job; print its metrics. False when the run failed."""
-    import yaml
-
     from engine.runner import Interrupted, RunFailed, execute, setup_console_logging
 
     composed = from_config(cfg)  # already checked by preflight: cannot fail here
     mp = composed.metaprogram
     if composed.dry_run:
-        print(yaml.safe_dump(mp.canonical, sort_keys=True).rstrip())
-        print(f"id: {mp.id}")
+        print_dry_run(composed)
         return True
     setup_console_logging()
     try:
