@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.metaprogram import TOP_LEVEL_KEYS, Metaprogram, MetaprogramError, validate
 from engine.paths import Paths, paths_from
-from engine.registry import did_you_mean
+from engine.registry import did_you_mean, nearest
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 RUN_KEYS = ("dry_run", "force", "path", "hydra")
@@ -101,7 +101,10 @@ def from_config(cfg: Any, errors: list[str] | None = None) -> Composed:
     try:
         mp = validate(raw, trusted=True)
     except MetaprogramError as exc:
-        raise MetaprogramError([*errors, *exc.errors]) from None
+        # a refused component option already explains why that component is missing
+        refused = {kind for kind in TOP_LEVEL_KEYS if any(f"/component/{kind}=" in e for e in errors)}
+        rest = [e for e in exc.errors if not any(e.startswith(f"{kind}: missing") for kind in refused)]
+        raise MetaprogramError([*errors, *rest]) from None
     if errors:
         raise MetaprogramError(errors)
     try:
@@ -121,7 +124,8 @@ def _explain(exc: Exception, overrides: list[str], config_name: str) -> tuple[st
         for override in overrides:
             key, _, value = override.lstrip("+~").partition("=")
             if f"{key.strip('/')}/{value}" == missing:
-                return f"{key}={value}: no such option; {did_you_mean(value, group_options(key.strip('/')))}", override
+                hint = _nearest_option(value, group_options(key.strip("/")))
+                return f"{key}={value}: no such option; {hint}", override
         if missing == config_name.strip("/"):
             return f"--config-name={config_name}: no such config; {did_you_mean(missing, group_options(''))}", None
         return f"config {missing!r} not found", None
@@ -137,6 +141,19 @@ def _explain(exc: Exception, overrides: list[str], config_name: str) -> tuple[st
             return f"{key}: unknown key; {did_you_mean(leaf, siblings)}", override
         return f"{key}: {_first_line(exc.__cause__ or exc)}", override
     return _first_line(exc), None
+
+
+def _nearest_option(value: str, options: list[str]) -> str:
+    """Did-you-mean for 'family/name' options: compare names within the same family first."""
+    family, _, name = value.rpartition("/")
+    by_name: dict[str, list[str]] = {}
+    for option in options:  # without a family, any family's option of that name is a candidate
+        if not family or option.rpartition("/")[0] == family:
+            by_name.setdefault(option.rpartition("/")[2], []).append(option)
+    close = [option for match in nearest(name, list(by_name)) for option in by_name[match]]
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return did_you_mean(value, options)
 
 
 def _keys_at(parent: str, overrides: list[str], config_name: str) -> list[str] | None:
