@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from unit_test.helpers import REPO
 
 
 @pytest.fixture
@@ -33,19 +30,3 @@ def cli_env(tmp_path):
     env["PYTHONPATH"] = str(REPO)
     env["OMP_NUM_THREADS"] = "1"
     return env
-
-
-def run_cli(args: list[str], env: dict, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """python -B run_metaprogram.py ARGS, from `cwd`."""
-    return subprocess.run(
-        [sys.executable, "-B", str(REPO / "run_metaprogram.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def files_under(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*")) if path.exists() else []

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO, run_cli
+from unit_test.helpers import REPO, run_cli
 
 ARGS = [
     "+metaprogram/component/pipeline=execution",

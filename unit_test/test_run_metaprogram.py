@@ -6,7 +6,8 @@ import json
 import re
 
 import pytest
-from conftest import files_under, run_cli
+
+from unit_test.helpers import files_under, run_cli
 
 EXAMPLE = ["--config-name=metaprogram/example"]
 COMPONENTS = [
