@@ -197,7 +197,9 @@ def load_tables(root: Path, names: list[str]) -> dict[str, dict[str, Any]]:
     for name in names:
         path = root / "tables" / f"{name}.json"
         if not path.exists():
-            raise FileNotFoundError(f"no table for task {name} in {root}/tables: run `python -m planner.dev_data tables`")
+            raise FileNotFoundError(
+                f"no table for task {name} in {root}/tables: run `python -m planner.dev_data tables`"
+            )
         out[name] = json.loads(path.read_text())
     return out
 
@@ -257,7 +259,7 @@ def write_studies(
     count = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w") as fh:
-        for name, table in tables.items():
+        for table in tables.values():
             for algorithm in algorithms:
                 for seed in range(per_algorithm):
                     fh.write(json.dumps(replay_study(table, algorithm, seed, n_trials)) + "\n")

@@ -5,15 +5,16 @@ Layout (whitespace-separated words; numbers stay plain words, the tokenizer spli
     <study> pipeline execution model mlp dataset digits task classification n_samples 1797
       n_features 64 n_classes 10 metric val/accuracy mode max algorithm tpe
     <space> <p> model.hidden choice 3 16 64 256 <p> pipeline.optim.lr loguniform 0.0001 0.3
-    <trials> <t> model.hidden c:1 pipeline.optim.lr b:57 y:88 <t> ... <end>
+    <trials> <t> c:1 b:57 y:88 <t> ... <end>
 
 Each parameter value is a bin token: `c:i` (index of a choice), `b:i` (one of `n_bins` bins of a
 uniform / loguniform range, log scale for loguniform; a randint with at most `n_bins` values gets
 one bin per integer, so it is exact). The objective is normalised within the study so that 1 is
 the best and 0 the worst value seen (minimised metrics are negated; positive minimised metrics
 such as losses and errors, which span orders of magnitude, are log-scaled first), then
-quantised into `n_y` bins `y:i`; a failed trial is `y:fail`. Trials follow the parameter order of
-the `<space>` section, which may be shuffled as augmentation.
+quantised into `n_y` bins `y:i`; a failed trial is `y:fail`. A trial's values follow the parameter
+order of the `<space>` section (no names: that keeps sequences short enough to train on a CPU),
+and that order may be shuffled as augmentation.
 
 `text_to_study(study_to_text(s))` gives back the task, space, algorithm and trials with every
 parameter quantised and every objective normalised (the study gets `"objective_normalised": true`);
@@ -197,8 +198,7 @@ def trial_words(
     trial: dict[str, Any], space: dict[str, dict[str, Any]], order: list[str], y: float | None, n_bins: int, n_y: int
 ) -> list[str]:
     words = ["<t>"]
-    for key in order:
-        words += [key, param_token(space[key], trial["params"][key], n_bins)]
+    words += [param_token(space[key], trial["params"][key], n_bins) for key in order]
     return words + [y_token(y, n_y)]
 
 
@@ -233,7 +233,9 @@ def _normaliser(study: dict[str, Any], trials: list[dict[str, Any]], expand: tup
     values = [
         t["objective"]
         for t in trials
-        if t.get("status", "completed") == "completed" and t.get("objective") is not None and math.isfinite(t["objective"])
+        if t.get("status", "completed") == "completed"
+        and t.get("objective") is not None
+        and math.isfinite(t["objective"])
     ]
     return Normalizer(values, study["task"]["objective"]["mode"], expand)
 
@@ -290,7 +292,6 @@ def text_to_study(text: str, *, n_bins: int = N_BINS, n_y: int = N_Y) -> dict[st
         reader.next()
         params = {}
         for key in order:
-            reader.expect(key)
             params[key] = token_value(space[key], reader.next(), n_bins)
         y = y_value(reader.next(), n_y)
         trials.append(

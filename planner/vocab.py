@@ -56,9 +56,7 @@ class Vocabulary:
         self.unk_id = self.index["<unk>"]
 
     @classmethod
-    def build(
-        cls, texts: Iterable[str], n_bins: int = N_BINS, n_y: int = N_Y, min_count: int = 1
-    ) -> Vocabulary:
+    def build(cls, texts: Iterable[str], n_bins: int = N_BINS, n_y: int = N_Y, min_count: int = 1) -> Vocabulary:
         reserved = reserved_tokens(n_bins, n_y)
         known = set(reserved)
         counts: Counter[str] = Counter()
