@@ -62,6 +62,9 @@ def build_model(settings: Settings, vocab: Vocabulary):
 
 
 def save_checkpoint(out: Path, model, vocab: Vocabulary, settings: Settings, report: dict[str, Any]) -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out / "model")
     vocab.save(out / "vocab.json")
@@ -71,7 +74,9 @@ def save_checkpoint(out: Path, model, vocab: Vocabulary, settings: Settings, rep
 def load_checkpoint(path: Path, device: str = "cpu"):
     """(model in eval mode, vocabulary, settings dict) from a checkpoint directory."""
     from transformers import LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # one tiny shard: the bar is noise in logs and tables
     path = Path(path)
     if not (path / "model").is_dir() or not (path / "vocab.json").exists():
         raise FileNotFoundError(f"{path} is not a planner checkpoint (no model/ or vocab.json); train one first")

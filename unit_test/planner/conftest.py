@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,3 +61,40 @@ def make_study(space: dict[str, Any], n_trials: int, seed: int = 0, mode: str = 
 @pytest.fixture
 def mixed_study() -> dict:
     return make_study(MIXED_SPACE, 12, seed=3, fail_every=5)
+
+
+def structured_study(seed: int, n_trials: int = 12, dataset: str = "digits") -> dict:
+    """A study whose objective depends on its params (so a planner can learn something)."""
+    study = make_study(MIXED_SPACE, n_trials, seed=seed)
+    study["task"]["dataset"] = dataset
+    for trial in study["trials"]:
+        p = trial["params"]
+        trial["objective"] = (
+            1.0 - abs(math.log10(p["pipeline.optim.lr"]) + 2) / 3 - (p["pipeline.optim.name"] == "sgd") * 0.2
+        )
+        trial["status"] = "completed"
+    return study
+
+
+@pytest.fixture(scope="session")
+def untrained_checkpoint(tmp_path_factory) -> Path:
+    """A planner checkpoint with random weights (decoding must stay valid whatever the weights)."""
+    from planner.model import Settings, build_model, save_checkpoint
+    from planner.serialize import study_to_text
+    from planner.vocab import Vocabulary
+
+    settings = Settings(hidden=32, layers=1, heads=2, intermediate=64)
+    vocab = Vocabulary.build(
+        [study_to_text(structured_study(s, dataset=d)) for s in range(2) for d in ("digits", "iris")]
+    )
+    out = tmp_path_factory.mktemp("planner") / "untrained"
+    save_checkpoint(out, build_model(settings, vocab), vocab, settings, {})
+    return out
+
+
+@pytest.fixture
+def execution_base() -> dict:
+    from engine.metaprogram import validate
+
+    raw = {"model": {"name": "mlp"}, "dataset": {"name": "iris"}, "pipeline": {"name": "execution", "epochs": 2}}
+    return validate(raw, trusted=False).canonical
