@@ -132,17 +132,14 @@ def main(argv: list[str] | None = None) -> int:
                 curves[method].append(regret_curve(searcher, objective, horizon))
                 seconds[method] += time.monotonic() - started
             print(
-                f"{name} seed {seed}: "
-                + ", ".join(f"{m} {curves[m][-1][budgets[-1] - 1]:.3f}" for m in METHODS),
+                f"{name} seed {seed}: " + ", ".join(f"{m} {curves[m][-1][budgets[-1] - 1]:.3f}" for m in METHODS),
                 flush=True,
             )
 
     mean = {m: [statistics.fmean(c[t] for c in curves[m]) for t in range(horizon)] for m in METHODS}
     at = {m: {b: mean[m][b - 1] for b in budgets} for m in METHODS}
     tests = {
-        f"{a}_vs_{b}": {
-            str(n): wilcoxon([c[n - 1] for c in curves[a]], [c[n - 1] for c in curves[b]]) for n in budgets
-        }
+        f"{a}_vs_{b}": {str(n): wilcoxon([c[n - 1] for c in curves[a]], [c[n - 1] for c in curves[b]]) for n in budgets}
         for a, b in (("planner+acq", "random"), ("planner+acq", "tpe"), ("planner", "random"))
     }
     stats = planner.stats
@@ -185,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     for base in ("random", "tpe"):
         print(
             f"  vs {base:<7}"
-            + "".join(f"  @{b} {at['planner+acq'][b] / at[base][b] if at[base][b] else float('nan'):.3f}" for b in budgets)
+            + "".join(
+                f"  @{b} {at['planner+acq'][b] / at[base][b] if at[base][b] else float('nan'):.3f}" for b in budgets
+            )
         )
     return 0
 

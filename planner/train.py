@@ -109,7 +109,10 @@ def evaluate(model, batches: list[dict[str, Any]], device: str, torch) -> float:
     return total / max(count, 1)
 
 
-def train(studies: list[dict[str, Any]], out: Path, settings: Settings, log=print) -> dict[str, Any]:
+def train(
+    studies: list[dict[str, Any]], out: Path, settings: Settings, log=print, init: Path | None = None
+) -> dict[str, Any]:
+    """Train from scratch, or go on from the checkpoint `init` (its vocabulary and architecture kept)."""
     import torch
 
     from engine.context import resolve_device
@@ -118,8 +121,16 @@ def train(studies: list[dict[str, Any]], out: Path, settings: Settings, log=prin
     rng = random.Random(settings.seed)
     device = str(resolve_device(settings.device))
     train_set, val_set = split_studies(studies, settings.val_fraction, settings.seed)
-    vocab = Vocabulary.build((" ".join(study_words(s)) for s in studies), n_bins=settings.n_bins, n_y=settings.n_y)
-    model = build_model(settings, vocab).to(device)
+    if init is not None:
+        from planner.model import load_checkpoint
+
+        model, vocab, saved = load_checkpoint(init, device)
+        for key in ("hidden", "layers", "heads", "intermediate", "n_bins", "n_y"):
+            setattr(settings, key, saved["settings"][key])
+    else:
+        vocab = Vocabulary.build((" ".join(study_words(s)) for s in studies), n_bins=settings.n_bins, n_y=settings.n_y)
+        model = build_model(settings, vocab)
+    model = model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"planner: {n_params / 1e6:.2f} M parameters, vocabulary {len(vocab)}, device {device}")
     log(
@@ -190,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--studies", type=Path, required=True, help="JSONL of studies (the database export)")
     parser.add_argument("--out", type=Path, default=Path("outputs/planner/ckpt"))
+    parser.add_argument("--init", type=Path, default=None, help="go on training from this checkpoint")
     for f in fields(Settings):
         if f.name != "extra":
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
@@ -201,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot train the planner: {exc}", file=sys.stderr)
         return 2
-    report = train(studies, args.out, settings, log=lambda m: print(m, flush=True))
+    report = train(studies, args.out, settings, log=lambda m: print(m, flush=True), init=args.init)
     print(json.dumps({k: report[k] for k in ("initial_val_loss", "final_val_loss", "steps_done", "wall_s")}))
     return 0
 

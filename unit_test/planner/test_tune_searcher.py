@@ -37,7 +37,9 @@ def test_tune_domains_become_the_study_space():
 
 
 def test_suggest_complete_cycle(untrained_checkpoint, execution_base):
-    searcher = PlannerSearch(untrained_checkpoint, TASK, base=execution_base, k=4, planner=Planner(untrained_checkpoint))
+    searcher = PlannerSearch(
+        untrained_checkpoint, TASK, base=execution_base, k=4, planner=Planner(untrained_checkpoint)
+    )
     assert searcher.set_search_properties("val/accuracy", "max", PARAM_SPACE)
     for i in range(4):
         config = searcher.suggest(f"t{i}")
@@ -62,7 +64,9 @@ def test_a_real_tune_run_uses_the_planner(untrained_checkpoint, execution_base, 
     from engine.runner import execute
     from planner.space import apply_params
 
-    paths = Paths(data_root=str(tmp_path), model_root=str(tmp_path), cache_root=str(tmp_path), output_root=str(tmp_path))
+    paths = Paths(
+        data_root=str(tmp_path), model_root=str(tmp_path), cache_root=str(tmp_path), output_root=str(tmp_path)
+    )
 
     def trainable(config):
         params = {"pipeline.optim.lr": config["pipeline"]["optim"]["lr"], "model.hidden": config["model.hidden"]}
