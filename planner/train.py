@@ -61,9 +61,11 @@ def split_studies(
         rng.shuffle(tasks)
         held = set(tasks[: max(1, round(len(tasks) * val_fraction))])
         return [s for s in studies if task_key(s) not in held], [s for s in studies if task_key(s) in held]
+    if len(studies) < 2:  # nothing to hold out: validate on the training study itself
+        return list(studies), list(studies)
     order = list(range(len(studies)))
     rng.shuffle(order)
-    cut = max(1, round(len(studies) * val_fraction))
+    cut = min(max(1, round(len(studies) * val_fraction)), len(studies) - 1)
     return [studies[i] for i in order[cut:]], [studies[i] for i in order[:cut]]
 
 
