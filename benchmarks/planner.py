@@ -67,9 +67,9 @@ class PlannerSearcher:
         )
 
 
-def regret_curve(searcher, objective: TableObjective, budget: int) -> list[float]:
-    """Regret of the best value so far after each trial."""
-    best, curve = None, []
+def regret_curves(searcher, objective: TableObjective, budget: int) -> tuple[list[float], list[float]]:
+    """Regret of the best value so far after each trial: linear, and log-scaled for minimised metrics."""
+    best, curve, log_curve = None, [], []
     better = max if objective.mode == "max" else min
     for _ in range(budget):
         params = searcher.suggest()
@@ -78,7 +78,8 @@ def regret_curve(searcher, objective: TableObjective, budget: int) -> list[float
         if value is not None:
             best = value if best is None else better(best, value)
         curve.append(objective.regret(best))
-    return curve
+        log_curve.append(objective.regret(best, log=True))
+    return curve, log_curve
 
 
 def wilcoxon(a: list[float], b: list[float]) -> dict[str, float | None]:
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     curves: dict[str, list[list[float]]] = {m: [] for m in METHODS}
+    log_curves: dict[str, list[list[float]]] = {m: [] for m in METHODS}
     seconds: dict[str, float] = dict.fromkeys(METHODS, 0.0)
     pairs = []
     for name, table in tables.items():
@@ -129,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                     searcher = PlannerSearcher(planner, table, acquisition, args.k)
                 else:
                     searcher = make_searcher(method, table["search_space"], objective.mode, seed)
-                curves[method].append(regret_curve(searcher, objective, horizon))
+                curve, log_curve = regret_curves(searcher, objective, horizon)
+                curves[method].append(curve)
+                log_curves[method].append(log_curve)
                 seconds[method] += time.monotonic() - started
             print(
                 f"{name} seed {seed}: " + ", ".join(f"{m} {curves[m][-1][budgets[-1] - 1]:.3f}" for m in METHODS),
@@ -138,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
     mean = {m: [statistics.fmean(c[t] for c in curves[m]) for t in range(horizon)] for m in METHODS}
     at = {m: {b: mean[m][b - 1] for b in budgets} for m in METHODS}
+    log_at = {m: {b: statistics.fmean(c[b - 1] for c in log_curves[m]) for b in budgets} for m in METHODS}
     tests = {
         f"{a}_vs_{b}": {str(n): wilcoxon([c[n - 1] for c in curves[a]], [c[n - 1] for c in curves[b]]) for n in budgets}
         for a, b in (("planner+acq", "random"), ("planner+acq", "tpe"), ("planner", "random"))
@@ -152,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         "checkpoint": str(args.checkpoint),
         "mean_regret": {m: {str(b): v for b, v in at[m].items()} for m in METHODS},
         "mean_regret_curve": mean,
+        "mean_regret_log_scaled_min_metrics": {m: {str(b): v for b, v in log_at[m].items()} for m in METHODS},
+        "wilcoxon_log_scaled": {
+            str(n): wilcoxon([c[n - 1] for c in log_curves["planner+acq"]], [c[n - 1] for c in log_curves["random"]])
+            for n in budgets
+        },
         "wilcoxon": tests,
         "proposals": {
             "sampled": stats.sampled,
@@ -171,8 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'method':<14}" + "".join(f"{'@' + str(b):>10}" for b in budgets))
     for m in METHODS:
         print(f"{m:<14}" + "".join(f"{at[m][b]:>10.4f}" for b in budgets))
+    print("same, with MSE regret on a log scale (regression tasks no longer ~0 after one non-diverged run)")
+    for m in METHODS:
+        print(f"{m:<14}" + "".join(f"{log_at[m][b]:>10.4f}" for b in budgets))
     for key, per in tests.items():
         print(f"wilcoxon {key} (one-sided p, less): " + ", ".join(f"@{b} {_p(per[b]['p_less'])}" for b in per))
+    log_tests = figures["wilcoxon_log_scaled"]
+    print(
+        "wilcoxon planner+acq_vs_random, log-scaled (one-sided p): "
+        + ", ".join(f"@{b} {_p(log_tests[b]['p_less'])}" for b in log_tests)
+    )
     print(
         f"proposals: {stats.sampled} sampled, {stats.rejected} rejected "
         f"({100 * stats.rejection_share:.2f}%), {stats.duplicates} repeats skipped"

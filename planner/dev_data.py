@@ -32,6 +32,7 @@ from engine.metaprogram import validate
 from engine.paths import Paths
 from engine.records import write_json
 from planner.space import apply_params, grid, point_key
+from planner.task import describe
 
 # The discrete space every dev study searches: 8 x 2 x 3 x 2 = 96 points.
 DEV_SPACE: dict[str, dict[str, Any]] = {
@@ -131,29 +132,18 @@ def base_metaprogram(dataset: dict[str, Any]) -> dict[str, Any]:
     return validate(raw, trusted=False).canonical
 
 
+def _scratch_paths() -> Paths:
+    return Paths(data_root=".", model_root=".", cache_root=".", output_root=".")
+
+
 def dataset_facts(dataset: dict[str, Any]) -> dict[str, Any]:
     """Size, features and classes of a task's data (loads it once; cheap for these sets)."""
-    from engine.data_pipe import build_splits
-
-    mp = validate(base_metaprogram(dataset), trusted=False)
-    data = build_splits(mp.dataset, Paths(data_root=".", model_root=".", cache_root=".", output_root="."))
-    info = data.info
-    n = len(data.train) + len(data.val) + len(data.test)
-    n_features = int(math.prod(info.input_shape))
-    n_classes = int(info.n_outputs) if info.task == "classification" else 0
-    return {"task": info.task, "n_samples": n, "n_features": n_features, "n_classes": n_classes}
+    return describe(validate(base_metaprogram(dataset), trusted=False), _scratch_paths())["dataset_facts"]
 
 
-def task_record(name: str, dataset: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
-    mp = validate(base_metaprogram(dataset), trusted=False)
-    metric, mode = mp.objective()
-    return {
-        "pipeline": "execution",
-        "model": "mlp",
-        "dataset": dataset["name"],
-        "dataset_facts": facts,
-        "objective": {"metric": metric, "mode": mode},
-    }
+def task_record(name: str, dataset: dict[str, Any], facts: dict[str, Any] | None = None) -> dict[str, Any]:
+    task = describe(validate(base_metaprogram(dataset), trusted=False), _scratch_paths())
+    return {**task, "dataset_facts": facts or task["dataset_facts"]}
 
 
 def run_point(base: dict[str, Any], params: dict[str, Any], paths: Paths) -> dict[str, Any]:
@@ -218,11 +208,18 @@ class TableObjective:
     def __call__(self, params: dict[str, Any]) -> dict[str, Any]:
         return self.by_key[point_key(params)]
 
-    def regret(self, value: float | None) -> float:
-        """1 - value normalised between the worst (0) and best (1) known objective; a failure is 1."""
+    def regret(self, value: float | None, log: bool = False) -> float:
+        """1 - value normalised between the worst (0) and best (1) known objective; a failure is 1.
+
+        `log=True` normalises positive minimised metrics (MSE, losses) on a log scale, where one
+        diverged run no longer squashes every other value to a regret of about 0.
+        """
         if value is None or self.best == self.worst:
             return 1.0 if value is None else 0.0
-        score = (value - self.worst) / (self.best - self.worst)
+        best, worst = self.best, self.worst
+        if log and self.mode == "min" and min(best, worst, value) > 0:
+            best, worst, value = math.log(best), math.log(worst), math.log(value)
+        score = (value - worst) / (best - worst)
         return float(min(1.0, max(0.0, 1.0 - score)))
 
 

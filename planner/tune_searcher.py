@@ -92,6 +92,15 @@ class PlannerSearch(Searcher):
         self.trials: list[dict[str, Any]] = list(history or [])
         self.live: dict[str, dict[str, Any]] = {}
 
+    @classmethod
+    def for_metaprogram(cls, checkpoint: str | Path, base: Any, paths: Any, **kwargs: Any) -> PlannerSearch:
+        """A searcher for a sweep over a base Metaprogram: its task is described from its data."""
+        from planner.task import describe
+
+        task = describe(base, paths)
+        metric, mode = task["objective"]["metric"], task["objective"]["mode"]
+        return cls(checkpoint, task, base=base.canonical, **{"metric": metric, "mode": mode, **kwargs})
+
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec) -> bool:
         if self.space is not None and config:
             return False  # the space was given to the constructor

@@ -87,3 +87,25 @@ def test_a_real_tune_run_uses_the_planner(untrained_checkpoint, execution_base, 
         ray.shutdown()
     assert len(results) == 3 and not results.errors
     assert len(searcher.trials) == 3 and all(t["status"] == "completed" for t in searcher.trials)
+
+
+def test_searcher_for_a_base_metaprogram_describes_its_task(untrained_checkpoint, tmp_path):
+    from engine.metaprogram import validate
+    from engine.paths import Paths
+
+    mp = validate(
+        {"model": {"name": "mlp"}, "dataset": {"name": "wine"}, "pipeline": {"name": "execution"}}, trusted=False
+    )
+    paths = Paths(
+        data_root=str(tmp_path), model_root=str(tmp_path), cache_root=str(tmp_path), output_root=str(tmp_path)
+    )
+    searcher = PlannerSearch.for_metaprogram(untrained_checkpoint, mp, paths, planner=Planner(untrained_checkpoint))
+    assert searcher.task["dataset_facts"] == {
+        "task": "classification",
+        "n_samples": 178,
+        "n_features": 13,
+        "n_classes": 3,
+    }
+    assert (searcher.metric, searcher.mode) == ("val/accuracy", "max") and searcher.base == mp.canonical
+    searcher.set_search_properties(None, None, {"model": {"hidden": tune.choice([8, 16])}})
+    assert searcher.suggest("a")["model"]["hidden"] in (8, 16)
