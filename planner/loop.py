@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path("outputs/planner_loop"), help="runs, record, checkpoints")
     parser.add_argument("--record", type=Path, default=None, help="JSONL of studies (default ROOT/studies.jsonl)")
     parser.add_argument("--corpus", type=Path, default=Path("outputs/planner_dev/studies.jsonl"))
-    parser.add_argument("--tasks", default="wine,breast_cancer,iris", help="dev tasks to seed an empty record with")
+    parser.add_argument("--tasks", default="held_cls_hard,wine,diabetes", help="dev tasks to seed an empty record with")
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--per-study", type=int, default=3)
     parser.add_argument("-k", type=int, default=16)
