@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import structured_study
-
 from planner.model import Settings, load_checkpoint
 from planner.train import read_studies, split_studies, train
+from unit_test.planner.planner_helpers import structured_study
 
 
 def test_tiny_training_reduces_held_out_loss(tmp_path):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import MIXED_SPACE, make_study
-
 from planner.propose import Planner
 from planner.serialize import param_token, value_tokens
+from unit_test.planner.planner_helpers import MIXED_SPACE, make_study
 
 
 def test_constrained_decoding_only_yields_valid_tokens(untrained_checkpoint, execution_base):

@@ -6,7 +6,6 @@ import math
 import random
 
 import pytest
-from conftest import MIXED_SPACE, make_study
 
 from planner.serialize import (
     Normalizer,
@@ -19,6 +18,7 @@ from planner.serialize import (
     token_value,
     value_tokens,
 )
+from unit_test.planner.planner_helpers import MIXED_SPACE, make_study
 
 
 def test_round_trip_is_exact_up_to_quantisation(mixed_study):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import MIXED_SPACE, make_study
-
 from planner.serialize import study_to_text
 from planner.vocab import Vocabulary, reserved_tokens, split_word
+from unit_test.planner.planner_helpers import MIXED_SPACE, make_study
 
 
 def test_numbers_are_spelled_and_decode_exactly(tmp_path):
