@@ -164,17 +164,24 @@ class Planner:
         return candidates
 
     def suggest(
-        self, study: dict[str, Any], *, k: int = 16, acquisition: str | None = "ei", max_rounds: int = 4
+        self,
+        study: dict[str, Any],
+        *,
+        k: int = 16,
+        acquisition: str | None = "ei",
+        max_rounds: int = 4,
+        pending: list[dict[str, Any]] = (),
     ) -> tuple[dict[str, Any], Metaprogram | None, Candidate]:
         """The next trial: (params, validated metaprogram or None without a base, the candidate chosen).
 
-        Points already in the history are skipped when the space is finite (a repeat teaches
+        Points already in the history or `pending` are skipped when the space is finite (a repeat teaches
         nothing); after `max_rounds` of nothing new, a repeat is accepted.
         """
         if acquisition not in (None, "ei", "ucb"):
             raise ValueError(f"acquisition must be ei, ucb or none, got {acquisition!r}")
         finite = all(spec["type"] in CATEGORICAL for spec in study["search_space"].values())
-        seen = {point_key(t["params"]) for t in study.get("trials", [])} if finite else set()
+        tried = [t["params"] for t in study.get("trials", [])] + list(pending)  # pending: running, not yet back
+        seen = {point_key(p) for p in tried} if finite else set()
         n = k if acquisition else 1
         fallback = None
         for _ in range(max_rounds):
@@ -223,10 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=16)
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb", "none"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args(argv)
     try:
         study = json.loads(args.study.read_text())
-        planner = Planner(args.checkpoint, seed=args.seed)
+        planner = Planner(args.checkpoint, seed=args.seed, device=args.device)
         params, mp, cand = planner.suggest(
             study, k=args.k, acquisition=None if args.acquisition == "none" else args.acquisition
         )

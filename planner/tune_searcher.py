@@ -124,7 +124,9 @@ class PlannerSearch(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if self.space is None or not self._metric or not self._mode:
             raise RuntimeError("PlannerSearch needs a search space, metric and mode (set them in TuneConfig)")
-        params, _mp, _cand = self.planner.suggest(self.study(), k=self.k, acquisition=self.acquisition)
+        params, _mp, _cand = self.planner.suggest(
+            self.study(), k=self.k, acquisition=self.acquisition, pending=list(self.live.values())
+        )
         self.live[trial_id] = params
         config: dict[str, Any] = {}
         for key, value in params.items():

@@ -60,3 +60,13 @@ def test_finite_spaces_skip_points_already_tried(untrained_checkpoint):
         tried.append(params["model.layers"])
         study["trials"].append({"order": order, "params": params, "objective": 0.5, "status": "completed"})
     assert sorted(tried) == [1, 2, 3]
+
+
+def test_pending_points_are_skipped_too(untrained_checkpoint):
+    planner = Planner(untrained_checkpoint, seed=1)
+    space = {"model.layers": {"type": "choice", "values": [1, 2]}}
+    study = make_study(space, 0)
+    study.pop("base")
+    for _ in range(5):
+        params, _, _ = planner.suggest(study, k=4, acquisition="ei", max_rounds=20, pending=[{"model.layers": 1}])
+        assert params == {"model.layers": 2}
