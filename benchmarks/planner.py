@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2))
-    png = args.out.with_name("planner_regret.png")
+    png = args.out.with_name(f"{args.out.stem}_regret.png")
     _plot(mean, horizon, png, len(pairs))
 
     print(f"\nmean normalised regret over {len(pairs)} held-out task-seed pairs (lower is better)")
