@@ -1,0 +1,157 @@
+"""The self-improving loop: propose -> run -> record -> retrain, for some iterations.
+
+Each iteration, for every study in the record (one per task), the planner proposes
+`--per-study` trials one after another (each validated as untrusted; a rejected one is counted
+and never run), `launch` runs them, they are appended to the study, the record is rewritten,
+and the planner trains on for `--train-steps` steps on the base corpus plus everything recorded.
+
+The record is a JSONL file of studies in the export format (until the study database lands,
+it is the database). `launch` is the one call to swap for job_launch.
+
+    python -m planner.loop --checkpoint outputs/planner/ckpt --iterations 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.metaprogram import Metaprogram
+from engine.paths import Paths
+from engine.records import atomic_write
+
+
+def launch(metaprograms: list[Metaprogram], paths: Paths) -> list[dict[str, Any]]:
+    """Run metaprograms; one trial record each. The one call to swap for job_launch (issue 5)."""
+    from engine.runner import RunFailed, execute
+
+    trials = []
+    for mp in metaprograms:
+        try:
+            value = execute(mp, paths)["objective"]["value"]
+        except RunFailed:
+            value = None
+        ok = value is not None and math.isfinite(value)
+        trials.append(
+            {"objective": float(value) if ok else None, "status": "completed" if ok else "failed", "run_id": mp.id}
+        )
+    return trials
+
+
+def read_record(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def write_record(path: Path, studies: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, "".join(json.dumps(s) + "\n" for s in studies))
+
+
+def seed_record(tasks: list[str]) -> list[dict[str, Any]]:
+    """Empty studies for development tasks (the dev space and base, no trials yet)."""
+    from planner.dev_data import ALL_TASKS, DEV_SPACE, base_metaprogram, dataset_facts, task_record
+
+    studies = []
+    for name in tasks:
+        dataset = ALL_TASKS[name]
+        studies.append(
+            {
+                "study_id": f"loop-{name}",
+                "task": task_record(name, dataset, dataset_facts(dataset)),
+                "search_space": DEV_SPACE,
+                "algorithm": "planner",
+                "scheduler": "fifo",
+                "seed": 0,
+                "base": base_metaprogram(dataset),
+                "trials": [],
+            }
+        )
+    return studies
+
+
+def iterate(planner, studies: list[dict[str, Any]], per_study: int, k: int, paths: Paths) -> int:
+    """Propose, run and record `per_study` trials for every study; returns how many were run."""
+    ran = 0
+    for study in studies:
+        for _ in range(per_study):
+            params, mp, _ = planner.suggest(study, k=k, acquisition="ei")
+            (trial,) = launch([mp], paths)
+            study["trials"].append({"order": len(study["trials"]), "params": params, **trial})
+            ran += 1
+    return ran
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, default=Path("outputs/planner/ckpt"))
+    parser.add_argument("--root", type=Path, default=Path("outputs/planner_loop"), help="runs, record, checkpoints")
+    parser.add_argument("--record", type=Path, default=None, help="JSONL of studies (default ROOT/studies.jsonl)")
+    parser.add_argument("--corpus", type=Path, default=Path("outputs/planner_dev/studies.jsonl"))
+    parser.add_argument("--tasks", default="held_cls_hard,wine,diabetes", help="dev tasks to seed an empty record with")
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--per-study", type=int, default=3)
+    parser.add_argument("-k", type=int, default=16)
+    parser.add_argument("--train-steps", type=int, default=60)
+    args = parser.parse_args(argv)
+    logging.getLogger("metaprogram").setLevel(logging.WARNING)
+
+    from planner.model import Settings
+    from planner.propose import Planner
+    from planner.train import read_studies, train
+
+    root = args.root.resolve()
+    record = args.record or root / "studies.jsonl"
+    paths = Paths(data_root=str(root), model_root=str(root), cache_root=str(root), output_root=str(root))
+    try:
+        studies = read_record(record) or seed_record(args.tasks.split(","))
+        corpus = read_studies(args.corpus) if args.corpus.exists() else []
+        checkpoint = args.checkpoint
+        Planner(checkpoint)  # fail early on a missing checkpoint
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"cannot start the generation loop: {exc}", file=sys.stderr)
+        return 2
+    for iteration in range(1, args.iterations + 1):
+        started = time.monotonic()
+        before = sum(len(s["trials"]) for s in studies)
+        planner = Planner(checkpoint, seed=iteration)
+        ran = iterate(planner, studies, args.per_study, args.k, paths)
+        write_record(record, studies)
+        after = sum(len(s["trials"]) for s in studies)
+        best = {
+            s["study_id"]: max(
+                (t["objective"] for t in s["trials"] if t["objective"] is not None),
+                default=None,
+                key=lambda v: v if s["task"]["objective"]["mode"] == "max" else -v,
+            )
+            for s in studies
+        }
+        # retrain on everything recorded (plus the base corpus), going on from the current planner
+        out = root / f"ckpt-{iteration}"
+        report = train(
+            corpus + [s for s in studies if s["trials"]],
+            out,
+            Settings(steps=args.train_steps, warmup=min(10, args.train_steps), eval_every=args.train_steps),
+            log=lambda m: None,
+            init=checkpoint,
+        )
+        checkpoint = out
+        print(
+            f"iteration {iteration}: ran {ran} proposals ({planner.stats.rejected} of {planner.stats.sampled} "
+            f"sampled were rejected), record {before} -> {after} trials, best {best}, "
+            f"retrained: held-out loss {report['final_val_loss']:.4f}, {time.monotonic() - started:.0f} s",
+            flush=True,
+        )
+    shutil.copytree(checkpoint, root / "ckpt-latest", dirs_exist_ok=True)
+    print(f"record: {record}; latest planner: {root / 'ckpt-latest'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

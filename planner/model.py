@@ -1,0 +1,86 @@
+"""The planner's language model: a small Llama built from a config, saved with its tokenizer.
+
+A checkpoint directory holds `model/` (transformers' save_pretrained), `vocab.json` and
+`settings.json` (what it was trained with and on, and the losses measured).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner.serialize import N_BINS, N_Y
+from planner.vocab import Vocabulary
+
+
+@dataclass
+class Settings:
+    """Everything a training run depends on; saved beside the checkpoint."""
+
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 4
+    intermediate: int = 384
+    max_len: int = 512
+    n_bins: int = N_BINS
+    n_y: int = N_Y
+    steps: int = 1200
+    batch_size: int = 8
+    lr: float = 1e-3
+    warmup: int = 100
+    weight_decay: float = 0.01
+    val_fraction: float = 0.2
+    shuffle_p: float = 0.2  # share of training sequences with a shuffled parameter order
+    expand_max: float = 0.3  # objective range widened by up to this share on each side
+    eval_every: int = 200
+    max_val_studies: int = 64  # a fixed subset keeps each evaluation to seconds on a CPU
+    max_minutes: float = 25.0
+    seed: int = 0
+    device: str = "auto"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_model(settings: Settings, vocab: Vocabulary):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=settings.hidden,
+        intermediate_size=settings.intermediate,
+        num_hidden_layers=settings.layers,
+        num_attention_heads=settings.heads,
+        num_key_value_heads=settings.heads,
+        max_position_embeddings=max(1024, settings.max_len),
+        pad_token_id=vocab.pad_id,
+        bos_token_id=vocab.id("<study>"),
+        eos_token_id=vocab.id("<end>"),
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(config)
+
+
+def save_checkpoint(out: Path, model, vocab: Vocabulary, settings: Settings, report: dict[str, Any]) -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out / "model")
+    vocab.save(out / "vocab.json")
+    (out / "settings.json").write_text(json.dumps({"settings": asdict(settings), **report}, indent=2))
+
+
+def load_checkpoint(path: Path, device: str = "cpu"):
+    """(model in eval mode, vocabulary, settings dict) from a checkpoint directory."""
+    from transformers import LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one tiny shard: the bar is noise in logs and tables
+    path = Path(path)
+    if not (path / "model").is_dir() or not (path / "vocab.json").exists():
+        raise FileNotFoundError(f"{path} is not a planner checkpoint (no model/ or vocab.json); train one first")
+    model = LlamaForCausalLM.from_pretrained(path / "model").to(device).eval()
+    vocab = Vocabulary.load(path / "vocab.json")
+    settings = json.loads((path / "settings.json").read_text())
+    return model, vocab, settings

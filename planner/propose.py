@@ -1,0 +1,260 @@
+"""Propose the next trial of a study with the trained planner.
+
+Constrained decoding: the planner writes a trial token by token, and at each position only the
+tokens valid there can be drawn (that parameter's bins or choice indices; then the objective
+bins), so a proposal can always be decoded. It is then applied to the study's `base`
+metaprogram and validated as untrusted input; what fails is discarded and counted, never run.
+
+Acquisition: sample K candidates, read the planner's own distribution over the objective bins
+after each one, and pick by expected improvement over the best value so far (`ei`) or by an
+upper confidence bound (`ucb`). Without acquisition the first sample is taken (imitation).
+
+History is normalised with its range widened by `margin` on each side (training widens it at
+random), so the best value so far sits below the top bin and an improvement can be predicted.
+
+    python -m planner.propose --checkpoint outputs/planner/ckpt --study study.json -k 16 --acquisition ei
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.metaprogram import Metaprogram, MetaprogramError, validate
+from planner.model import load_checkpoint
+from planner.serialize import (
+    FAIL,
+    Normalizer,
+    SerializeError,
+    study_words,
+    token_value,
+    value_tokens,
+    y_tokens,
+)
+from planner.space import CATEGORICAL, apply_params, point_key
+
+
+@dataclass
+class Candidate:
+    params: dict[str, Any]
+    tokens: list[str]
+    mean: float  # predicted normalised objective (1 = the best of the history's widened range)
+    std: float
+    ei: float
+    ucb: float
+
+
+@dataclass
+class Stats:
+    """What happened to the proposals: rejected ones were never run."""
+
+    sampled: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rejection_share(self) -> float:
+        return self.rejected / self.sampled if self.sampled else 0.0
+
+
+class Planner:
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        *,
+        device: str = "cpu",
+        seed: int = 0,
+        margin: float = 0.15,
+        kappa: float = 1.0,
+        temperature: float = 1.0,
+        imitate: str | None = "tpe",
+    ):
+        import torch
+
+        self.torch = torch
+        self.model, self.vocab, info = load_checkpoint(Path(checkpoint), device)
+        self.settings = info["settings"]
+        self.n_bins, self.n_y = self.settings["n_bins"], self.settings["n_y"]
+        self.max_len = self.settings["max_len"]
+        self.device = device
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.margin, self.kappa, self.temperature = margin, kappa, temperature
+        # condition on an algorithm the corpus holds, so the planner imitates it
+        self.imitate = imitate if imitate and imitate in self.vocab else None
+        self.y_ids = self.vocab.ids(y_tokens(self.n_y) + [FAIL])
+        self.y_centres = torch.tensor([(i + 0.5) / self.n_y for i in range(self.n_y)] + [0.0])
+        self.stats = Stats()
+
+    # -- prompt ---------------------------------------------------------------------------------
+
+    def _prompt(self, study: dict[str, Any], order: list[str]) -> tuple[list[int], float | None]:
+        """Token ids of the study so far (ending after its last trial) and the best normalised value."""
+        study = dict(study)
+        if self.imitate:
+            study["algorithm"] = self.imitate
+        trials = sorted(study.get("trials", []), key=lambda t: t.get("order", 0))
+        values = [
+            t["objective"]
+            for t in trials
+            if t.get("status", "completed") == "completed"
+            and t.get("objective") is not None
+            and math.isfinite(t["objective"])
+        ]
+        mode = study["task"]["objective"]["mode"]
+        norm = Normalizer(values, mode, (self.margin, self.margin))
+        best = max(norm(v) for v in values) if values else None
+        per_trial = len(order) + 2
+        while True:  # keep the newest trials that fit (the normalisation still sees them all)
+            study["trials"] = trials
+            words = study_words(
+                {**study, "objective_normalised": True, "trials": [_normalised(t, norm) for t in trials]},
+                order=order,
+                n_bins=self.n_bins,
+                n_y=self.n_y,
+                end=False,
+            )
+            ids = self.vocab.encode_words(words)
+            if len(ids) + per_trial <= self.max_len or not trials:
+                return ids, best
+            trials = trials[1:]
+
+    # -- sampling -------------------------------------------------------------------------------
+
+    def sample(self, study: dict[str, Any], k: int) -> list[Candidate]:
+        """K candidate trials, each with the planner's predicted objective distribution."""
+        torch = self.torch
+        space = study["search_space"]
+        order = sorted(space)
+        prompt, best = self._prompt(study, order)
+        allowed = [self.vocab.ids(value_tokens(space[key], self.n_bins)) for key in order]
+        if any(self.vocab.unk_id in ids for ids in allowed):
+            raise SerializeError("the space needs more bins or choices than the planner's vocabulary holds")
+        with torch.no_grad():
+            ids = torch.tensor([prompt + [self.vocab.id("<t>")]] * k, device=self.device)
+            out = self.model(input_ids=ids, use_cache=True)
+            chosen: list[list[int]] = [[] for _ in range(k)]
+            for slot_ids in allowed:
+                logits = out.logits[:, -1, :].float().cpu()  # (K, vocab)
+                index = torch.tensor(slot_ids)
+                probs = torch.softmax(logits[:, index] / self.temperature, dim=-1)  # only valid tokens
+                picks = index[torch.multinomial(probs, 1, generator=self.generator).squeeze(1)]  # (K,)
+                for row, token_id in enumerate(picks.tolist()):
+                    chosen[row].append(token_id)
+                out = self.model(
+                    input_ids=picks.view(k, 1).to(self.device), past_key_values=out.past_key_values, use_cache=True
+                )
+            y_logits = out.logits[:, -1, :].float().cpu()[:, torch.tensor(self.y_ids)]  # (K, n_y + 1)
+            y_probs = torch.softmax(y_logits, dim=-1)
+        mean = y_probs @ self.y_centres
+        std = (y_probs @ self.y_centres**2 - mean**2).clamp(min=0).sqrt()
+        threshold = best if best is not None else 0.0
+        ei = y_probs @ (self.y_centres - threshold).clamp(min=0)
+        candidates = []
+        for row in range(k):
+            tokens = [self.vocab.tokens[i] for i in chosen[row]]
+            params = {key: token_value(space[key], tok, self.n_bins) for key, tok in zip(order, tokens, strict=True)}
+            m, s = float(mean[row]), float(std[row])
+            candidates.append(Candidate(params, tokens, m, s, float(ei[row]), m + self.kappa * s))
+        return candidates
+
+    def suggest(
+        self,
+        study: dict[str, Any],
+        *,
+        k: int = 16,
+        acquisition: str | None = "ei",
+        max_rounds: int = 4,
+        pending: list[dict[str, Any]] = (),
+    ) -> tuple[dict[str, Any], Metaprogram | None, Candidate]:
+        """The next trial: (params, validated metaprogram or None without a base, the candidate chosen).
+
+        Points already in the history or `pending` are skipped when the space is finite (a repeat teaches
+        nothing); after `max_rounds` of nothing new, a repeat is accepted.
+        """
+        if acquisition not in (None, "ei", "ucb"):
+            raise ValueError(f"acquisition must be ei, ucb or none, got {acquisition!r}")
+        finite = all(spec["type"] in CATEGORICAL for spec in study["search_space"].values())
+        tried = [t["params"] for t in study.get("trials", [])] + list(pending)  # pending: running, not yet back
+        seen = {point_key(p) for p in tried} if finite else set()
+        n = k if acquisition else 1
+        fallback = None
+        for _ in range(max_rounds):
+            valid = []
+            for cand in self.sample(study, n):
+                self.stats.sampled += 1
+                mp = self._validate(study, cand.params)
+                if mp is False:
+                    continue
+                if point_key(cand.params) in seen:
+                    self.stats.duplicates += 1
+                    fallback = fallback or (cand, mp)
+                    continue
+                valid.append((cand, mp))
+            if valid:
+                key = {"ei": lambda c: c[0].ei, "ucb": lambda c: c[0].ucb, None: lambda c: 0.0}[acquisition]
+                cand, mp = max(valid, key=key)
+                return cand.params, mp, cand
+        if fallback is None:
+            raise RuntimeError(f"no valid proposal in {max_rounds} rounds: {self.stats.errors[-3:]}")
+        return fallback[0].params, fallback[1], fallback[0]
+
+    def _validate(self, study: dict[str, Any], params: dict[str, Any]) -> Metaprogram | None | bool:
+        """The metaprogram of `params` as untrusted input; False (and counted) when invalid."""
+        base = study.get("base")
+        if not base:
+            return None
+        try:
+            return validate(apply_params(base, params), trusted=False, source="planner proposal")
+        except MetaprogramError as exc:
+            self.stats.rejected += 1
+            self.stats.errors.append(exc.render())
+            return False
+
+
+def _normalised(trial: dict[str, Any], norm: Normalizer) -> dict[str, Any]:
+    value = trial.get("objective")
+    ok = trial.get("status", "completed") == "completed" and value is not None and math.isfinite(value)
+    return {**trial, "objective": norm(value) if ok else None, "status": "completed" if ok else "failed"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--study", type=Path, required=True, help="one study (JSON) in the export format")
+    parser.add_argument("-k", type=int, default=16)
+    parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb", "none"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    args = parser.parse_args(argv)
+    try:
+        study = json.loads(args.study.read_text())
+        planner = Planner(args.checkpoint, seed=args.seed, device=args.device)
+        params, mp, cand = planner.suggest(
+            study, k=args.k, acquisition=None if args.acquisition == "none" else args.acquisition
+        )
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        print(f"cannot propose: {exc}", file=sys.stderr)
+        return 2
+    print(
+        json.dumps(
+            {
+                "params": params,
+                "metaprogram_id": mp.id if mp else None,
+                "predicted": {"mean": cand.mean, "std": cand.std, "ei": cand.ei},
+                "rejected": planner.stats.rejected,
+                "sampled": planner.stats.sampled,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
