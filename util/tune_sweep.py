@@ -12,7 +12,6 @@ trial in the database, in trial order, and marks the study complete at the end.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
@@ -21,37 +20,8 @@ from typing import Any
 from database.store import Database, default_url
 from engine.records import RunRecord
 from util.sweep_spec import Sweep, apply_params
+from job_launch.cluster import init_ray
 from util.tune_trial import STOP_MESSAGE, mark_stopped
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# Tune defaults that cost time on short trials or move the working directory: turned off.
-RAY_ENV = {
-    "RAY_CHDIR_TO_TRIAL_DIR": "0",
-    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
-    "TUNE_MAX_PENDING_TRIALS_PG": "4",
-    "RAY_AIR_NEW_OUTPUT": "0",
-    "OMP_NUM_THREADS": "1",
-}
-
-
-def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Start a local Ray instance (no address) or join a cluster; workers import this repository."""
-    import ray
-
-    for key, value in RAY_ENV.items():
-        os.environ.setdefault(key, value)
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance on this machine; no token to set up
-    if ray.is_initialized():
-        return
-    pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    runtime_env = {"env_vars": {**RAY_ENV, "PYTHONPATH": pythonpath}}
-    kwargs: dict[str, Any] = {"runtime_env": runtime_env, "log_to_driver": False, "logging_level": logging.WARNING}
-    if address:
-        ray.init(address=address, **kwargs)
-    else:
-        # "local": always a fresh instance; None would join a cluster that `ray start` left on this machine
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **kwargs)
-
 
 def tune_space(sweep: Sweep) -> dict[str, Any]:
     from ray import tune
