@@ -1,9 +1,9 @@
 """List studies, show one, export them as JSONL.
 
-    python -m database list [--suite heldout]
-    python -m database show STUDY_ID
-    python -m database export OUT.jsonl [--suite train]
-    (--db PATH picks the file; default <output_root>/metaprogram.db, output_root from METAPROGRAM_OUTPUT_ROOT)
+python -m database list [--suite heldout]
+python -m database show STUDY_ID
+python -m database export OUT.jsonl [--suite train]
+(--db PATH picks the file; default <output_root>/metaprogram.db, output_root from METAPROGRAM_OUTPUT_ROOT)
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             study = db.study(args.study)
             if study is None:
                 names = [s["id"] for s in db.studies()]
-                print(f"no study {args.study!r} in {db.path}; studies: {', '.join(names[:10]) or 'none'}", file=sys.stderr)
+                print(
+                    f"no study {args.study!r} in {db.path}; studies: {', '.join(names[:10]) or 'none'}", file=sys.stderr
+                )
                 return 2
             print(json.dumps({**study_line(study), "status": study["status"]}, indent=2, sort_keys=True))
         else:

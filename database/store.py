@@ -201,7 +201,8 @@ class Database:
                 db.execute(
                     "INSERT INTO runs (id, metaprogram, status, metrics, timings, error, updated) "
                     "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
-                    "metrics=excluded.metrics, timings=excluded.timings, error=excluded.error, updated=excluded.updated",
+                    "metrics=excluded.metrics, timings=excluded.timings, error=excluded.error, "
+                    "updated=excluded.updated",
                     (run_id, _dumps(mp), run_status, _dumps(metrics), _dumps(timings), error, now),
                 )
             db.execute(

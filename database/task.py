@@ -31,7 +31,12 @@ def dataset_facts(mp: Metaprogram, paths: Paths | None = None) -> dict[str, Any]
         raw = DATASETS.load(cfg.name)(cfg, paths or default_paths())
         n, f = int(raw.features.shape[0]), int(raw.features[0].size)
         c = len(set(raw.targets.tolist())) if task == "classification" else 0
-    return {"task": task, "n_samples": int(n), "n_features": int(f), "n_classes": int(c if task == "classification" else 0)}
+    return {
+        "task": task,
+        "n_samples": int(n),
+        "n_features": int(f),
+        "n_classes": int(c if task == "classification" else 0),
+    }
 
 
 def task_signature(mp: Metaprogram, paths: Paths | None = None) -> dict[str, Any]:

@@ -63,9 +63,7 @@ def infeasible(request: dict[str, float], nodes: list[dict[str, float]]) -> str 
     if any(all(node[k] >= v for k, v in request.items()) for node in nodes):
         return None
     best = {k: max((n[k] for n in nodes), default=0.0) for k in request}
-    short = [
-        f"{_show(k, v)} (largest node: {_show(k, best[k])})" for k, v in request.items() if v > best[k] and v > 0
-    ]
+    short = [f"{_show(k, v)} (largest node: {_show(k, best[k])})" for k, v in request.items() if v > best[k] and v > 0]
     return "no node can offer " + ", ".join(short or [str(request)])
 
 

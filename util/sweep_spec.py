@@ -106,7 +106,9 @@ class Sweep:
         if others:
             raise SweepError([f"space.{k}: grid mode needs finite values (choice or grid)" for k in others])
         keys = sorted(finite)
-        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(finite[k]["values"] for k in keys))]
+        return [
+            dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(finite[k]["values"] for k in keys))
+        ]
 
     def random_points(self) -> list[dict[str, Any]]:
         rng = random.Random(self.seed)

@@ -19,9 +19,10 @@ from typing import Any
 
 from database.store import Database, default_url
 from engine.records import RunRecord
-from util.sweep_spec import Sweep, apply_params
 from job_launch.cluster import init_ray
+from util.sweep_spec import Sweep, apply_params
 from util.tune_trial import STOP_MESSAGE, mark_stopped
+
 
 def tune_space(sweep: Sweep) -> dict[str, Any]:
     from ray import tune
@@ -84,6 +85,20 @@ def _callback_class() -> type:
 
         def __init__(self, db_url: str, study_id: str, base: dict[str, Any], paths: dict[str, str]):
             self.db_url, self.study_id, self.base, self.paths = db_url, study_id, base, paths
+            self._db: Database | None = None
+
+        def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks with its experiment state
+            return {**self.__dict__, "_db": None}
+
+        def _database(self) -> Database:
+            if self._db is None:
+                self._db = Database(self.db_url)
+            return self._db
+
+        def on_experiment_end(self, trials: list, **info: Any) -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
         def _record(self, trials: list, trial: Any, failed: bool) -> None:
             from engine.paths import Paths
@@ -101,18 +116,17 @@ def _callback_class() -> type:
                 status, objective = "completed", result.get("objective")
             else:
                 status, objective, error = "stopped", result.get("best_objective"), STOP_MESSAGE
-            with Database(self.db_url) as db:
-                db.record_trial(
-                    self.study_id,
-                    trials.index(trial),  # creation order: stable across Tuner.restore
-                    run_id=mp.id,
-                    params=params,
-                    objective=objective,
-                    status=status,
-                    error=error,
-                    epochs=int(result.get("epochs_run", 0)),
-                    run=(mp.canonical, metrics or local.get("metrics", {}), local.get("timings", {})),
-                )
+            self._database().record_trial(
+                self.study_id,
+                trials.index(trial),  # creation order: stable across Tuner.restore
+                run_id=mp.id,
+                params=params,
+                objective=objective,
+                status=status,
+                error=error,
+                epochs=int(result.get("epochs_run", 0)),
+                run=(mp.canonical, metrics or local.get("metrics", {}), local.get("timings", {})),
+            )
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self._record(trials, trial, failed=False)
