@@ -37,7 +37,9 @@ def _run_job(canonical: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]
 
     from engine.metaprogram import validate
     from engine.runner import RunFailed, execute
+    from util.tune_trial import worker_logging
 
+    worker_logging()
     mp = validate(canonical, trusted=True)  # checked by the driver already; this rebuilds the objects
     try:
         results = execute(mp, Paths(**paths))

@@ -59,12 +59,22 @@ def mark_stopped(run_dir: Path, epochs: int, metrics: dict[str, Any]) -> None:
     write_json(record.results_path, results)
 
 
+def worker_logging() -> None:
+    """In a Ray worker, keep the engine's INFO lines: they go to each run's run.log."""
+    import logging
+
+    from engine.runner import LOGGER_NAME
+
+    logging.getLogger(LOGGER_NAME).setLevel(logging.INFO)
+
+
 def tune_trial(config: dict[str, Any], base: dict[str, Any], paths: dict[str, str]) -> None:
     from ray import tune
 
     from engine.runner import RunFailed, execute
     from util.sweep_spec import apply_params
 
+    worker_logging()
     params = dict(config)
     mp = apply_params(base, params)
     where = Paths(**paths)
