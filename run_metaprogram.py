@@ -16,7 +16,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from engine.cli import EXIT_INVALID, preflight, run_composed
+from engine.cli import preflight, run_composed
 
 _failures: list[str] = []
 
@@ -31,8 +31,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    if not preflight(sys.argv[1:]):
-        sys.exit(EXIT_INVALID)
+    preflight(sys.argv[1:])  # exits 2 on bad input before Hydra writes anything
     main()
     if _failures:
         sys.exit(1)

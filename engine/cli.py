@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from engine.compose import PRIMARY_CONFIG, compose, compose_sweep, from_config
+from engine.compose import PRIMARY_CONFIG, compose_sweep, from_config, load
 from engine.metaprogram import MetaprogramError
 
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 143  # 128 + SIGTERM, as a shell reports a terminated job
 # Hydra flags that print something and run no job; Hydra handles them itself.
 _INFO_FLAGS = (
     "-h",
@@ -58,24 +59,42 @@ def split_argv(argv: list[str]) -> tuple[str, list[str], bool, bool]:
 
 
 def preflight(argv: list[str]) -> bool:
-    """Compose and validate every job on the command line; print all problems; run nothing."""
+    """Compose and validate every job on the command line; print all problems; run nothing.
+
+    A single dry run is answered here, without composing a second time in Hydra's main.
+    Returns True when Hydra's main should go on.
+    """
     config_name, overrides, multirun, info = split_argv(argv)
     if info:
         return True
     try:
         jobs = compose_sweep(overrides) if multirun else [overrides]
     except MetaprogramError as exc:
-        return _report_invalid([exc], [overrides])
-    failures = []
+        _report_invalid([exc], [overrides])
+        sys.exit(EXIT_INVALID)
+    failures, composed = [], []
     for job in jobs:
         try:
-            from_config(compose(job, config_name))
+            composed.append(load(job, config_name))
         except MetaprogramError as exc:
             failures.append(exc)
-    return _report_invalid(failures, jobs) if failures else True
+    if failures:
+        _report_invalid(failures, jobs)
+        sys.exit(EXIT_INVALID)
+    if not multirun and composed[0].dry_run:
+        print_dry_run(composed[0])
+        sys.exit(0)
+    return True
 
 
-def _report_invalid(failures: list[MetaprogramError], jobs: list[list[str]]) -> bool:
+def print_dry_run(composed: Any) -> None:
+    import yaml
+
+    print(yaml.safe_dump(composed.metaprogram.canonical, sort_keys=True).rstrip())
+    print(f"id: {composed.metaprogram.id}")
+
+
+def _report_invalid(failures: list[MetaprogramError], jobs: list[list[str]]) -> None:
     seen = set()
     for exc in failures:
         text = exc.render()
@@ -85,24 +104,25 @@ def _report_invalid(failures: list[MetaprogramError], jobs: list[list[str]]) -> 
     if len(jobs) > 1:
         print(f"{len(failures)} of {len(jobs)} jobs are invalid; none was run.", file=sys.stderr)
     print("Nothing was run or written.", file=sys.stderr)
-    return False
 
 
 def run_composed(cfg: Any, overrides: list[str]) -> bool:
     """Run one composed job; print its metrics. False when the run failed."""
-    import yaml
-
-    from engine.runner import RunFailed, execute, setup_console_logging
+    from engine.runner import Interrupted, RunFailed, execute, setup_console_logging
 
     composed = from_config(cfg)  # already checked by preflight: cannot fail here
     mp = composed.metaprogram
     if composed.dry_run:
-        print(yaml.safe_dump(mp.canonical, sort_keys=True).rstrip())
-        print(f"id: {mp.id}")
+        print_dry_run(composed)
         return True
     setup_console_logging()
     try:
         results = execute(mp, composed.paths, overrides=overrides, force=composed.force)
+    except (Interrupted, KeyboardInterrupt):
+        print(
+            f"run {mp.id} interrupted; run the same command again to resume from its last checkpoint", file=sys.stderr
+        )
+        sys.exit(EXIT_INTERRUPTED)
     except RunFailed as exc:
         print(
             f"run {exc.run_id} failed: {exc.error}\n(the log is in {composed.paths.run_dir(exc.run_id)}/run.log)",

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.metaprogram import TOP_LEVEL_KEYS, Metaprogram, MetaprogramError, validate
 from engine.paths import Paths, paths_from
-from engine.registry import did_you_mean
+from engine.registry import did_you_mean, nearest
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 RUN_KEYS = ("dry_run", "force", "path", "hydra")
@@ -36,30 +36,29 @@ def group_options(group: str) -> list[str]:
     return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
 
 
-def compose(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> Any:
-    """Hydra-compose `config_name` with `overrides`; raise MetaprogramError listing every problem."""
+def compose(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> tuple[Any, list[str]]:
+    """Hydra-compose `config_name` with `overrides`.
+
+    Returns the config composed from the overrides that are fine (None when even that
+    fails) and one line per override Hydra refused, so that every problem is reported at once.
+    """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     errors: list[str] = []
     remaining = list(overrides)
-    for _ in range(len(overrides) + 1):  # drop each bad override in turn to find them all
+    while True:  # drop each refused override in turn to find them all
         GlobalHydra.instance().clear()
         try:
             with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-                cfg = hydra_compose(config_name=config_name, overrides=remaining)
+                return hydra_compose(config_name=config_name, overrides=remaining), errors
         except Exception as exc:  # Hydra raises several unrelated types; all are input errors here
             message, bad = _explain(exc, remaining, config_name)
             errors.append(message)
             if bad is None:
-                break
+                return None, errors
             remaining.remove(bad)
-            continue
-        if errors:
-            break
-        return cfg
-    raise MetaprogramError(errors)
 
 
 def compose_sweep(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> list[list[str]]:
@@ -82,19 +81,32 @@ def compose_sweep(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> li
 
 def load(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> Composed:
     """Compose and validate (trusted: hand-written config and command line)."""
-    return from_config(compose(overrides, config_name))
+    cfg, errors = compose(overrides, config_name)
+    if cfg is None:
+        raise MetaprogramError(errors)
+    return from_config(cfg, errors)
 
 
-def from_config(cfg: Any) -> Composed:
+def from_config(cfg: Any, errors: list[str] | None = None) -> Composed:
+    """Validate a composed config; `errors` from composition are reported with the schema's."""
     from omegaconf import OmegaConf
 
+    errors = list(errors or [])
     try:
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     except Exception as exc:  # an interpolation that cannot be resolved
-        raise MetaprogramError([_first_line(exc)]) from None
+        raise MetaprogramError([*errors, _first_line(exc)]) from None
     data.pop("hydra", None)
     raw = {k: v for k, v in data.items() if k not in RUN_KEYS}
-    mp = validate(raw, trusted=True)
+    try:
+        mp = validate(raw, trusted=True)
+    except MetaprogramError as exc:
+        # a refused component option already explains why that component is missing
+        refused = {kind for kind in TOP_LEVEL_KEYS if any(f"/component/{kind}=" in e for e in errors)}
+        rest = [e for e in exc.errors if not any(e.startswith(f"{kind}: missing") for kind in refused)]
+        raise MetaprogramError([*errors, *rest]) from None
+    if errors:
+        raise MetaprogramError(errors)
     try:
         paths = paths_from(data.get("path"))
     except Exception as exc:
@@ -108,14 +120,15 @@ def _explain(exc: Exception, overrides: list[str], config_name: str) -> tuple[st
 
     text = str(exc)
     if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
-        group, _, option = exc.missing_cfg_file.rpartition("/")
+        missing = exc.missing_cfg_file.strip("/")
         for override in overrides:
             key, _, value = override.lstrip("+~").partition("=")
-            if key.lstrip("/") == group.lstrip("/") or key.endswith(group):
-                options = group_options(group)
-                hint = did_you_mean(value, options)
-                return f"{key}={value}: no such component option; {hint}", override
-        return f"config {exc.missing_cfg_file!r} not found", None
+            if f"{key.strip('/')}/{value}" == missing:
+                hint = _nearest_option(value, group_options(key.strip("/")))
+                return f"{key}={value}: no such option; {hint}", override
+        if missing == config_name.strip("/"):
+            return f"--config-name={config_name}: no such config; {did_you_mean(missing, group_options(''))}", None
+        return f"config {missing!r} not found", None
     match = re.search(r"Could not override '([^']+)'", text) or re.search(
         r"Could not (?:append|delete) (?:to config\. )?.*?'([^']+)'", text
     )
@@ -128,6 +141,19 @@ def _explain(exc: Exception, overrides: list[str], config_name: str) -> tuple[st
             return f"{key}: unknown key; {did_you_mean(leaf, siblings)}", override
         return f"{key}: {_first_line(exc.__cause__ or exc)}", override
     return _first_line(exc), None
+
+
+def _nearest_option(value: str, options: list[str]) -> str:
+    """Did-you-mean for 'family/name' options: compare names within the same family first."""
+    family, _, name = value.rpartition("/")
+    by_name: dict[str, list[str]] = {}
+    for option in options:  # without a family, any family's option of that name is a candidate
+        if not family or option.rpartition("/")[0] == family:
+            by_name.setdefault(option.rpartition("/")[2], []).append(option)
+    close = [option for match in nearest(name, list(by_name)) for option in by_name[match]]
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return did_you_mean(value, options)
 
 
 def _keys_at(parent: str, overrides: list[str], config_name: str) -> list[str] | None:

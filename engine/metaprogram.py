@@ -104,7 +104,7 @@ def validate(raw: Any, *, trusted: bool, caps: Caps = Caps(), source: str | None
         if value is None or value == MISSING:
             errors.append(f"{kind}: missing (choose one with +metaprogram/component/{kind}=...)")
             continue
-        built = _validate_component(kind, value, errors)
+        built = validate_component(kind, value, errors)
         if built is not None:
             components[kind] = built
 
@@ -123,7 +123,8 @@ def validate(raw: Any, *, trusted: bool, caps: Caps = Caps(), source: str | None
     return Metaprogram(components["model"], components["dataset"], components["pipeline"], seed)
 
 
-def _validate_component(kind: str, value: Any, errors: list[str]) -> BaseModel | None:
+def validate_component(kind: str, value: Any, errors: list[str]) -> BaseModel | None:
+    """Validate one model, dataset or pipeline; append its problems to `errors`."""
     if not isinstance(value, dict):
         errors.append(f"{kind}: expected a mapping, got {type(value).__name__}")
         return None

@@ -15,8 +15,11 @@ from typing import Any
 
 
 def nearest(name: str, options: list[str] | tuple[str, ...], n: int = 3) -> list[str]:
-    """The registered names closest to a misspelt one (best first)."""
-    return difflib.get_close_matches(str(name), list(options), n=n, cutoff=0.5)
+    """The registered names closest to a misspelt one (best first): close ones if any, else looser ones."""
+    options = list(options)
+    return difflib.get_close_matches(str(name), options, n=n, cutoff=0.8) or difflib.get_close_matches(
+        str(name), options, n=n, cutoff=0.5
+    )
 
 
 def did_you_mean(name: str, options: list[str] | tuple[str, ...]) -> str:

@@ -75,7 +75,8 @@ def execute(
             raise
         except Exception as exc:  # recorded, then surfaced to the caller as RunFailed
             error = f"{type(exc).__name__}: {exc}"
-            log.error("run %s failed: %s\n%s", mp.id, error, traceback.format_exc())
+            log.error("run %s failed: %s", mp.id, error)
+            log.debug("traceback:\n%s", traceback.format_exc())  # into run.log, not the console
             results = record.finish(state, "failed", {}, time.monotonic() - started, error)
             raise RunFailed(mp.id, error, results) from exc
         results = record.finish(state, "completed", metrics, time.monotonic() - started)
@@ -87,7 +88,9 @@ def execute(
 def _log_to(path, log: logging.Logger) -> Iterator[None]:
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setLevel(logging.DEBUG)
     log.addHandler(handler)
+    log.setLevel(logging.DEBUG)  # the console handler filters at its own level
     try:
         yield
     finally:
@@ -118,6 +121,6 @@ def setup_console_logging(level: int = logging.INFO) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
         handler._metaprogram_console = True  # type: ignore[attr-defined]
+        handler.setLevel(level)
         log.addHandler(handler)
-    log.setLevel(level)
     log.propagate = False

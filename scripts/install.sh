@@ -17,11 +17,13 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     echo "GPU found: installing CUDA torch==$torch_version"
     "${pip[@]}" install "torch==$torch_version"
-  elif "${pip[@]}" install --no-index "torch==$torch_version" 2>/dev/null; then
-    echo "no GPU: installed the local CPU wheel of torch==$torch_version"
+  elif "${pip[@]}" download -q --no-index --no-deps -d "$(mktemp -d)" "torch==$torch_version" 2>/dev/null; then
+    echo "no GPU: installing the local CPU wheel of torch==$torch_version"
+    "${pip[@]}" install "torch==$torch_version"  # pip prefers the local +cpu build; deps from PyPI
   else
     echo "no GPU: installing the CPU build of torch==$torch_version from PyTorch's CPU index"
-    "${pip[@]}" install "torch==$torch_version" --index-url https://download.pytorch.org/whl/cpu
+    "${pip[@]}" install "torch==$torch_version" --index-url https://download.pytorch.org/whl/cpu \
+      --extra-index-url https://pypi.org/simple
   fi
 fi
 

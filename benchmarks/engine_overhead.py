@@ -1,0 +1,125 @@
+"""Engine overhead: the execution pipeline's training throughput over a hand-written PyTorch loop.
+
+    python -B benchmarks/engine_overhead.py [--repeats 3] [--epochs 6]
+
+Same model, data, batch size, optimizer and per-epoch validation on both sides, in one process,
+alternating runs. Throughput counts training samples per second over epochs 2..N (epoch 1 is
+warm-up). The pipeline side is a full engine run: hooks (progress, checkpoint, early stopping),
+run records and all. Prints the ratio (pipeline / hand-written) per model; target >= 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+from _common import save, table
+
+from engine.data_pipe import build_splits
+from engine.metaprogram import validate
+from engine.models import build_model
+from engine.paths import Paths
+from engine.runner import execute
+
+MODELS = {
+    "mlp": {"name": "mlp", "hidden": 256, "layers": 2},
+    "transformer": {"name": "transformer", "d_model": 32, "heads": 4, "layers": 1, "ff_dim": 64, "dropout": 0.0},
+}
+DATASETS = {
+    "mlp": {"name": "synthetic_classification", "n_samples": 40000, "n_features": 64, "n_informative": 16},
+    "transformer": {"name": "synthetic_classification", "n_samples": 4000, "n_features": 16, "n_informative": 8},
+}
+
+
+def metaprogram(model: str, epochs: int, batch_size: int):
+    pipeline = {
+        "name": "execution",
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "device": "cpu",
+        "hooks": {"progress": {"leave": False}, "checkpoint": {}, "early_stopping": {"patience": 1000}},
+    }
+    return validate({"model": MODELS[model], "dataset": DATASETS[model], "pipeline": pipeline}, trusted=True)
+
+
+def pipeline_throughput(mp, out_root: str) -> float:
+    stamps = []
+    paths = Paths(data_root="data", model_root="models", cache_root=".cache", output_root=out_root)
+    execute(mp, paths, force=True, report=lambda m: stamps.append(time.perf_counter()))
+    return (len(stamps) - 1) * _train_size(mp) / (stamps[-1] - stamps[0])
+
+
+_sizes: dict[str, int] = {}
+
+
+def _train_size(mp) -> int:
+    key = mp.dataset.model_dump_json()
+    if key not in _sizes:
+        _sizes[key] = len(
+            build_splits(mp.dataset, Paths(data_root="d", model_root="m", cache_root="c", output_root="o")).train
+        )
+    return _sizes[key]
+
+
+def handwritten_throughput(mp) -> float:
+    """What a researcher would write by hand: the same model, data and validation each epoch."""
+    torch.manual_seed(mp.seed)
+    data = build_splits(mp.dataset, Paths(data_root="d", model_root="m", cache_root="c", output_root="o"))
+    model = build_model(mp.model, data.info)
+    optimizer = torch.optim.Adam(model.parameters(), lr=mp.pipeline.optim.lr)
+    x, y, bs = data.train.inputs, data.train.targets, mp.pipeline.batch_size
+    stamps = []
+    for epoch in range(mp.pipeline.epochs):
+        model.train()
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
+        for start in range(0, len(x), bs):
+            index = order[start : start + bs]
+            loss = F.cross_entropy(model(x[index]), y[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            logits = model(data.val.inputs)
+            _ = F.cross_entropy(logits, data.val.targets).item(), (logits.argmax(-1) == data.val.targets).float().mean()
+        stamps.append(time.perf_counter())
+    return (len(stamps) - 1) * len(x) / (stamps[-1] - stamps[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    args = parser.parse_args()
+    figures, rows = {}, []
+    with tempfile.TemporaryDirectory() as out:
+        for model in args.models:
+            mp = metaprogram(model, args.epochs, args.batch_size)
+            engine_runs, hand_runs = [], []
+            for _ in range(args.repeats):  # alternate, so drift in machine load hits both sides
+                hand_runs.append(handwritten_throughput(mp))
+                engine_runs.append(pipeline_throughput(mp, out))
+            engine, hand = statistics.median(engine_runs), statistics.median(hand_runs)
+            ratios = [e / h for e, h in zip(engine_runs, hand_runs, strict=True)]
+            figures[model] = {
+                "pipeline_samples_per_s": engine,
+                "handwritten_samples_per_s": hand,
+                "ratio": engine / hand,
+                "ratios_per_repeat": ratios,
+                "batch_size": args.batch_size,
+                "epochs": args.epochs,
+            }
+            rows.append((model, f"{engine:,.0f}", f"{hand:,.0f}", f"{engine / hand:.3f}"))
+    path = save("engine_overhead", figures)
+    print(f"\nresults: {path}")
+    print(table(rows, ("model", "pipeline samples/s", "hand-written samples/s", "ratio (target >= 0.95)")))
+
+
+if __name__ == "__main__":
+    main()

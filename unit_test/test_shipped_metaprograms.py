@@ -1,0 +1,38 @@
+"""Every full metaprogram in configs/metaprogram/ runs end to end with the tiny overrides it declares.
+
+A shipped metaprogram declares them in its header: `# Smoke test: key=value ...`, or
+`# Smoke test (slow): ...` for one that needs a real model (run by `make test-slow`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from engine.compose import CONFIG_DIR, load
+from engine.runner import execute
+
+METAPROGRAMS = sorted((CONFIG_DIR / "metaprogram").glob("*.yaml"))
+_SMOKE = re.compile(r"^# Smoke test( \(slow\))?:(.*)$", re.M)
+
+
+def cases():
+    for path in METAPROGRAMS:
+        match = _SMOKE.search(path.read_text())
+        name = str(path.relative_to(CONFIG_DIR).with_suffix(""))
+        if match is None:
+            yield pytest.param(name, None, id=name)
+        else:
+            marks = [pytest.mark.slow] if match.group(1) else []
+            yield pytest.param(name, match.group(2).split(), id=name, marks=marks)
+
+
+@pytest.mark.parametrize("config_name, overrides", list(cases()))
+def test_shipped_metaprogram_runs(config_name, overrides, paths):
+    assert overrides is not None, f"{config_name}: declare '# Smoke test: <tiny overrides>' in its header"
+    composed = load(overrides, config_name=config_name)
+    results = execute(composed.metaprogram, paths)
+    assert results["status"] == "completed"
+    metric, _ = composed.metaprogram.objective()
+    assert results["objective"]["value"] is not None, f"objective {metric} missing from {results['metrics']}"
