@@ -60,7 +60,8 @@ def searcher(sweep: Sweep, metric: str, mode: str) -> Any:
         return OptunaSearch(metric=metric, mode=mode, sampler=optuna.samplers.TPESampler(seed=sweep.seed))
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    return BasicVariantGenerator(random_state=sweep.seed)
+    # a SearchGenerator ignores TuneConfig.max_concurrent_trials: it takes its own limit
+    return BasicVariantGenerator(random_state=sweep.seed, max_concurrent=sweep.tune.concurrency)
 
 
 def scheduler(sweep: Sweep, epochs: int) -> Any:
@@ -200,8 +201,8 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
                 mode=mode,
                 search_alg=searcher(sweep, metric, mode),
                 scheduler=scheduler(sweep, epochs),
-                num_samples=sweep.count if sweep.tune.algorithm != "grid" else sweep.count,
-                max_concurrent_trials=sweep.tune.concurrency,
+                num_samples=sweep.count,
+                max_concurrent_trials=sweep.tune.concurrency if sweep.tune.algorithm == "tpe" else None,
                 time_budget_s=sweep.tune.time_budget_s,
                 reuse_actors=True,
             ),

@@ -74,8 +74,6 @@ def test_writes_are_idempotent_and_export_keeps_the_agreed_keys(tmp_path):
     assert study["task"] == TASK and study["search_space"] == SPACE
 
 
-
-
 def test_sigkill_during_writes_leaves_a_valid_database(tmp_path):
     db_path = tmp_path / "kill.db"
     script = tmp_path / "writer.py"

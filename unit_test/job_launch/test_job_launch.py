@@ -20,7 +20,12 @@ from engine.compose import load
 REPO = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
 # A throwaway cluster on loopback: no auth token to share between the head and its clients.
-HEAD_ENV = {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+HEAD_ENV = {
+    "PYTHONPATH": str(REPO),
+    "OMP_NUM_THREADS": "1",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AUTH_MODE": "disabled",
+}
 
 
 def _write_jobs(folder: Path, variants: list[list[str]]) -> list[Path]:

@@ -14,20 +14,3 @@ def ray_local():
     init_ray(num_cpus=2)
     yield ray
     ray.shutdown()
-
-
-def sleep_sweep(name: str, space: dict, *, count: int = 4, overrides=(), **tune) -> dict:
-    """A tune sweep over the sleep pipeline (a run of known length that trains nothing)."""
-    return {
-        "name": name,
-        "suite": "test",
-        "base": {
-            "components": {"model": "classic/mlp", "dataset": "classification/iris", "pipeline": "sleep"},
-            "overrides": list(overrides),
-        },
-        "space": space,
-        "mode": "tune",
-        "count": count,
-        "seed": 0,
-        "tune": {"concurrency": 2, **tune},
-    }

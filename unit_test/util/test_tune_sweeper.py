@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-from conftest import sleep_sweep
-
 from database.store import Database
 from engine.paths import Paths
 from engine.records import RunRecord
+from unit_test.util.sweep_helpers import sleep_sweep
 from util.sweep_spec import from_dict
 from util.tune_sweep import run_tune
 
