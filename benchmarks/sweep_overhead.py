@@ -82,6 +82,8 @@ def main() -> None:
     points = sleep_sweep("launch", n, t, c).metaprograms()
     _, paths = sweep.base()
     jobs = [Job(mp, f"sleep[{i}]") for i, (_, mp) in enumerate(points)]
+    warm = [Job(mp, f"warmup[{i}]") for i, (_, mp) in enumerate(sleep_sweep("warm", c, 0.0, c).metaprograms())]
+    launch(warm, paths, progress=False)  # the same warm-up: worker processes started, the engine imported
     start = time.monotonic()
     report = launch(jobs, paths, progress=False)
     launch_wall = time.monotonic() - start

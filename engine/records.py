@@ -67,6 +67,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+@functools.cache  # a process runs the code it imported: ask git once, not per run
 def code_revision() -> str:
     """The git commit of the code that ran, '+dirty' when it had local changes."""
     try:

@@ -183,7 +183,12 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
     experiment = storage / study_id
     resources = mp.pipeline.resources
     trainable = tune.with_resources(
-        tune.with_parameters(_trial_entry(), base=mp.canonical, paths=paths.model_dump()),
+        tune.with_parameters(
+            _trial_entry(),
+            base=mp.canonical,
+            paths=paths.model_dump(),
+            intermediate=sweep.tune.scheduler != "fifo",
+        ),
         {"cpu": resources.cpus, "gpu": resources.gpus},
     )
     started = time.monotonic()

@@ -68,7 +68,10 @@ def worker_logging() -> None:
     logging.getLogger(LOGGER_NAME).setLevel(logging.INFO)
 
 
-def tune_trial(config: dict[str, Any], base: dict[str, Any], paths: dict[str, str]) -> None:
+def tune_trial(
+    config: dict[str, Any], base: dict[str, Any], paths: dict[str, str], intermediate: bool = True
+) -> None:
+    """One trial. `intermediate`: report every epoch (ASHA needs them; FIFO does not, and each costs a round trip)."""
     from ray import tune
 
     from engine.runner import RunFailed, execute
@@ -89,6 +92,8 @@ def tune_trial(config: dict[str, Any], base: dict[str, Any], paths: dict[str, st
         value = values.get(metric)
         if value is not None and (seen["best"] is None or better(value, seen["best"])):
             seen["best"] = value
+        if not intermediate:
+            return
         extra = {"epochs_run": seen["epochs"], "run_id": mp.id}
         if seen["best"] is not None:
             extra["best_objective"] = seen["best"]
