@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("suite", help="a suite in configs/sweep/suite/ (name or path)")
     parser.add_argument("--limit", type=int, help="run only the first N studies")
     parser.add_argument("--offset", type=int, default=0, help="skip the first N studies")
+    parser.add_argument("--stride", type=int, default=1, help="every Nth study only (a sample across the suite)")
     parser.add_argument("--count", type=int, help="trials per study (default: the suite's)")
     parser.add_argument("--dry-run", action="store_true", help="list the studies; run nothing")
     parser.add_argument("--db", help="database file (default <output_root>/metaprogram.db)")
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        sweeps = load_suite(args.suite)[args.offset :]
+        sweeps = load_suite(args.suite)[args.offset :: args.stride]
         sweeps = sweeps[: args.limit] if args.limit else sweeps
         for sweep in sweeps:
             if args.count:

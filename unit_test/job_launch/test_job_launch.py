@@ -165,3 +165,58 @@ def test_bad_files_are_refused_with_every_problem(tmp_path):
     refused = _launch([bad, tmp_path / "missing.yaml"], tmp_path)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "did you mean 'mlp'" in refused.stderr and "missing.yaml: cannot read it" in refused.stderr
+
+
+def test_ctrl_c_cancels_jobs_in_flight_and_leaves_consistent_records(loopback_head, tmp_path):
+    files = _write_jobs(tmp_path / "jobs", [["pipeline.seconds=30"], ["pipeline.seconds=30"]])
+    env = {**os.environ, **HEAD_ENV, "METAPROGRAM_OUTPUT_ROOT": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "job_launch", *map(str, files), "--no-progress", "--address", loopback_head],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    runs = tmp_path / "runs"
+    deadline = time.monotonic() + 120
+    while len(list(runs.glob("*/results.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    statuses = [json.loads(p.read_text())["status"] for p in runs.glob("*/results.json")]
+    assert statuses == ["interrupted", "interrupted"]  # each run recorded itself, none left 'running'
+    with Database(tmp_path / "metaprogram.db") as db:
+        assert [r["status"] for r in db.runs()] == ["interrupted", "interrupted"]
+
+
+def test_a_grid_sweep_launched_on_the_head_is_recorded_as_a_complete_study(loopback_head, tmp_path):
+    env = {**os.environ, **HEAD_ENV, "METAPROGRAM_OUTPUT_ROOT": str(tmp_path)}
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "name": "grid",
+                "base": {
+                    "components": {"model": "classic/mlp", "dataset": "classification/iris", "pipeline": "sleep"},
+                    "overrides": ["pipeline.seconds=0.05"],
+                },
+                "space": {"pipeline.x": {"type": "grid", "values": [0.1, 0.3, 0.5]}},
+                "mode": "grid",
+            }
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-B", str(REPO / "util" / "sweeper.py"), str(sweep), "--launch", "--address", loopback_head],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    with Database(tmp_path / "metaprogram.db") as db:
+        (study,) = db.studies()
+        assert study["status"] == "complete" and study["trials"] == 3 and study["algorithm"] == "grid"
+        objectives = [t["objective"] for t in db.trials(study["id"])]
+        assert objectives == pytest.approx([0.04 + 0.1, 0.0 + 0.1, 0.04 + 0.1])
