@@ -88,9 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {len(files)} distinct metaprograms to {folder}")
     if not args.launch:
         return 0
-    from job_launch.launcher import launch_sweep
+    from job_launch.launcher import Rejected, launch_sweep
 
-    report = launch_sweep(sweep, points, address=args.address, db_url=args.db)
+    try:
+        report = launch_sweep(sweep, points, address=args.address, db_url=args.db)
+    except Rejected as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    print(json.dumps({k: v for k, v in report.items() if k != "outcomes"}, indent=2, sort_keys=True))
     return 0 if report["failed"] == 0 else 1
 
 

@@ -68,9 +68,7 @@ def worker_logging() -> None:
     logging.getLogger(LOGGER_NAME).setLevel(logging.INFO)
 
 
-def tune_trial(
-    config: dict[str, Any], base: dict[str, Any], paths: dict[str, str], intermediate: bool = True
-) -> None:
+def tune_trial(config: dict[str, Any], base: dict[str, Any], paths: dict[str, str], intermediate: bool = True) -> None:
     """One trial. `intermediate`: report every epoch (ASHA needs them; FIFO does not, and each costs a round trip)."""
     from ray import tune
 

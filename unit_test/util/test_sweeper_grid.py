@@ -94,3 +94,17 @@ def test_cli_dry_run_and_bad_input(tmp_path):
     assert wrote.returncode == 0
     files = list((tmp_path / "sweeps").rglob("*.yaml"))
     assert len(files) == 6
+
+
+def test_listing_and_planning_import_neither_torch_nor_ray():
+    code = (
+        "import sys, util.sweeper, util.sweep_spec, util.tune_sweep, util.tune_suite, database.__main__, "
+        "database.export, database.task, job_launch.__main__, job_launch.launcher\n"
+        "from util.sweep_spec import load_sweep\n"
+        "load_sweep('example_tune').base()\n"
+        "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-1000:]
+    assert out.stdout.strip() == "[]"
