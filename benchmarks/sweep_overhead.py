@@ -48,30 +48,6 @@ def sleep_sweep(name: str, trials: int, seconds: float, concurrency: int):
     )
 
 
-def _sleeper(config: dict) -> None:
-    from ray import tune
-
-    time.sleep(config["t"])
-    tune.report({"loss": config["x"]})
-
-
-def bare_tune(n: int, t: float, c: int, storage: Path) -> float:
-    """Ray Tune alone, no engine: a function that sleeps t. The floor any Tune sweep stands on."""
-    from ray import tune
-
-    tuner = tune.Tuner(
-        _sleeper,
-        param_space={"x": tune.uniform(0, 1), "t": t},
-        tune_config=tune.TuneConfig(
-            metric="loss", mode="min", num_samples=n, max_concurrent_trials=c, reuse_actors=True
-        ),
-        run_config=tune.RunConfig(verbose=0, storage_path=str(storage)),
-    )
-    start = time.monotonic()
-    tuner.fit()
-    return time.monotonic() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=64)
@@ -93,9 +69,6 @@ def main() -> None:
 
     # warm-up: start worker processes once, as a long sweep would have them
     run_tune(sleep_sweep("warmup", c, 0.0, c))
-
-    bare_tune(c, 0.0, c, out / "bare")  # warm-up
-    bare_wall = bare_tune(n, t, c, out / "bare")
 
     sweep = sleep_sweep("tune", n, t, c)
     sweep.base()
@@ -122,8 +95,6 @@ def main() -> None:
         "concurrency": c,
         "ideal_s": ideal,
         "ray_init_s": round(ray_start, 2),
-        "bare_tune_wall_s": round(bare_wall, 2),
-        "bare_tune_ratio": round(bare_wall / ideal, 3),
         "tune_wall_s": round(tune_wall, 2),
         "tune_ratio": round(tune_wall / ideal, 3),
         "job_launch_jobs": len(jobs),
@@ -136,7 +107,6 @@ def main() -> None:
     print(json.dumps(figures, indent=2))
     print(f"tune: {tune_wall:.1f} s for {n} x {t} s trials at concurrency {c} (ideal {ideal:.1f} s)")
     print(f"job_launch: {launch_wall:.1f} s for {len(jobs)} jobs")
-    print(f"ratio bare Ray Tune / ideal: {figures['bare_tune_ratio']:.3f}")
     print(f"ratio tune / ideal: {figures['tune_ratio']:.3f}")
     print(f"ratio job_launch / ideal: {figures['job_launch_ratio']:.3f}")
 
