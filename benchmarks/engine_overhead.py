@@ -1,6 +1,6 @@
 """Engine overhead: the execution pipeline's training throughput over a hand-written PyTorch loop.
 
-    python -B benchmarks/engine_overhead.py [--repeats 3] [--epochs 6]
+    python -B benchmarks/engine_overhead.py [--repeats 5] [--epochs 6]
 
 Same model, data, batch size, optimizer and per-epoch validation on both sides, in one process,
 alternating runs. Throughput counts training samples per second over epochs 2..N (epoch 1 is
@@ -30,8 +30,8 @@ MODELS = {
     "transformer": {"name": "transformer", "d_model": 32, "heads": 4, "layers": 1, "ff_dim": 64, "dropout": 0.0},
 }
 DATASETS = {
-    "mlp": {"name": "synthetic_classification", "n_samples": 40000, "n_features": 64, "n_informative": 16},
-    "transformer": {"name": "synthetic_classification", "n_samples": 4000, "n_features": 16, "n_informative": 8},
+    "mlp": {"name": "synthetic_classification", "n_samples": 20000, "n_features": 64, "n_informative": 16},
+    "transformer": {"name": "synthetic_classification", "n_samples": 2000, "n_features": 16, "n_informative": 8},
 }
 
 
@@ -92,7 +92,7 @@ def handwritten_throughput(mp) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--models", nargs="+", default=list(MODELS))

@@ -116,6 +116,13 @@ def validate(raw: Any, *, trusted: bool, caps: Caps = Caps(), source: str | None
     if not trusted:
         for kind, built in components.items():
             errors += [f"{kind}.{p}: path keys are not accepted from untrusted input" for p in _paths_set(built)]
+        for name, settings in (getattr(pipeline, "hooks", None) or {}).items():  # hooks are kept as dicts
+            schema = HOOKS.schema(name)
+            errors += [
+                f"pipeline.hooks.{name}.{k}: path keys are not accepted from untrusted input"
+                for k, v in (settings or {}).items()
+                if v is not None and is_path_field(schema, k)
+            ]
         if pipeline is not None:
             errors += _over_caps(pipeline, caps)
     if errors:
@@ -265,9 +272,14 @@ def _paths_set(model: BaseModel, prefix: str = "") -> list[str]:
     for key in model.model_fields_set:
         value = getattr(model, key)
         if is_path_field(type(model), key):
-            found.append(prefix + key)
+            if value is not None:  # an optional path left unset (null) names no file
+                found.append(prefix + key)
         elif isinstance(value, BaseModel):
             found += _paths_set(value, f"{prefix}{key}.")
+        elif isinstance(value, list):  # e.g. the nodes of a data DAG
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    found += _paths_set(item, f"{prefix}{key}.{i}.")
     return found
 
 

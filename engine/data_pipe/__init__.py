@@ -6,10 +6,13 @@ from engine.data_point import Splits
 from engine.paths import Paths
 
 
-def build_splits(cfg, paths: Paths) -> Splits:
+def build_splits(cfg, paths: Paths, context=None) -> Splits:
     """The dataset component `cfg` as train / val / test tensors."""
     from engine.data_pipe.splits import split_and_scale
     from engine.schema.base import DATASETS
 
-    raw = DATASETS.load(cfg.name)(cfg, paths)
+    loader = DATASETS.load(cfg.name)
+    if getattr(loader, "wants_context", False):  # the cached DAG: splits itself, logs and inspects into the run
+        return loader(cfg, paths, context)
+    raw = loader(cfg, paths)
     return split_and_scale(raw, cfg.split, cfg.standardize)

@@ -46,6 +46,9 @@ class Hook:
 
     def on_end(self, state: TrainState, context: Any) -> None: ...
 
+    def on_results(self, results: dict[str, Any], context: Any) -> None:
+        """The final metrics (test included), after on_end: trackers record them here."""
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from engine.data_point import DataInfo
 
 
-def build_model(cfg, info: DataInfo):
+def build_model(cfg, info: DataInfo, paths=None):
     """The registered model `cfg.name`, sized for `info` (input shape, outputs)."""
     from engine.schema.base import MODELS
 
-    return MODELS.load(cfg.name)(cfg, info)
+    model = MODELS.load(cfg.name)
+    if getattr(model, "wants_paths", False):  # models that read local folders (path.model_root)
+        return model(cfg, info, paths=paths)
+    return model(cfg, info)
 
 
 class ShapeError(ValueError):

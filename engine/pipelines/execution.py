@@ -21,6 +21,7 @@ from engine.metaprogram import Metaprogram
 from engine.metrics import classification_metrics, regression_metrics
 from engine.models import build_model
 from engine.optim import make_optimizer, make_scheduler
+from engine.precision import Precision, to_device
 
 EVAL_BATCH = 4096
 
@@ -30,9 +31,9 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     torch.manual_seed(mp.seed)
 
-    data = build_splits(mp.dataset, context.paths)
+    data = build_splits(mp.dataset, context.paths, context)
     info = data.info
-    train, val, test = data.train.to(device), data.val.to(device), data.test.to(device)
+    train, val, test = (to_device(split, device) for split in (data.train, data.val, data.test))
     context.log.info(
         "data: %d train, %d val, %d test samples shaped %s; %s on %s",
         len(train),
@@ -43,7 +44,7 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
         device,
     )
 
-    model = build_model(mp.model, info).to(device)
+    model = build_model(mp.model, info, context.paths).to(device)
     n_params = sum(p.numel() for p in model.parameters())
     context.log.info("model %s: %d parameters", mp.model.name, n_params)
 
@@ -51,6 +52,10 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     optimizer = make_optimizer(cfg.optim, model.parameters())
     scheduler = make_scheduler(cfg.schedule, optimizer, cfg.epochs, steps_per_epoch)
     loss_fn = F.cross_entropy if info.task == "classification" else _mse
+    # a model with its own objective (e.g. CLIP's contrastive loss) trains on it; evaluation uses its logits
+    custom_loss = getattr(model, "training_loss", None)
+    precision = Precision(cfg.precision, device)
+    context.log.info("precision %s", precision.name)
     hooks = build_hooks(cfg.hooks)
     state = TrainState(model, optimizer, scheduler, cfg.epochs, mp.objective(), hooks)
     metric, mode = state.objective
@@ -66,12 +71,16 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
         total_loss = torch.zeros((), device=device)
         for start in range(0, len(train), cfg.batch_size):
             batch = train.batch(order[start : start + cfg.batch_size])
-            loss = loss_fn(model(batch.inputs), batch.targets)  # logits (B, n_outputs)
+            with precision.autocast():
+                if custom_loss is not None:
+                    loss = custom_loss(batch.inputs, batch.targets)
+                else:
+                    loss = loss_fn(model(batch.inputs), batch.targets)  # logits (B, n_outputs)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            precision.backward(loss, optimizer)
             for hook in hooks:
                 hook.on_after_backward(state)
-            optimizer.step()
+            precision.step(optimizer)
             scheduler.step()
             total_loss += loss.detach() * len(batch)
             context.check_deadline()
@@ -100,6 +109,8 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
         results["best_epoch"] = state.best_epoch
     results.update(evaluate(model, val, info, "val"))
     results.update(evaluate(model, test, info, "test"))
+    for hook in hooks:
+        hook.on_results(results, context)
     return results
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from engine.schema.base import HOOKS, Schema
+from engine.schema.base import HOOKS, Schema, path_field
 
 
 class CheckpointConfig(Schema):
@@ -24,6 +24,37 @@ class ProgressConfig(Schema):
     leave: bool = Field(True, description="keep the bar on screen when done")
 
 
+class GradClipConfig(Schema):
+    max_norm: float = Field(1.0, gt=0.0, le=1e6, description="clip the global gradient norm to this")
+    norm_type: float = Field(2.0, gt=0.0, le=1e6)
+
+
+class LRLoggerConfig(Schema):
+    every_step: bool = Field(False, description="also write every optimizer step's rate to lr.csv")
+
+
+class PlotConfig(Schema):
+    every: int = Field(1, ge=1, le=10_000, description="redraw every N epochs (and at the end)")
+    file: str = Field("learning_curves.png", pattern=r"^[A-Za-z0-9_.-]+\.png$", description="in the run directory")
+
+
+class MLflowConfig(Schema):
+    tracking_uri: str | None = path_field(None, description="default: sqlite:///<output_root>/mlflow.db")
+    experiment: str = Field("metaprogram-runner", min_length=1, max_length=200)
+    log_artifacts: bool = Field(True, description="metaprogram.yaml, plots, inspected samples, the log")
+
+
+class WandbConfig(Schema):
+    project: str = Field("metaprogram-runner", min_length=1, max_length=128)
+    mode: Literal["offline", "online", "disabled"] = "offline"
+    entity: str | None = None
+
+
 HOOKS.register("checkpoint", CheckpointConfig, "engine.hooks.checkpoint:CheckpointHook")
 HOOKS.register("early_stopping", EarlyStoppingConfig, "engine.hooks.early_stopping:EarlyStoppingHook")
 HOOKS.register("progress", ProgressConfig, "engine.hooks.progress:ProgressHook")
+HOOKS.register("grad_clip", GradClipConfig, "engine.hooks.grad_clip:GradClipHook")
+HOOKS.register("lr_logger", LRLoggerConfig, "engine.hooks.lr_logger:LRLoggerHook")
+HOOKS.register("plot", PlotConfig, "engine.hooks.plot:PlotHook")
+HOOKS.register("mlflow", MLflowConfig, "engine.hooks.tracking:MLflowHook")
+HOOKS.register("wandb", WandbConfig, "engine.hooks.tracking:WandbHook")

@@ -77,6 +77,9 @@ class ExecutionConfig(PipelineConfig):
     schedule: ScheduleConfig = ScheduleConfig()
     restore_best: bool = Field(True, description="test with the best validation weights")
     hooks: dict[str, dict[str, Any] | None] = Field(default_factory=_default_hooks)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="CUDA autocast: auto is bf16 where supported (else fp16); CPU always runs fp32"
+    )
 
     def default_objective(self, task: str) -> tuple[str, str]:
         return ("val/accuracy", "max") if task == "classification" else ("val/mse", "min")

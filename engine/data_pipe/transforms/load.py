@@ -1,0 +1,137 @@
+"""Loaders: the DAG's sources (scikit-learn's bundled sets, CSV, JSONL, image folders, datasets on disk)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+import numpy as np
+
+from engine.data_pipe.dag import TransformEnv, resolve_path
+from engine.data_pipe.frame import Data
+from engine.data_pipe.loaders import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def load_sklearn(inputs: list[Data], params, env: TransformEnv) -> Data:
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{params.dataset}")()
+    x = bunch.data.astype(np.float32)
+    regression = params.dataset == "diabetes"
+    kind = "features"
+    if params.dataset == "digits" and params.as_image:
+        x, kind = x.reshape(-1, 1, 8, 8), "image"  # (N, C, H, W)
+    meta: dict[str, Any] = {"task": "regression" if regression else "classification", "input_kind": kind}
+    if not regression:
+        meta["class_names"] = [str(n) for n in bunch.target_names]
+    return Data({"x": x, "y": bunch.target.astype(np.float32 if regression else np.int64)}, meta)
+
+
+def load_csv(inputs: list[Data], params, env: TransformEnv) -> Data:
+    path = _existing(resolve_path(params, "file", env.paths))
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter=params.delimiter))
+    return records_to_data(rows, params, str(path))
+
+
+def load_jsonl(inputs: list[Data], params, env: TransformEnv) -> Data:
+    path = _existing(resolve_path(params, "file", env.paths))
+    rows = []
+    with path.open() as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    return records_to_data(rows, params, str(path))
+
+
+def load_hf_disk(inputs: list[Data], params, env: TransformEnv) -> Data:
+    """A `datasets` dataset written with save_to_disk (a Dataset, or a DatasetDict and a split)."""
+    import datasets
+
+    path = resolve_path(params, "path", env.paths)
+    if not path.exists():
+        raise DataError(f"no dataset saved at {path} (write one with datasets' save_to_disk)")
+    loaded = datasets.load_from_disk(str(path))
+    if isinstance(loaded, datasets.DatasetDict):
+        if params.split not in loaded:
+            raise DataError(f"{path}: no split {params.split!r}; splits are {', '.join(loaded)}")
+        loaded = loaded[params.split]
+    rows = loaded.to_list()
+    data = records_to_data(rows, params, str(path))
+    feature = loaded.features.get(params.target)
+    if getattr(feature, "names", None) and params.task_type == "classification":
+        # a ClassLabel column: keep its names and ids instead of sorting the ids as strings
+        data.meta["class_names"] = list(feature.names)
+        data.arrays["y"] = np.asarray([row[params.target] for row in rows], dtype=np.int64)
+    return data
+
+
+def load_image_folder(inputs: list[Data], params, env: TransformEnv) -> Data:
+    """root/<class>/<image>: images resized to size x size, pixels in [0, 1], (N, C, H, W)."""
+    import torch
+    import torch.nn.functional as F
+    from PIL import Image
+
+    root = resolve_path(params, "folder", env.paths)
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not classes:
+        raise DataError(f"{root}: expected one sub-folder of images per class")
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        for file in sorted((root / name).iterdir()):
+            if file.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            with Image.open(file) as img:
+                array = np.asarray(img.convert("L" if params.grayscale else "RGB"), dtype=np.float32) / 255.0
+            tensor = torch.from_numpy(array.reshape(*array.shape[:2], -1)).permute(2, 0, 1)[None]  # (1, C, H, W)
+            tensor = F.interpolate(tensor, size=(params.size, params.size), mode="bilinear", align_corners=False)
+            images.append(tensor[0].numpy())
+            labels.append(label)
+    if not images:
+        raise DataError(f"{root}: no images found ({', '.join(IMAGE_SUFFIXES)})")
+    meta = {"task": "classification", "input_kind": "image", "class_names": classes}
+    return Data({"x": np.stack(images).astype(np.float32), "y": np.asarray(labels, dtype=np.int64)}, meta)
+
+
+def _existing(path):
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist (relative paths start at path.data_root)")
+    return path
+
+
+def records_to_data(rows: list[dict], params, where: str) -> Data:
+    """Rows -> numeric features (or a text column) and targets."""
+    if not rows:
+        raise DataError(f"{where} holds no rows")
+    columns = list(rows[0])
+    wanted = [params.target] + ([params.text] if params.text else []) + list(params.features or [])
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise DataError(f"{where}: no column(s) {', '.join(missing)}; columns are {', '.join(map(str, columns))}")
+    meta: dict[str, Any] = {"task": params.task_type}
+    if params.text:
+        x = np.asarray([str(row[params.text]) for row in rows])
+        meta["input_kind"] = "text"
+    else:
+        features = params.features or [c for c in columns if c != params.target]
+        try:
+            x = np.asarray([[float(row[c]) for c in features] for row in rows], dtype=np.float32)
+        except (TypeError, ValueError, KeyError):
+            raise DataError(f"{where}: feature columns {features} must all be numeric (or set `text`)") from None
+        meta["input_kind"] = "features"
+    raw = [row.get(params.target) for row in rows]
+    if params.task_type == "regression":
+        try:
+            return Data({"x": x, "y": np.asarray(raw, dtype=np.float32)}, meta)
+        except (TypeError, ValueError):
+            raise DataError(f"{where}: target {params.target!r} must be numeric for regression") from None
+    names = sorted({str(t) for t in raw})
+    index = {name: i for i, name in enumerate(names)}
+    meta["class_names"] = names
+    return Data({"x": x, "y": np.asarray([index[str(t)] for t in raw], dtype=np.int64)}, meta)

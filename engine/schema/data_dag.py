@@ -1,0 +1,243 @@
+"""Schemas of the cached data DAG: transform nodes, their parameters, and the `dag` dataset.
+
+A `dag` dataset lists transform nodes; each names a registered transform, its
+inputs (earlier nodes) and its parameters, which are validated against the
+transform's own schema here, at validation time, so a misspelt parameter is
+caught before anything runs. Existing datasets do not change (their ids stay).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from engine.registry import Registry, UnknownComponent, did_you_mean
+from engine.schema.base import DATASETS, Component, Schema, path_field
+
+TRANSFORMS = Registry("transform")
+Task = Literal["classification", "regression"]
+
+
+class TransformParams(Schema):
+    """Parameters of one transform. `version` enters the cache key: bump it when the code changes."""
+
+    version: ClassVar[int] = 1
+    arity: ClassVar[tuple[int, int]] = (1, 1)  # (min, max) number of input nodes
+    makes_splits: ClassVar[bool] = False  # gives train / val / test parts
+
+
+class Loader(TransformParams):
+    arity: ClassVar[tuple[int, int]] = (0, 0)
+
+
+# ---- loaders -------------------------------------------------------------------------------------
+class SklearnParams(Loader):
+    dataset: Literal["digits", "iris", "wine", "breast_cancer", "diabetes"] = "digits"
+    as_image: bool = Field(False, description="digits only: 1x8x8 images instead of 64 features")
+
+
+class TableParams(Loader):
+    file: str = path_field(description="relative to path.data_root, or absolute")
+    target: str = Field(description="column holding the label or value")
+    features: list[str] | None = Field(None, description="numeric feature columns; default: all but target/text")
+    text: str | None = Field(None, description="a text column: gives strings to tokenise instead of numbers")
+    task_type: Task = "classification"
+
+
+class CSVParams(TableParams):
+    delimiter: str = Field(",", min_length=1, max_length=1)
+
+
+class JSONLParams(TableParams):
+    pass
+
+
+class ImageFolderParams(Loader):
+    folder: str = path_field(description="one sub-folder per class, relative to path.data_root")
+    size: int = Field(32, ge=4, le=1024, description="images are resized to size x size")
+    grayscale: bool = False
+
+
+class HFDiskParams(Loader):
+    path: str = path_field(description="a folder written by datasets' save_to_disk")
+    split: str | None = Field("train", description="for a DatasetDict: which split to read")
+    target: str = "label"
+    features: list[str] | None = None
+    text: str | None = None
+    task_type: Task = "classification"
+
+
+# ---- splits and resampling -----------------------------------------------------------------------
+class SplitParams(TransformParams):
+    makes_splits: ClassVar[bool] = True
+    val_fraction: float = Field(0.15, ge=0.0, le=0.5)
+    test_fraction: float = Field(0.2, ge=0.05, le=0.5)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    stratify: bool = True
+
+
+class KFoldParams(TransformParams):
+    makes_splits: ClassVar[bool] = True
+    k: int = Field(5, ge=2, le=100)
+    fold: int = Field(0, ge=0, le=99, description="which fold is the validation part")
+    test_fraction: float = Field(0.2, ge=0.05, le=0.5, description="held out before the folds")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    stratify: bool = True
+
+    @model_validator(mode="after")
+    def _fold_in_range(self) -> KFoldParams:
+        if self.fold >= self.k:
+            raise ValueError(f"fold ({self.fold}) must be below k ({self.k})")
+        return self
+
+
+class SubsampleParams(TransformParams):
+    fraction: float | None = Field(None, gt=0.0, le=1.0)
+    n: int | None = Field(None, ge=1, le=100_000_000)
+    stratify: bool = True
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    part: Literal["train", "all"] = Field("train", description="after a split: subsample train only, or every part")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> SubsampleParams:
+        if (self.fraction is None) == (self.n is None):
+            raise ValueError("give exactly one of fraction or n")
+        return self
+
+
+class BalanceParams(TransformParams):
+    mode: Literal["over", "under"] = Field("over", description="repeat minority or drop majority samples")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+# ---- features ------------------------------------------------------------------------------------
+class StandardizeParams(TransformParams):
+    targets: bool = Field(False, description="regression: also standardise the targets")
+
+
+class OneHotParams(TransformParams):
+    columns: list[int] = Field(description="indices of categorical feature columns", min_length=1)
+
+
+class TokenizeParams(TransformParams):
+    tokenizer: str | None = path_field(
+        None, description="a local tokenizer folder (relative to path.model_root); none: train a byte-level BPE"
+    )
+    vocab_size: int = Field(2000, ge=300, le=200_000, description="for the trained tokenizer")
+    max_length: int = Field(64, ge=2, le=8192)
+    lowercase: bool = True
+
+    path_root: ClassVar[str] = "model_root"  # tokenizers live with the models
+
+
+class AugmentParams(TransformParams):
+    copies: int = Field(1, ge=1, le=100, description="augmented copies added per training image")
+    flip: bool = Field(True, description="random horizontal flip")
+    crop_padding: int = Field(0, ge=0, le=64, description="pad then crop back at a random offset")
+    noise_std: float = Field(0.0, ge=0.0, le=10.0, description="gaussian noise added to pixels")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+_T = "engine.data_pipe.transforms"
+for _name, _schema, _impl in (
+    ("sklearn", SklearnParams, f"{_T}.load:load_sklearn"),
+    ("csv", CSVParams, f"{_T}.load:load_csv"),
+    ("jsonl", JSONLParams, f"{_T}.load:load_jsonl"),
+    ("image_folder", ImageFolderParams, f"{_T}.load:load_image_folder"),
+    ("hf_disk", HFDiskParams, f"{_T}.load:load_hf_disk"),
+    ("split", SplitParams, f"{_T}.split:split"),
+    ("kfold", KFoldParams, f"{_T}.split:kfold"),
+    ("subsample", SubsampleParams, f"{_T}.split:subsample"),
+    ("balance", BalanceParams, f"{_T}.split:balance"),
+    ("standardize", StandardizeParams, f"{_T}.features:standardize"),
+    ("one_hot", OneHotParams, f"{_T}.features:one_hot"),
+    ("tokenize", TokenizeParams, f"{_T}.text:tokenize"),
+    ("augment", AugmentParams, f"{_T}.image:augment"),
+):
+    TRANSFORMS.register(_name, _schema, _impl)
+
+
+class Node(Schema):
+    """One step of the DAG: `transform` applied to the outputs of `inputs`."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    transform: str
+    inputs: list[str] = Field(default_factory=list, max_length=16)
+    params: Any = Field(default_factory=dict, description="the transform's parameters")
+    cache: bool = Field(True, description="store the output under path.cache_root")
+    regenerate: bool = Field(False, description="recompute this node and everything downstream")
+    inspect: bool = Field(False, description="write a few samples before and after into the run directory")
+
+    @model_validator(mode="after")
+    def _params_for_transform(self) -> Node:
+        try:
+            schema = TRANSFORMS.schema(self.transform)
+        except UnknownComponent as exc:
+            raise ValueError(str(exc)) from None
+        if not isinstance(self.params, schema):
+            try:
+                self.params = schema.model_validate(self.params or {})
+            except ValidationError as exc:  # one line per problem, with the parameter's key
+                problems = [_problem(e, schema) for e in exc.errors()]
+                raise ValueError(f"node {self.name!r} ({self.transform}): " + "; ".join(problems)) from None
+        low, high = schema.arity
+        if not low <= len(self.inputs) <= high:
+            want = str(low) if low == high else f"{low} to {high}"
+            raise ValueError(
+                f"node {self.name!r}: transform {self.transform} takes {want} input(s), got {len(self.inputs)}"
+            )
+        return self
+
+
+def _problem(error: dict, schema: type[Schema]) -> str:
+    where = "params." + ".".join(map(str, error["loc"]))
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key; {did_you_mean(str(error['loc'][-1]), list(schema.model_fields))}"
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+
+
+class DagDatasetConfig(Component):
+    """A dataset built by a DAG of cached transforms; `output` (default: the last node) must be split."""
+
+    name: Literal["dag"] = "dag"
+    nodes: list[Node] = Field(min_length=1, max_length=64)
+    output: str | None = Field(None, description="the node whose train / val / test parts are used")
+    task_type: Task = "classification"
+
+    @field_validator("nodes", mode="before")
+    @classmethod
+    def _mapping_to_list(cls, value: Any) -> Any:
+        # YAML may write nodes as a mapping {name: {...}}: keep the written order
+        if isinstance(value, dict):
+            return [{"name": k, **(v or {})} for k, v in value.items()]
+        return value
+
+    @model_validator(mode="after")
+    def _wired(self) -> DagDatasetConfig:
+        seen: dict[str, Node] = {}
+        for node in self.nodes:
+            if node.name in seen:
+                raise ValueError(f"node {node.name!r} is declared twice")
+            missing = [i for i in node.inputs if i not in seen]
+            if missing:
+                raise ValueError(
+                    f"node {node.name!r}: input(s) {', '.join(map(repr, missing))} must be nodes declared before it"
+                )
+            seen[node.name] = node
+        out = self.output or self.nodes[-1].name
+        if out not in seen:
+            raise ValueError(f"output {out!r} is not a node; nodes are {', '.join(seen)}")
+        if not self._splits_upstream(out, seen):
+            raise ValueError(f"output node {out!r} has no split or kfold node upstream: it needs train/val/test parts")
+        return self
+
+    def _splits_upstream(self, name: str, nodes: dict[str, Node]) -> bool:
+        node = nodes[name]
+        return type(node.params).makes_splits or any(self._splits_upstream(i, nodes) for i in node.inputs)
+
+    def task(self) -> Task:
+        return self.task_type
+
+
+DATASETS.register("dag", DagDatasetConfig, "engine.data_pipe.dag:load_dag")

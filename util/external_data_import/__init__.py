@@ -1,0 +1,1 @@
+"""Bring outside data into the formats the engine reads (local CSV / JSONL / image folders)."""
