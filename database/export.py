@@ -2,7 +2,9 @@
 
 Only complete studies are exported (a study killed halfway is left out until a
 resumed sweep completes it). A trial that a scheduler stopped early is exported
-as "completed" with the best objective it reported; a failed trial has objective null.
+as "completed" with the best objective it reported (one stopped before any
+report, e.g. by a time budget, is exported "failed"); a failed trial has
+objective null.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def study_line(study: dict[str, Any]) -> dict[str, Any]:
         if objective is not None and not math.isfinite(objective):
             objective = None
         status = EXPORT_STATUS[trial["status"]]
+        if objective is None:  # stopped before it reported anything (e.g. by the time budget): no result
+            status = "failed"
         trials.append(
             {
                 "order": int(trial["order"]),
