@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow lint format bench install install-dev clean
+.PHONY: demo test test-slow lint format bench data install install-dev clean
 
 $(VENV)/.installed: pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
@@ -35,6 +35,9 @@ format: install-dev
 
 bench: install  ## every benchmark in benchmarks/, each prints its figures last
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) -B $$b || exit 1; done
+
+data: install  ## the planner's data: Ray Tune studies over configs/sweep/suite/train.yaml, exported as JSONL
+	PYTHON=$(PY) bash generate_ray_tune_data.sh train
 
 clean:
 	rm -rf $(VENV) outputs .cache .pytest_cache

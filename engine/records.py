@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -55,8 +56,9 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@functools.cache  # one lookup per process: a sweep worker runs many short runs
 def package_versions() -> dict[str, str]:
-    versions = {}
+    versions: dict[str, str] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -65,6 +67,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+@functools.cache  # a process runs the code it imported: ask git once, not per run
 def code_revision() -> str:
     """The git commit of the code that ran, '+dirty' when it had local changes."""
     try:
@@ -113,7 +116,7 @@ class RunRecord:
             "objective": {"metric": metric, "mode": mode, "value": None},
             "metrics": {},
             "timings": {"started": now()},
-            "versions": package_versions(),
+            "versions": dict(package_versions()),
             "code_revision": code_revision(),
             "error": None,
         }

@@ -1,0 +1,83 @@
+"""Run metaprogram files (a sweep's output, planner output, hand-written ones) on Ray.
+
+    python -m job_launch outputs/sweeps/<study>/*.yaml [--address HOST:PORT] [--retries 1]
+    python -m job_launch plan.yaml --trusted        # hand-written files may use path keys
+
+Each file holds one metaprogram (model, dataset, pipeline, seed). Files are
+untrusted input by default (the planner writes them): no code references, no
+interpolation, no path keys, resources within caps. Every file is validated and
+every job's resources checked against the cluster before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from engine.metaprogram import MetaprogramError, validate
+from engine.paths import default_paths
+
+EXIT_INVALID = 2
+
+
+def read_jobs(files: list[str], trusted: bool) -> tuple[list, list[str]]:
+    import yaml
+
+    from job_launch.launcher import Job
+
+    jobs, errors = [], []
+    for name in files:
+        try:
+            raw = yaml.safe_load(Path(name).read_text())
+            jobs.append(Job(validate(raw, trusted=trusted, source=name), name))
+        except OSError as exc:
+            errors.append(f"{name}: cannot read it ({exc.strerror})")
+        except yaml.YAMLError as exc:
+            errors.append(f"{name}: not YAML ({str(exc).splitlines()[0]})")
+        except MetaprogramError as exc:
+            errors.append(exc.render())
+    return jobs, errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m job_launch", description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", help="metaprogram YAML files")
+    parser.add_argument("--address", help="Ray cluster to join (HOST:PORT); default: a fresh local instance")
+    parser.add_argument("--retries", type=int, default=1, help="retries per failed job (default 1)")
+    parser.add_argument("--db", help="database file (default <output_root>/metaprogram.db)")
+    parser.add_argument("--trusted", action="store_true", help="hand-written files: allow path keys")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    jobs, errors = read_jobs(args.files, args.trusted)
+    if errors:
+        print("\n".join(errors) + "\nNothing was run.", file=sys.stderr)
+        return EXIT_INVALID
+    from job_launch.launcher import Rejected, launch
+
+    try:
+        summary = launch(
+            jobs,
+            default_paths(),
+            address=args.address,
+            retries=args.retries,
+            db_url=args.db,
+            progress=not args.no_progress,
+        )
+    except Rejected as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted: jobs in flight were cancelled and recorded as interrupted", file=sys.stderr)
+        return 130
+    except ConnectionError as exc:
+        print(f"cannot reach the Ray cluster at {args.address}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(json.dumps({k: v for k, v in summary.items() if k != "outcomes"}, indent=2, sort_keys=True))
+    return 0 if summary["failed"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Run a batch of metaprograms as Ray tasks, each with the resources its metaprogram asks for.
+
+A job no node can ever offer (a GPU where there is none, more CPUs or memory than
+any node has) is rejected before anything starts. One job's failure stops no
+other; Ray retries it up to `retries` times (the engine resumes it from its last
+checkpoint) and the database records it with its error. Ctrl-C cancels what is
+in flight (each run records itself 'interrupted') and records those jobs too.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from database.store import Database, default_url
+from engine.metaprogram import Metaprogram
+from engine.paths import Paths
+from engine.records import RunRecord
+from job_launch.cluster import infeasible, init_ray, node_capacities, request_of
+
+
+class Rejected(ValueError):
+    """Jobs that no node of the cluster can run; nothing was started."""
+
+
+@dataclass
+class Job:
+    mp: Metaprogram
+    source: str  # where it came from (a file, a sweep point), for messages
+    params: dict[str, Any] = field(default_factory=dict)  # a sweep's parameters, for its study
+
+
+def _run_job(canonical: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
+    """Inside a Ray worker: one ordinary engine run."""
+    import ray
+
+    from engine.metaprogram import validate
+    from engine.runner import RunFailed, execute
+    from util.tune_trial import worker_logging
+
+    worker_logging()
+    mp = validate(canonical, trusted=True)  # checked by the driver already; this rebuilds the objects
+    try:
+        results = execute(mp, Paths(**paths))
+    except RunFailed as exc:  # a plain error pickles across processes; RunFailed's signature does not
+        raise RuntimeError(f"run {exc.run_id} failed: {exc.error}") from None
+    results["node_id"] = ray.get_runtime_context().get_node_id()
+    return results
+
+
+def check_feasible(jobs: list[Job]) -> None:
+    nodes = node_capacities()
+    problems = []
+    for job in jobs:
+        why = infeasible(request_of(job.mp.pipeline.resources), nodes)
+        if why:
+            problems.append(f"{job.source} ({job.mp.id}): {why}")
+    if problems:
+        raise Rejected(
+            f"{len(problems)} of {len(jobs)} job(s) ask for resources no node of this Ray cluster can offer; "
+            "nothing was started:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def launch(
+    jobs: list[Job],
+    paths: Paths,
+    *,
+    address: str | None = None,
+    retries: int = 1,
+    db_url: str | None = None,
+    study_id: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run every job; return counts, per-job outcomes and the cluster used."""
+    import ray
+
+    paths = Paths(**{k: str(paths.root(k)) for k in Paths.model_fields})  # absolute, for the workers
+    init_ray(address)
+    check_feasible(jobs)
+    remote = ray.remote(_run_job)
+    db_url = db_url or default_url(paths)
+    pending: dict[Any, tuple[int, Job]] = {}
+    for order, job in enumerate(jobs):
+        request = request_of(job.mp.pipeline.resources)
+        ref = remote.options(
+            num_cpus=request["CPU"],
+            num_gpus=request["GPU"],
+            memory=request["memory"],
+            max_retries=retries,
+            retry_exceptions=True,
+            name=f"run-{job.mp.id}",
+        ).remote(job.mp.canonical, paths.model_dump())
+        pending[ref] = (order, job)
+
+    outcomes: list[dict[str, Any]] = []
+    bar = _bar(len(jobs), progress)
+    started = time.monotonic()
+    try:
+        with Database(db_url) as db:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                for ref in ready:
+                    order, job = pending.pop(ref)
+                    outcomes.append(_record(db, ref, order, job, paths, study_id))
+                _update(bar, outcomes, len(pending))
+    except KeyboardInterrupt:
+        _cancel(pending, paths, db_url, study_id, outcomes)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if study_id:
+        with Database(db_url) as db:
+            db.finish_study(study_id)
+    return _summary(outcomes, time.monotonic() - started, address)
+
+
+def _record(db: Database, ref: Any, order: int, job: Job, paths: Paths, study_id: str | None) -> dict[str, Any]:
+    import ray
+
+    mp = job.mp
+    try:
+        results = ray.get(ref)
+        status, error = "completed", None
+    except Exception as exc:  # the job's own error (after its retries), or a lost worker
+        results = RunRecord(paths.run_dir(mp.id)).results() or {}
+        status, error = "failed", results.get("error") or _first_line(exc)
+    metrics, timings = results.get("metrics", {}), results.get("timings", {})
+    objective = (results.get("objective") or {}).get("value") if status == "completed" else None
+    if study_id:
+        db.record_trial(
+            study_id,
+            order,
+            run_id=mp.id,
+            params=job.params,
+            objective=objective,
+            status=status,
+            error=error,
+            epochs=metrics.get("epochs"),
+            run=(mp.canonical, metrics, timings),
+        )
+    else:
+        db.record_run(mp.id, mp.canonical, status, metrics, timings, error)
+    return {
+        "order": order,
+        "source": job.source,
+        "id": mp.id,
+        "status": status,
+        "error": error,
+        "objective": objective,
+        "node_id": results.get("node_id"),
+        "reused": bool(results.get("reused")),
+    }
+
+
+def _cancel(pending: dict, paths: Paths, db_url: str, study_id: str | None, outcomes: list) -> None:
+    """Ctrl-C: cancel what is in flight (each run records itself 'interrupted'), then record those jobs."""
+    import ray
+
+    for ref in pending:
+        ray.cancel(ref, force=False)  # KeyboardInterrupt inside the task: the engine records the run
+    ray.wait(list(pending), num_returns=len(pending), timeout=10)
+    with Database(db_url) as db:
+        for _ref, (_order, job) in pending.items():
+            results = RunRecord(paths.run_dir(job.mp.id)).results() or {}
+            status = "completed" if results.get("status") == "completed" else "interrupted"
+            db.record_run(
+                job.mp.id,
+                job.mp.canonical,
+                status,
+                results.get("metrics", {}),
+                results.get("timings", {}),
+                None if status == "completed" else "interrupted by Ctrl-C",
+            )
+            outcomes.append({"id": job.mp.id, "source": job.source, "status": status})
+
+
+def _bar(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="jobs", unit="job", dynamic_ncols=True)
+
+
+def _update(bar: Any, outcomes: list, in_flight: int) -> None:
+    if bar is None:
+        return
+    failed = sum(o["status"] == "failed" for o in outcomes)
+    bar.set_postfix({"done": len(outcomes) - failed, "running": in_flight, "failed": failed}, refresh=False)
+    bar.n = len(outcomes)
+    bar.refresh()
+
+
+def _summary(outcomes: list[dict[str, Any]], wall_s: float, address: str | None) -> dict[str, Any]:
+    import ray
+
+    failed = [o for o in outcomes if o["status"] == "failed"]
+    return {
+        "jobs": len(outcomes),
+        "completed": sum(o["status"] == "completed" for o in outcomes),
+        "failed": len(failed),
+        "errors": {o["source"]: o["error"] for o in failed},
+        "outcomes": sorted(outcomes, key=lambda o: o.get("order", 0)),
+        "wall_s": round(wall_s, 3),
+        "address": address or "local",
+        "gcs_address": ray.get_runtime_context().gcs_address,
+    }
+
+
+def launch_sweep(sweep: Any, points: list, *, address: str | None = None, db_url: str | None = None) -> dict:
+    """A grid or random sweep's metaprograms, recorded as a study (algorithm grid|random, no scheduler)."""
+    from database.task import task_signature
+
+    mp, paths = sweep.base()
+    metric, mode = mp.objective()
+    study_id = sweep.study_id
+    with Database(db_url or default_url(paths)) as db:
+        db.begin_study(
+            study_id,
+            task=task_signature(mp, paths),
+            search_space=sweep.space,
+            algorithm=sweep.mode,
+            scheduler="none",
+            metric=metric,
+            mode=mode,
+            seed=sweep.seed,
+            base=mp.canonical,
+            requested=len(points),
+            suite=sweep.suite,
+        )
+    jobs = [Job(m, f"{sweep.name}[{i}]", params) for i, (params, m) in enumerate(points)]
+    return launch(jobs, paths, address=address, retries=sweep.tune.retries, db_url=db_url, study_id=study_id)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # Ray wraps a task's error; its last line is the error the task raised
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(exc).__name__

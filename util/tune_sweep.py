@@ -1,0 +1,270 @@
+"""The `tune` mode of the sweeper: a Ray Tune search whose trials are engine runs, recorded as a study.
+
+Search algorithms: random, grid (BasicVariantGenerator), tpe (OptunaSearch);
+schedulers: fifo, asha. Metric and mode come from the base metaprogram's
+objective; resources per trial from its pipeline.resources. Tune's storage is
+under <output_root>/tune/<study id>; `tune.resume=true` continues an interrupted
+sweep with Tuner.restore (finished trials are not run again, and an engine run
+that completed is reused, never recomputed). The driver records every finished
+trial in the database, in trial order, and marks the study complete at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from database.store import Database, default_url
+from engine.records import RunRecord
+from job_launch.cluster import init_ray
+from util.sweep_spec import Sweep, apply_params
+from util.tune_trial import STOP_MESSAGE, mark_stopped
+
+
+def tune_space(sweep: Sweep) -> dict[str, Any]:
+    from ray import tune
+
+    space = {}
+    for key, spec in sweep.space.items():
+        kind = spec["type"]
+        if kind in ("choice", "grid"):
+            grid = sweep.tune.algorithm == "grid"
+            space[key] = tune.grid_search(spec["values"]) if grid else tune.choice(spec["values"])
+        elif kind == "uniform":
+            space[key] = tune.uniform(spec["low"], spec["high"])
+        elif kind == "loguniform":
+            space[key] = tune.loguniform(spec["low"], spec["high"])
+        else:
+            space[key] = tune.randint(int(spec["low"]), int(spec["high"]))
+    return space
+
+
+def requested_trials(sweep: Sweep) -> int:
+    if sweep.tune.algorithm != "grid":
+        return sweep.count
+    size = 1
+    for spec in sweep.space.values():
+        size *= len(spec["values"]) if spec["type"] in ("choice", "grid") else 1
+    return size * sweep.count
+
+
+def searcher(sweep: Sweep, metric: str, mode: str) -> Any:
+    if sweep.tune.algorithm == "tpe":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        return OptunaSearch(metric=metric, mode=mode, sampler=optuna.samplers.TPESampler(seed=sweep.seed))
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    # a SearchGenerator ignores TuneConfig.max_concurrent_trials: it takes its own limit
+    return BasicVariantGenerator(random_state=sweep.seed, max_concurrent=sweep.tune.concurrency)
+
+
+def scheduler(sweep: Sweep, epochs: int) -> Any:
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if sweep.tune.scheduler == "fifo":
+        return FIFOScheduler()
+    # max_t = epochs + 1: the trial's final report (test metrics) comes after its last epoch.
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=epochs + 1,
+        grace_period=min(sweep.tune.grace_period, epochs),
+        reduction_factor=sweep.tune.reduction_factor,
+    )
+
+
+def _callback_class() -> type:
+    from ray.tune import Callback
+
+    class StudyRecorder(Callback):
+        """Driver side: each finished trial (and its run) goes into the database as it ends."""
+
+        def __init__(self, db_url: str, study_id: str, base: dict[str, Any], paths: dict[str, str]):
+            self.db_url, self.study_id, self.base, self.paths = db_url, study_id, base, paths
+            self._db: Database | None = None
+
+        def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks with its experiment state
+            return {**self.__dict__, "_db": None}
+
+        def _database(self) -> Database:
+            if self._db is None:
+                self._db = Database(self.db_url)
+            return self._db
+
+        def on_experiment_end(self, trials: list, **info: Any) -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        def _record(self, trials: list, trial: Any, failed: bool) -> None:
+            from engine.paths import Paths
+
+            params = dict(trial.config)
+            mp = apply_params(self.base, params)
+            result = trial.last_result or {}
+            local = RunRecord(Paths(**self.paths).run_dir(mp.id)).results() or {}
+            metrics = {k: v for k, v in result.items() if "/" in k or k == "epoch"}
+            error = None
+            if failed:
+                status, objective = "failed", None
+                error = local.get("error") or _trial_error(trial)
+            elif result.get("run_status") == "completed":
+                status, objective = "completed", result.get("objective")
+            else:
+                status, objective, error = "stopped", result.get("best_objective"), STOP_MESSAGE
+            self._database().record_trial(
+                self.study_id,
+                trials.index(trial),  # creation order: stable across Tuner.restore
+                run_id=mp.id,
+                params=params,
+                objective=objective,
+                status=status,
+                error=error,
+                epochs=int(result.get("epochs_run", 0)),
+                run=(mp.canonical, metrics or local.get("metrics", {}), local.get("timings", {})),
+            )
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self._record(trials, trial, failed=False)
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self._record(trials, trial, failed=True)
+
+    return StudyRecorder
+
+
+def _trial_error(trial: Any) -> str:
+    try:
+        text = Path(trial.error_file).read_text().strip().splitlines()
+        return text[-1] if text else "trial failed"
+    except (OSError, TypeError):
+        return "trial failed (see the Tune storage folder)"
+
+
+def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None) -> dict[str, Any]:
+    """Run (or resume) the sweep as a Ray Tune experiment; return a summary of the study."""
+    from ray import tune
+
+    from database.task import task_signature
+
+    mp, paths = sweep.base()
+    paths = type(paths)(**{k: str(paths.root(k)) for k in paths.model_fields})  # absolute, for the workers
+    metric, mode = mp.objective()
+    study_id = sweep.study_id
+    db_url = db_url or default_url(paths)
+    requested = requested_trials(sweep)
+    with Database(db_url) as db:
+        existing = db.study(study_id)
+        if existing and existing["status"] == "complete":
+            return summarize(db, study_id, 0.0, reused=True)
+        db.begin_study(
+            study_id,
+            task=task_signature(mp, paths),
+            search_space=sweep.space,
+            algorithm=sweep.tune.algorithm,
+            scheduler=sweep.tune.scheduler,
+            metric=metric,
+            mode=mode,
+            seed=sweep.seed,
+            base=mp.canonical,
+            requested=requested,
+            suite=sweep.suite,
+        )
+
+    init_ray(address)
+    # Tune's result loggers are off (they cost time per trial); its result grid then warns about them.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    storage = paths.root("output_root") / "tune"
+    experiment = storage / study_id
+    resources = mp.pipeline.resources
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            _trial_entry(),
+            base=mp.canonical,
+            paths=paths.model_dump(),
+            intermediate=sweep.tune.scheduler != "fifo",
+        ),
+        {"cpu": resources.cpus, "gpu": resources.gpus},
+    )
+    started = time.monotonic()
+    if sweep.tune.resume and tune.Tuner.can_restore(str(experiment)):
+        tuner = tune.Tuner.restore(str(experiment), trainable, resume_unfinished=True, resume_errored=False)
+    else:
+        if experiment.exists():  # a fresh start of an unfinished sweep: its old Tune state would confuse it
+            shutil.rmtree(experiment)
+        epochs = int(getattr(mp.pipeline, "epochs", 100))
+        tuner = tune.Tuner(
+            trainable,
+            param_space=tune_space(sweep),
+            tune_config=tune.TuneConfig(
+                metric=metric,
+                mode=mode,
+                search_alg=searcher(sweep, metric, mode),
+                scheduler=scheduler(sweep, epochs),
+                num_samples=sweep.count,
+                max_concurrent_trials=sweep.tune.concurrency if sweep.tune.algorithm == "tpe" else None,
+                time_budget_s=sweep.tune.time_budget_s,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=study_id,
+                storage_path=str(storage),
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=sweep.tune.retries),
+                callbacks=[_callback_class()(db_url, study_id, mp.canonical, paths.model_dump())],
+            ),
+        )
+    tuner.fit()
+    wall = time.monotonic() - started
+    with Database(db_url) as db:
+        _settle_stopped(db, study_id, paths)
+        if sweep.tune.time_budget_s:  # a budget may end the sweep early: it then holds what it ran
+            with db.transaction() as conn:
+                have = conn.execute("SELECT COUNT(*) FROM trials WHERE study_id=?", (study_id,)).fetchone()[0]
+                if have < requested and wall >= sweep.tune.time_budget_s:
+                    conn.execute("UPDATE studies SET requested=? WHERE id=?", (have, study_id))
+        db.finish_study(study_id)
+        return summarize(db, study_id, wall)
+
+
+def _trial_entry() -> Any:
+    from util.tune_trial import tune_trial
+
+    return tune_trial
+
+
+def _settle_stopped(db: Database, study_id: str, paths: Any) -> None:
+    """A trial stopped while its worker was torn down may have left its run 'running': settle it."""
+    for trial in db.trials(study_id):
+        if trial["status"] == "stopped":
+            run_dir = paths.run_dir(trial["run_id"])
+            results = RunRecord(run_dir).results()
+            if results and results.get("status") in ("running", "interrupted"):
+                mark_stopped(run_dir, trial["epochs"] or 0, results.get("metrics") or {})
+
+
+def summarize(db: Database, study_id: str, wall_s: float, reused: bool = False) -> dict[str, Any]:
+    study = db.study(study_id)
+    trials = study["trials"]
+    scored = [t for t in trials if t["objective"] is not None and t["status"] != "failed"]
+    pick = min if study["mode"] == "min" else max
+    best = pick(scored, key=lambda t: t["objective"]) if scored else None
+    counts = {s: sum(t["status"] == s for t in trials) for s in ("completed", "stopped", "failed")}
+    return {
+        "study_id": study_id,
+        "complete": study["status"] == "complete",
+        "requested": study["requested"],
+        "trials": len(trials),
+        **counts,
+        "epochs_run": sum(t["epochs"] or 0 for t in trials),
+        "metric": study["metric"],
+        "mode": study["mode"],
+        "best": {"objective": best["objective"], "params": best["params"], "run_id": best["run_id"]} if best else None,
+        "wall_s": round(wall_s, 2),
+        "reused": reused,
+    }

@@ -1,0 +1,123 @@
+"""One Ray Tune trial = one ordinary engine run (same run directory, id and records).
+
+Runs inside a Ray worker. Each epoch's metrics go to `ray.tune.report` so that a
+scheduler such as ASHA can stop the trial; when it does, Ray raises SystemExit in
+our report call, and the run is recorded as 'stopped' (not left 'running'): a
+later run of the same metaprogram resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from engine.paths import Paths
+from engine.records import RunRecord, write_json
+from engine.runner import Interrupted
+
+STOPPED = "stopped"
+STOP_MESSAGE = "stopped early by the scheduler"
+
+
+class TrialStopped(Interrupted):
+    """The Tune scheduler ended this trial; the runner records it, we mark it 'stopped'."""
+
+
+def numeric(metrics: dict[str, Any]) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in metrics.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    }
+
+
+@contextmanager
+def run_lock(paths: Paths, run_id: str) -> Iterator[None]:
+    """Two trials that drew the same point run it once: the second waits, then reuses it."""
+    folder = paths.root("output_root") / "runs" / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{run_id}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def mark_stopped(run_dir: Path, epochs: int, metrics: dict[str, Any]) -> None:
+    """A run ended by the scheduler: 'stopped', with the metrics of its last epoch."""
+    record = RunRecord(run_dir)
+    results = record.results()
+    if results is None or results.get("status") == "completed":
+        return
+    results.update(status=STOPPED, error=f"{STOP_MESSAGE} after {epochs} epoch(s)", metrics=metrics)
+    results["objective"] = {**results["objective"], "value": metrics.get(results["objective"]["metric"])}
+    write_json(record.results_path, results)
+
+
+def worker_logging() -> None:
+    """In a Ray worker, keep the engine's INFO lines: they go to each run's run.log."""
+    import logging
+
+    from engine.runner import LOGGER_NAME
+
+    logging.getLogger(LOGGER_NAME).setLevel(logging.INFO)
+
+
+def tune_trial(config: dict[str, Any], base: dict[str, Any], paths: dict[str, str], intermediate: bool = True) -> None:
+    """One trial. `intermediate`: report every epoch (ASHA needs them; FIFO does not, and each costs a round trip)."""
+    from ray import tune
+
+    from engine.runner import RunFailed, execute
+    from util.sweep_spec import apply_params
+
+    worker_logging()
+    params = dict(config)
+    mp = apply_params(base, params)
+    where = Paths(**paths)
+    metric, mode = mp.objective()
+    better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
+    seen: dict[str, Any] = {"epochs": 0, "best": None, "last": {}}
+
+    def report(metrics: dict[str, Any]) -> None:
+        values = numeric(metrics)
+        seen["epochs"] += 1
+        seen["last"] = values
+        value = values.get(metric)
+        if value is not None and (seen["best"] is None or better(value, seen["best"])):
+            seen["best"] = value
+        if not intermediate:
+            return
+        extra = {"epochs_run": seen["epochs"], "run_id": mp.id}
+        if seen["best"] is not None:
+            extra["best_objective"] = seen["best"]
+        try:
+            tune.report({**values, **extra})
+        except SystemExit:  # Ray's way of stopping a function trainable
+            raise TrialStopped(STOP_MESSAGE) from None
+
+    with run_lock(where, mp.id):
+        try:
+            results = execute(mp, where, report=report)
+        except TrialStopped:
+            mark_stopped(where.run_dir(mp.id), seen["epochs"], seen["last"])
+            raise SystemExit(0) from None
+        except RunFailed as exc:  # a plain error pickles across processes; RunFailed's signature does not
+            raise RuntimeError(f"run {exc.run_id} failed: {exc.error}") from None
+    final = numeric(results.get("metrics", {}))
+    objective = results["objective"]["value"]
+    final.update(
+        epochs_run=seen["epochs"],
+        run_id=mp.id,
+        run_status="completed",
+        reused=bool(results.get("reused")),
+        wall_s=float(results.get("timings", {}).get("wall_s") or 0.0),
+    )
+    if objective is not None:
+        final["objective"] = float(objective)
+        final["best_objective"] = float(objective)
+    tune.report(final)  # a SystemExit here (stop after the last result) must reach Ray: the run is complete
