@@ -71,9 +71,13 @@ def launch(
     retries: int = 1,
     db_url: str | None = None,
     study_id: str | None = None,
+    first_order: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run every job; return counts, per-job outcomes and the cluster used."""
+    """Run every job; return counts, per-job outcomes and the cluster used.
+
+    With `study_id`, job i is recorded as that study's trial `first_order + i`.
+    """
     import ray
 
     paths = Paths(**{k: str(paths.root(k)) for k in Paths.model_fields})  # absolute, for the workers
@@ -82,7 +86,7 @@ def launch(
     remote = ray.remote(_run_job)
     db_url = db_url or default_url(paths)
     pending: dict[Any, tuple[int, Job]] = {}
-    for order, job in enumerate(jobs):
+    for order, job in enumerate(jobs, start=first_order):
         request = request_of(job.mp.pipeline.resources)
         ref = remote.options(
             num_cpus=request["CPU"],

@@ -5,8 +5,9 @@ Each iteration, for every study in the record (one per task), the planner propos
 and never run), `launch` runs them, they are appended to the study, the record is rewritten,
 and the planner trains on for `--train-steps` steps on the base corpus plus everything recorded.
 
-The record is a JSONL file of studies in the export format (until the study database lands,
-it is the database). `launch` is the one call to swap for job_launch.
+Proposals run through job_launch on Ray, and each lands in the study database
+(<root>/metaprogram.db) as its study's next trial; the planner's own working copy is a JSONL
+file of the same studies in the export format, which it retrains on.
 
     python -m planner.loop --checkpoint outputs/planner/ckpt --iterations 3
 """
@@ -28,21 +29,47 @@ from engine.paths import Paths
 from engine.records import atomic_write
 
 
-def launch(metaprograms: list[Metaprogram], paths: Paths) -> list[dict[str, Any]]:
-    """Run metaprograms; one trial record each. The one call to swap for job_launch (issue 5)."""
-    from engine.runner import RunFailed, execute
+def launch(study: dict[str, Any], proposals: list[tuple[dict[str, Any], Metaprogram]], paths: Paths) -> list[dict]:
+    """Run proposals through job_launch (Ray); they are recorded in the study database as the study's next trials."""
+    from job_launch.launcher import Job
+    from job_launch.launcher import launch as launch_jobs
 
+    jobs = [Job(mp, source=f"{study['study_id']} proposal", params=params) for params, mp in proposals]
+    summary = launch_jobs(jobs, paths, study_id=study["study_id"], first_order=len(study["trials"]), progress=False)
     trials = []
-    for mp in metaprograms:
-        try:
-            value = execute(mp, paths)["objective"]["value"]
-        except RunFailed:
-            value = None
-        ok = value is not None and math.isfinite(value)
+    for outcome in sorted(summary["outcomes"], key=lambda o: o["order"]):
+        value = outcome["objective"]
+        ok = outcome["status"] == "completed" and value is not None and math.isfinite(value)
         trials.append(
-            {"objective": float(value) if ok else None, "status": "completed" if ok else "failed", "run_id": mp.id}
+            {
+                "objective": float(value) if ok else None,
+                "status": "completed" if ok else "failed",
+                "run_id": outcome["id"],
+            }
         )
     return trials
+
+
+def begin_studies(studies: list[dict[str, Any]], planned: int, paths: Paths) -> None:
+    """Each loop study in the database, asking for the trials it has plus those this loop will add."""
+    from database.store import Database, default_url
+
+    with Database(default_url(paths)) as db:
+        for study in studies:
+            objective = study["task"]["objective"]
+            db.begin_study(
+                study["study_id"],
+                task=study["task"],
+                search_space=study["search_space"],
+                algorithm="planner",
+                scheduler="fifo",
+                metric=objective["metric"],
+                mode=objective["mode"],
+                seed=study.get("seed", 0),
+                base=study["base"],
+                requested=len(study["trials"]) + planned,
+                suite="loop",
+            )
 
 
 def read_record(path: Path) -> list[dict[str, Any]]:
@@ -82,7 +109,7 @@ def iterate(planner, studies: list[dict[str, Any]], per_study: int, k: int, path
     for study in studies:
         for _ in range(per_study):
             params, mp, _ = planner.suggest(study, k=k, acquisition="ei")
-            (trial,) = launch([mp], paths)
+            (trial,) = launch(study, [(params, mp)], paths)
             study["trials"].append({"order": len(study["trials"]), "params": params, **trial})
             ran += 1
     return ran
@@ -117,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError) as exc:
         print(f"cannot start the generation loop: {exc}", file=sys.stderr)
         return 2
+    begin_studies(studies, args.iterations * args.per_study, paths)
     for iteration in range(1, args.iterations + 1):
         started = time.monotonic()
         before = sum(len(s["trials"]) for s in studies)

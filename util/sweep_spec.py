@@ -24,7 +24,7 @@ from engine.schema.base import COMPONENT_KINDS
 
 SPACE_TYPES = ("choice", "grid", "uniform", "loguniform", "randint")
 MODES = ("grid", "random", "tune")
-ALGORITHMS = ("random", "grid", "tpe")
+ALGORITHMS = ("random", "grid", "tpe", "planner")
 SCHEDULERS = ("fifo", "asha")
 SWEEP_DIR = CONFIG_DIR / "sweep"
 
@@ -48,6 +48,9 @@ class TuneSettings:
     grace_period: int = 1  # ASHA: epochs every trial runs before it can be stopped
     reduction_factor: float = 2.0  # ASHA: keep the best 1/reduction_factor at each rung
     resume: bool = False
+    planner_checkpoint: str | None = None  # algorithm=planner: a folder written by train_planner.sh
+    planner_candidates: int = 16  # algorithm=planner: samples scored per proposal by the acquisition
+    planner_acquisition: str | None = "ei"  # algorithm=planner: ei, ucb, or null for plain sampling
 
 
 @dataclass
@@ -233,6 +236,10 @@ def from_dict(data: dict[str, Any], source: str | None = None) -> Sweep:
     tune = TuneSettings(**{k: v for k, v in tune_raw.items() if k in fields})
     if tune.algorithm not in ALGORITHMS:
         errors.append(f"tune.algorithm: must be one of {', '.join(ALGORITHMS)}, got {tune.algorithm!r}")
+    if tune.algorithm == "planner" and not tune.planner_checkpoint:
+        errors.append("tune.planner_checkpoint: algorithm=planner needs the folder train_planner.sh wrote")
+    elif tune.algorithm == "planner" and not Path(tune.planner_checkpoint).is_dir():
+        errors.append(f"tune.planner_checkpoint: no planner checkpoint at {tune.planner_checkpoint}")
     if tune.scheduler not in SCHEDULERS:
         errors.append(f"tune.scheduler: must be one of {', '.join(SCHEDULERS)}, got {tune.scheduler!r}")
     if not isinstance(tune.concurrency, int) or tune.concurrency < 1:

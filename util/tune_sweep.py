@@ -1,6 +1,6 @@
 """The `tune` mode of the sweeper: a Ray Tune search whose trials are engine runs, recorded as a study.
 
-Search algorithms: random, grid (BasicVariantGenerator), tpe (OptunaSearch);
+Search algorithms: random, grid (BasicVariantGenerator), tpe (OptunaSearch), planner (PlannerSearch);
 schedulers: fifo, asha. Metric and mode come from the base metaprogram's
 objective; resources per trial from its pipeline.resources. Tune's storage is
 under <output_root>/tune/<study id>; `tune.resume=true` continues an interrupted
@@ -58,6 +58,18 @@ def searcher(sweep: Sweep, metric: str, mode: str) -> Any:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         return OptunaSearch(metric=metric, mode=mode, sampler=optuna.samplers.TPESampler(seed=sweep.seed))
+    if sweep.tune.algorithm == "planner":
+        from planner.tune_searcher import PlannerSearch
+
+        base, paths = sweep.base()
+        return PlannerSearch.for_metaprogram(
+            sweep.tune.planner_checkpoint,
+            base,
+            paths,
+            k=sweep.tune.planner_candidates,
+            acquisition=sweep.tune.planner_acquisition,
+            seed=sweep.seed,
+        )
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     # a SearchGenerator ignores TuneConfig.max_concurrent_trials: it takes its own limit
@@ -207,7 +219,7 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
                 search_alg=searcher(sweep, metric, mode),
                 scheduler=scheduler(sweep, epochs),
                 num_samples=sweep.count,
-                max_concurrent_trials=sweep.tune.concurrency if sweep.tune.algorithm == "tpe" else None,
+                max_concurrent_trials=sweep.tune.concurrency if sweep.tune.algorithm in ("tpe", "planner") else None,
                 time_budget_s=sweep.tune.time_budget_s,
                 reuse_actors=True,
             ),

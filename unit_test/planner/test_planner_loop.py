@@ -18,6 +18,13 @@ def test_loop_grows_the_record_with_real_runs(untrained_checkpoint, tmp_path, ca
         assert trial["order"] == order and trial["status"] == "completed"
         assert (root / "runs" / trial["run_id"] / "results.json").exists()  # a real run, recorded
     assert (root / "ckpt-2" / "model").is_dir() and (root / "ckpt-latest" / "vocab.json").exists()
+    from database.store import Database
+
+    with Database(root / "metaprogram.db") as db:  # job_launch recorded every proposal as a trial
+        trials = db.trials(studies[0]["study_id"])
+        assert [t["run_id"] for t in trials] == [t["run_id"] for t in studies[0]["trials"]]
+        assert all(db.run(t["run_id"])["status"] == "completed" for t in trials)
+        assert db.study(studies[0]["study_id"])["status"] == "complete"
     out = capsys.readouterr().out
     assert "record 0 -> 2 trials" in out and "record 2 -> 4 trials" in out and "0 of" in out
 

@@ -1,0 +1,66 @@
+"""`tune.algorithm: planner`: a Ray Tune sweep whose searcher is the planner, recorded like any study."""
+
+from __future__ import annotations
+
+import pytest
+
+from database.store import Database
+from unit_test.planner.planner_helpers import structured_study
+from util.sweep_spec import SweepError, from_dict
+from util.tune_sweep import run_tune
+
+
+def planner_sweep(checkpoint) -> dict:
+    return {
+        "name": "planner_sweep",
+        "suite": "test",
+        "base": {
+            "components": {"model": "classic/mlp", "dataset": "classification/iris", "pipeline": "execution"},
+            "overrides": ["pipeline.epochs=2", "pipeline.device=cpu"],
+        },
+        "space": {
+            "pipeline.optim.lr": {"type": "loguniform", "low": 0.001, "high": 0.1},
+            "model.hidden": {"type": "choice", "values": [8, 16, 32]},
+        },
+        "mode": "tune",
+        "count": 4,
+        "seed": 0,
+        "tune": {"algorithm": "planner", "planner_checkpoint": str(checkpoint), "planner_candidates": 4},
+    }
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A planner with random weights: constrained decoding keeps every proposal valid whatever the weights."""
+    from planner.model import Settings, build_model, save_checkpoint
+    from planner.serialize import study_to_text
+    from planner.vocab import Vocabulary
+
+    settings = Settings(hidden=32, layers=1, heads=2, intermediate=64)
+    vocab = Vocabulary.build([study_to_text(structured_study(s, dataset=d)) for s in range(2) for d in ("iris",)])
+    out = tmp_path_factory.mktemp("planner") / "ckpt"
+    save_checkpoint(out, build_model(settings, vocab), vocab, settings, {})
+    return out
+
+
+def test_a_planner_sweep_needs_a_checkpoint(tmp_path):
+    spec = planner_sweep(tmp_path / "absent")
+    with pytest.raises(SweepError, match="no planner checkpoint at"):
+        from_dict(spec)
+    del spec["tune"]["planner_checkpoint"]
+    with pytest.raises(SweepError, match="needs the folder train_planner.sh wrote"):
+        from_dict(spec)
+
+
+def test_a_tune_sweep_searches_with_the_planner(ray_local, checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("METAPROGRAM_OUTPUT_ROOT", str(tmp_path))
+    sweep = from_dict(planner_sweep(checkpoint))
+    summary = run_tune(sweep)
+    assert summary["complete"] and summary["trials"] == 4 and summary["completed"] == 4
+    with Database(tmp_path / "metaprogram.db") as db:
+        trials = db.trials(sweep.study_id)
+        assert [t["order"] for t in trials] == [0, 1, 2, 3]
+        for trial in trials:
+            assert 0.001 <= trial["params"]["pipeline.optim.lr"] <= 0.1
+            assert trial["params"]["model.hidden"] in (8, 16, 32)
+            assert trial["objective"] is not None
