@@ -33,8 +33,9 @@ format: install-dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-bench: install  ## every benchmark in benchmarks/, each prints its figures last
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) -B $$b || exit 1; done
+bench: install  ## every benchmark in benchmarks/ (each prints its figures last); names the ones that failed
+	@failed=""; for b in benchmarks/[a-z]*.py; do echo "== $$b"; $(PY) -B $$b || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 data: install  ## the planner's data: Ray Tune studies over configs/sweep/suite/train.yaml, exported as JSONL
 	PYTHON=$(PY) bash generate_ray_tune_data.sh train
