@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     args = parser.parse_args()
+    torch.set_num_threads(1)  # what the pipeline uses for a run reserving one CPU (pipeline.resources.cpus=1)
     figures, rows = {}, []
     with tempfile.TemporaryDirectory() as out:
         for model in args.models:

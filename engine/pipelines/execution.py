@@ -30,6 +30,8 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     cfg = mp.pipeline
     device = resolve_device(cfg.device)
     torch.manual_seed(mp.seed)
+    if device == "cpu":  # use the CPUs the run reserved; more threads than that oversubscribe the machine
+        torch.set_num_threads(max(1, int(cfg.resources.cpus)))
 
     data = build_splits(mp.dataset, context.paths, context)
     info = data.info
