@@ -4,7 +4,7 @@ Importing this package registers every component; it imports pydantic only,
 never torch, so that composing and validating stay fast.
 """
 
-from engine.schema import datasets, hooks, models, pipelines  # noqa: F401  (registers)
+from engine.schema import datasets, hooks, llm, models, pipelines  # noqa: F401  (registers)
 from engine.schema.base import COMPONENT_KINDS, REGISTRIES
 
 __all__ = ["COMPONENT_KINDS", "REGISTRIES"]
