@@ -205,7 +205,7 @@ class EvaluateConfig(PipelineConfig):
     log_samples: bool = True
 
     def default_objective(self, task: str) -> tuple[str, str]:
-        return "eval/group/score", "max"
+        return "group/score", "max"
 
 
 Profile = Literal["synchronous", "concurrent", "constant", "poisson", "throughput", "sweep"]
