@@ -215,7 +215,11 @@ class BenchmarkConfig(PipelineConfig):
     """Serve the model and load it with guidellm; null settings come from the benchmarking standard."""
 
     name: Literal["benchmark"] = "benchmark"
-    server: Literal["builtin", "vllm", "mock"] = Field("builtin", description="builtin: CPU server over transformers")
+    server: Literal["builtin", "vllm", "mock", "external"] = Field(
+        "builtin", description="builtin: our server over transformers; vllm: GPU; mock: guidellm's; external: target"
+    )
+    target: str | None = Field(None, max_length=500, description="server=external: the URL of a running server")
+    request_format: Literal["completions", "chat"] = Field("completions", description="/v1/completions or chat")
     standard: str | None = Field("cpu_short", description="a benchmarking standard (configs/standards/benchmarking)")
     profile: Profile | None = None
     rate: float | None = Field(None, gt=0.0, le=100_000, description="constant/poisson: req/s; concurrent: streams")
@@ -224,12 +228,20 @@ class BenchmarkConfig(PipelineConfig):
     prompt_tokens: int | None = Field(None, ge=1, le=131_072)
     output_tokens: int | None = Field(None, ge=1, le=131_072)
     port: int = Field(0, ge=0, le=65535, description="0: a free port")
+    gpu_memory_utilization: float = Field(0.8, gt=0.0, le=1.0, description="vllm only")
+    tensor_parallel_size: int = Field(1, ge=1, le=64, description="vllm only")
     startup_timeout_s: float = Field(300.0, gt=0.0, le=3600)
 
     @field_validator("standard")
     @classmethod
     def _known_standard(cls, value: str | None) -> str | None:
         return _check_standard("benchmarking", value)
+
+    @model_validator(mode="after")
+    def _target_for_external(self) -> BenchmarkConfig:
+        if (self.server == "external") != (self.target is not None):
+            raise ValueError("set target (a URL) exactly when server=external")
+        return self
 
     def default_objective(self, task: str) -> tuple[str, str]:
         return "bench/output_tokens_per_s", "max"
