@@ -67,9 +67,3 @@ def tiny_folder(llm_data_root, llm_model_root) -> Path:
 
     paths = Paths(data_root=str(llm_data_root), model_root=str(llm_model_root), cache_root="unused", output_root="unused")
     return materialize(TinyLlamaConfig(), paths)
-
-
-def metaprogram(model: dict, dataset: dict, pipeline: dict, seed: int = 0):
-    from engine.metaprogram import validate
-
-    return validate({"model": model, "dataset": dataset, "pipeline": pipeline, "seed": seed}, trusted=True)

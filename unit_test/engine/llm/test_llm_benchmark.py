@@ -15,7 +15,7 @@ import pytest
 
 from engine.runner import RunFailed, execute
 from engine.serving.process import group_members, port_open
-from unit_test.engine.llm.conftest import metaprogram
+from unit_test.engine.llm.llm_helpers import metaprogram
 
 TINY = {"name": "tiny_llama"}
 DATA = {"name": "lm_tasks"}

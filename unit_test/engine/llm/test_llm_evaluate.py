@@ -7,7 +7,7 @@ import json
 import pytest
 
 from engine.runner import RunFailed, execute
-from unit_test.engine.llm.conftest import metaprogram
+from unit_test.engine.llm.llm_helpers import metaprogram
 
 TINY = {"name": "tiny_llama"}
 

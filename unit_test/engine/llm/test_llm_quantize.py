@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from engine.runner import RunFailed, execute
-from unit_test.engine.llm.conftest import metaprogram
+from unit_test.engine.llm.llm_helpers import metaprogram
 
 TINY = {"name": "tiny_llama"}
 GENERATED = {"name": "lm_tasks", "suite": "hellaswag", "calibration": {"source": "generated"}}

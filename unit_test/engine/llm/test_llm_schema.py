@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from engine.metaprogram import MetaprogramError, validate
-from unit_test.helpers import REPO
+from unit_test.engine.llm.llm_helpers import REPO
 
 HEAVY = ("torch", "transformers", "llmcompressor", "lm_eval", "guidellm", "ray")
 
