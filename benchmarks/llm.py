@@ -73,11 +73,12 @@ def quantize_figures(args, paths) -> dict:
     return figures
 
 
-def in_process_tokens_per_s(folder: Path, repeats: int) -> float:
+def in_process_tokens_per_s(folder: Path, repeats: int, threads: int) -> float:
     """Greedy generate of exactly OUTPUT_TOKENS after a PROMPT_TOKENS prompt, prefill included (as served)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     text = "The quick brown fox jumps over the lazy dog. " * PROMPT_TOKENS
@@ -101,18 +102,18 @@ def serving_figures(args, paths) -> dict:
     from engine.schema.llm import SmolLM2Config
 
     folder = materialize(SmolLM2Config(), paths)
-    before = in_process_tokens_per_s(folder, args.generate_repeats)
+    before = in_process_tokens_per_s(folder, args.generate_repeats, args.threads)
     raw = {
         "model": {"name": "smollm2_135m"},
         "dataset": {"name": "lm_tasks"},
         "pipeline": {
             "name": "benchmark", "server": "builtin", "device": "cpu", "standard": "cpu_short",
             "profile": "synchronous", "max_seconds": args.serve_seconds,
-            "prompt_tokens": PROMPT_TOKENS, "output_tokens": OUTPUT_TOKENS,
+            "prompt_tokens": PROMPT_TOKENS, "output_tokens": OUTPUT_TOKENS, "resources": {"cpus": args.threads},
         },
     }  # fmt: skip
     metrics = execute(validate(raw, trusted=True), paths, force=True)["metrics"]
-    after = in_process_tokens_per_s(folder, args.generate_repeats)
+    after = in_process_tokens_per_s(folder, args.generate_repeats, args.threads)
     in_process = statistics.mean([before, after])
     served = metrics["bench/output_tokens_per_s"]
     return {
@@ -124,6 +125,7 @@ def serving_figures(args, paths) -> dict:
         "ttft_ms": [round(metrics[f"bench/ttft_ms_{q}"], 1) for q in ("median", "p90", "p99")],
         "itl_ms": [round(metrics[f"bench/itl_ms_{q}"], 1) for q in ("median", "p90", "p99")],
         "serving_efficiency": round(served / in_process, 4),
+        "threads": args.threads,
     }
 
 
@@ -158,6 +160,7 @@ def main() -> None:
     parser.add_argument("--calibration-samples", type=int, default=64)
     parser.add_argument("--serve-seconds", type=float, default=20)
     parser.add_argument("--generate-repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, in-process and in the server alike")
     parser.add_argument("--skip-quantize", action="store_true")
     parser.add_argument("--skip-serve", action="store_true")
     parser.add_argument("--direct-check", action="store_true")

@@ -96,6 +96,7 @@ def server_command(cfg, folder: Path, port: int, device: str, dtype: str, load: 
             "engine.serving.openai_server",
             *("--model", str(folder), "--port", str(port), "--device", device),
             *("--dtype", dtype, "--served-name", SERVED_NAME),
+            *("--threads", str(max(1, int(cfg.resources.cpus)))),  # what the run reserved; more oversubscribes
         )
     if cfg.server == "mock":
         return python_module(
@@ -210,7 +211,10 @@ def parse_report(report: Path) -> dict[str, float]:
         label = f"bench/{best}_{_strategy(benchmarks[best])}"
         flat.update({f"bench/{k}": flat[f"{label}/{k}"] for k in _benchmark_metrics(benchmarks[best])})
     if flat["bench/successful_requests"] == 0:
-        raise BenchmarkError(f"no request succeeded ({int(flat['bench/errored_requests'])} errored); see {report}")
+        raise BenchmarkError(
+            f"no request succeeded ({int(flat['bench/errored_requests'])} errored, the rest unfinished within the "
+            f"limit); see {report}"
+        )
     return flat
 
 

@@ -32,6 +32,7 @@ class TokenQueue:
     def __init__(self, skip_prompt_tokens: int):
         self.queue: queue.Queue = queue.Queue()
         self.skip = skip_prompt_tokens
+        self.cancelled = threading.Event()  # the client went away: stop generating
 
     def put(self, value) -> None:
         ids = value.reshape(-1).tolist()
@@ -43,6 +44,18 @@ class TokenQueue:
 
     def end(self) -> None:
         self.queue.put(None)
+
+
+class _Cancelled:
+    """Stops generate() once the client has gone (a StoppingCriteria, duck-typed to keep imports lazy)."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
 class Engine:
@@ -74,6 +87,8 @@ class Engine:
         return self.tokenizer(text)["input_ids"]
 
     def generate(self, ids: list[int], max_tokens: int, ignore_eos: bool, temperature: float, streamer) -> None:
+        from transformers import StoppingCriteriaList
+
         torch = self.torch
         ids = ids[-max(1, self.max_length - max_tokens) :]  # keep the prompt inside the context window
         inputs = torch.tensor([ids], device=self.device)
@@ -88,6 +103,7 @@ class Engine:
             kwargs["temperature"] = temperature
         if ignore_eos:
             kwargs["min_new_tokens"] = max_tokens
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancelled(streamer.cancelled)])
         with self.lock, torch.inference_mode():
             self.model.generate(inputs, **kwargs)
 
@@ -171,6 +187,13 @@ def make_handler(engine: Engine):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             streamer = self._run(ids, args)
+            try:
+                self._send_stream(streamer, ids, chat, args, continuous)
+            except (BrokenPipeError, ConnectionResetError):
+                streamer.cancelled.set()
+                self.close_connection = True
+
+        def _send_stream(self, streamer: TokenQueue, ids: list[int], chat: bool, args: tuple, continuous: bool) -> None:
             tokens: list[int] = []
             sent = ""
             if chat:
