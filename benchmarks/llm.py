@@ -147,12 +147,18 @@ def direct_check(args, paths, pipeline_acc_norm: float) -> dict:
         bootstrap_iters=0,
     )  # fmt: skip
     direct = out["results"]["hellaswag_local"]["acc_norm,none"]
-    return {"direct_acc_norm": direct, "pipeline_acc_norm": pipeline_acc_norm, "abs_diff": abs(direct - pipeline_acc_norm)}
+    return {
+        "direct_acc_norm": direct,
+        "pipeline_acc_norm": pipeline_acc_norm,
+        "abs_diff": abs(direct - pipeline_acc_norm),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-root", default="../shared/data", help="folder with hellaswag_val.jsonl, gsm8k_test.jsonl")
+    parser.add_argument(
+        "--data-root", default="../shared/data", help="folder with hellaswag_val.jsonl, gsm8k_test.jsonl"
+    )
     parser.add_argument("--model-root", default="models", help="where SmolLM2 is converted and cached")
     parser.add_argument("--work-dir", default=None, help="run directories (default: a temporary folder)")
     parser.add_argument("--schemes", default="w4a16,w8a8,fp8_dynamic")
@@ -184,7 +190,8 @@ def main() -> None:
     print("\n== LLM figures (ratios last)")
     for scheme, f in figures.get("schemes", {}).items():
         print(
-            f"{scheme:12s} quantize {f['quantize_s']:7.1f} s  size {f['size_before_mb']:.0f} -> {f['size_after_mb']:.0f} MB"
+            f"{scheme:12s} quantize {f['quantize_s']:7.1f} s  "
+            f"size {f['size_before_mb']:.0f} -> {f['size_after_mb']:.0f} MB"
             f"  acc_norm {f['baseline_acc_norm']:.3f} -> {f['quantized_acc_norm']:.3f}"
         )
     if "direct_check" in figures:
@@ -192,8 +199,10 @@ def main() -> None:
         print(f"baseline acc_norm: pipeline {d['pipeline_acc_norm']:.4f}, direct lm-eval {d['direct_acc_norm']:.4f}")
     if "serving" in figures:
         s = figures["serving"]
-        print(f"served {s['served_output_tokens_per_s']} tok/s vs in-process {s['in_process_tokens_per_s']} tok/s; "
-              f"TTFT ms (median/p90/p99) {s['ttft_ms']}; ITL ms {s['itl_ms']}")
+        print(
+            f"served {s['served_output_tokens_per_s']} tok/s vs in-process {s['in_process_tokens_per_s']} tok/s; "
+            f"TTFT ms (median/p90/p99) {s['ttft_ms']}; ITL ms {s['itl_ms']}"
+        )
     for scheme, f in figures.get("schemes", {}).items():
         print(f"recovery {scheme}: {f['recovery']:.4f}   (HellaSwag acc_norm, {args.limit} items)")
     if "direct_check" in figures:

@@ -86,7 +86,9 @@ def _datasets_texts(cal, paths: Paths) -> list[str]:
         try:
             data = datasets.load_dataset(cal.hub, cal.hub_config, split=cal.split)
         except Exception as exc:
-            raise RuntimeError(f"dataset.calibration.hub: cannot load {cal.hub!r}: {type(exc).__name__}: {exc}") from exc
+            raise RuntimeError(
+                f"dataset.calibration.hub: cannot load {cal.hub!r}: {type(exc).__name__}: {exc}"
+            ) from exc
     if cal.text_field not in data.column_names:
         raise ValueError(f"dataset.calibration.text_field: {cal.text_field!r} not in columns {data.column_names}")
     return [str(t) for t in data[cal.text_field]]
@@ -135,7 +137,8 @@ def prepare_local_tasks(specs: list[TaskSpec], ds_cfg, paths: Paths, dest: Path)
     overrides = ds_cfg.data_files or {}
     for spec in local:
         text = (TASKS_DIR / f"{spec.name}.yaml").read_text()
-        text = _DATA_FILES.sub(lambda m: _resolve_block(m, spec.name, overrides.get(spec.name), paths), text)
+        name, override = spec.name, overrides.get(spec.name)
+        text = _DATA_FILES.sub(lambda m, name=name, override=override: _resolve_block(m, name, override, paths), text)
         (dest / f"{spec.name}.yaml").write_text(text)
     return dest
 

@@ -207,7 +207,9 @@ def parse_report(report: Path) -> dict[str, float]:
         label = "bench" if len(benchmarks) == 1 else f"bench/{index}_{_strategy(bench)}"
         flat.update({f"{label}/{k}": v for k, v in metrics.items()})
     if len(benchmarks) > 1:
-        best = max(range(len(benchmarks)), key=lambda i: flat[f"bench/{i}_{_strategy(benchmarks[i])}/output_tokens_per_s"])
+        best = max(
+            range(len(benchmarks)), key=lambda i: flat[f"bench/{i}_{_strategy(benchmarks[i])}/output_tokens_per_s"]
+        )
         label = f"bench/{best}_{_strategy(benchmarks[best])}"
         flat.update({f"bench/{k}": flat[f"{label}/{k}"] for k in _benchmark_metrics(benchmarks[best])})
     if flat["bench/successful_requests"] == 0:

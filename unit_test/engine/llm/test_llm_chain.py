@@ -11,14 +11,22 @@ from engine.runner import execute
 
 
 def test_tiny_llama_chain_end_to_end_and_stage_reuse(llm_paths):
-    composed = load(["pipeline.evaluate.limit=8", "pipeline.benchmark.max_seconds=2"],
-                    config_name="metaprogram/tiny_llama_chain")
+    composed = load(
+        ["pipeline.evaluate.limit=8", "pipeline.benchmark.max_seconds=2"], config_name="metaprogram/tiny_llama_chain"
+    )
     results = execute(composed.metaprogram, llm_paths)
     metrics = results["metrics"]
     assert results["status"] == "completed"
-    for key in ("baseline/hellaswag_local/acc_norm", "quantized/hellaswag_local/acc_norm", "recovery/hellaswag_local",
-                "recovery/group", "quantize/wall_s", "baseline/bench/requests_per_s",
-                "quantized/bench/ttft_ms_median", "quantized/bench/itl_ms_p99"):
+    for key in (
+        "baseline/hellaswag_local/acc_norm",
+        "quantized/hellaswag_local/acc_norm",
+        "recovery/hellaswag_local",
+        "recovery/group",
+        "quantize/wall_s",
+        "baseline/bench/requests_per_s",
+        "quantized/bench/ttft_ms_median",
+        "quantized/bench/itl_ms_p99",
+    ):
         assert key in metrics, key
     base, quant = metrics["baseline/hellaswag_local/acc_norm"], metrics["quantized/hellaswag_local/acc_norm"]
     if base:
@@ -30,7 +38,9 @@ def test_tiny_llama_chain_end_to_end_and_stage_reuse(llm_paths):
     assert "quantization_config" in json.loads(quantized_model.read_text())
 
     # Same quantize and evaluate stages, another chain (no benchmark): the compressed model is reused.
-    again = load(["pipeline.evaluate.limit=8", "pipeline.run_benchmark=false"], config_name="metaprogram/tiny_llama_chain")
+    again = load(
+        ["pipeline.evaluate.limit=8", "pipeline.run_benchmark=false"], config_name="metaprogram/tiny_llama_chain"
+    )
     assert again.metaprogram.id != composed.metaprogram.id
     second = execute(again.metaprogram, llm_paths)["metrics"]
     assert second["stages/quantize_reused"] == 1 and second["stages/evaluate_quantized_reused"] == 1
@@ -41,8 +51,12 @@ def test_tiny_llama_chain_end_to_end_and_stage_reuse(llm_paths):
 @pytest.mark.parametrize("scheme", ["w4a16", "w8a8", "fp8_dynamic"])
 def test_smollm2_chain(scheme, llm_paths):
     composed = load(
-        ["pipeline.evaluate.limit=40", "pipeline.benchmark.max_seconds=5", "pipeline.quantize.num_calibration_samples=16",
-         "pipeline.device=cpu"],
+        [
+            "pipeline.evaluate.limit=40",
+            "pipeline.benchmark.max_seconds=5",
+            "pipeline.quantize.num_calibration_samples=16",
+            "pipeline.device=cpu",
+        ],
         config_name=f"metaprogram/smollm2_{scheme}",
     )
     metrics = execute(composed.metaprogram, llm_paths)["metrics"]

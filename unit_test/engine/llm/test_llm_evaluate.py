@@ -13,8 +13,11 @@ TINY = {"name": "tiny_llama"}
 
 
 def test_offline_suite_on_the_tiny_llama(llm_paths, tiny_folder):
-    mp = metaprogram(TINY, {"name": "lm_tasks", "suite": "offline"},
-                     {"name": "evaluate", "device": "cpu", "limit": 4, "batch_size": 4})
+    mp = metaprogram(
+        TINY,
+        {"name": "lm_tasks", "suite": "offline"},
+        {"name": "evaluate", "device": "cpu", "limit": 4, "batch_size": 4},
+    )
     metrics = execute(mp, llm_paths)["metrics"]
     for key in ("hellaswag_local/acc", "hellaswag_local/acc_norm", "gsm8k_local/exact_match.flexible-extract"):
         assert 0.0 <= metrics[key] <= 1.0, key
@@ -43,8 +46,9 @@ def test_vllm_model_args_are_built_for_a_gpu_and_refused_on_cpu(tmp_path):
     cfg = EvaluateConfig(backend="vllm", gpu_memory_utilization=0.5, tensor_parallel_size=2, max_length=4096)
     name, args = lm_eval_model_args(cfg, tmp_path, "cuda", "bfloat16")
     assert name == "vllm"
-    assert args == (f"pretrained={tmp_path},dtype=bfloat16,gpu_memory_utilization=0.5,"
-                    "tensor_parallel_size=2,max_model_len=4096")
+    assert args == (
+        f"pretrained={tmp_path},dtype=bfloat16,gpu_memory_utilization=0.5,tensor_parallel_size=2,max_model_len=4096"
+    )
     with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
         lm_eval_model_args(cfg, tmp_path, "cpu", "float32")
     hf_name, hf_args = lm_eval_model_args(EvaluateConfig(), tmp_path, "cpu", "float32")
@@ -59,8 +63,12 @@ def test_flatten_and_group_scores():
         "a": {"alias": "a", "acc,none": 0.5, "acc_stderr,none": 0.1, "acc_norm,none": 0.625, "sample_len": 4},
         "b": {"exact_match,strict-match": 0.0, "exact_match,flexible-extract": 0.2},
     }
-    assert flatten(results) == {"a/acc": 0.5, "a/acc_norm": 0.625, "b/exact_match.strict-match": 0.0,
-                                "b/exact_match.flexible-extract": 0.2}
+    assert flatten(results) == {
+        "a/acc": 0.5,
+        "a/acc_norm": 0.625,
+        "b/exact_match.strict-match": 0.0,
+        "b/exact_match.flexible-extract": 0.2,
+    }
     specs = [TaskSpec("a", "acc_norm", 0, 0.25), TaskSpec("b", "exact_match,flexible-extract", 0, 0.0)]
     scores = group_scores(specs, results)
     assert scores["group/score"] == pytest.approx((0.625 + 0.2) / 2)

@@ -81,10 +81,15 @@ def test_missing_recipe_file(llm_paths):
 def test_calibration_text_comes_from_a_jsonl_field(llm_paths):
     from engine.data_pipe.llm_data import calibration_texts
 
-    data = metaprogram(TINY, {"name": "lm_tasks", "calibration": {"source": "file", "file": "gsm8k_test.jsonl",
-                                                                    "text_field": "question"}}, {"name": "quantize"})
+    data = metaprogram(
+        TINY,
+        {"name": "lm_tasks", "calibration": {"source": "file", "file": "gsm8k_test.jsonl", "text_field": "question"}},
+        {"name": "quantize"},
+    )
     texts = calibration_texts(data.dataset, llm_paths, 5)
     assert len(texts) == 5 and all(isinstance(t, str) and t for t in texts)
-    bad = data.dataset.model_copy(update={"calibration": data.dataset.calibration.model_copy(update={"text_field": "q"})})
+    bad = data.dataset.model_copy(
+        update={"calibration": data.dataset.calibration.model_copy(update={"text_field": "q"})}
+    )
     with pytest.raises(ValueError, match="'q' is not in gsm8k_test.jsonl"):
         calibration_texts(bad, llm_paths, 5)
