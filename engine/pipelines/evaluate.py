@@ -26,6 +26,8 @@ BOOTSTRAP_ITERS = 100  # lm-eval's default (100k) costs minutes on CPU for a std
 
 
 def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
+    # Before anything imports huggingface_hub / datasets: they read these variables once, at import.
+    _hf_env(context, offline=all(s.local for s in task_specs(mp.dataset)))
     folder = materialize(mp.model, context.paths)
     return evaluate_folder(folder, mp, context)
 

@@ -93,3 +93,16 @@ def test_calibration_text_comes_from_a_jsonl_field(llm_paths):
     )
     with pytest.raises(ValueError, match="'q' is not in gsm8k_test.jsonl"):
         calibration_texts(bad, llm_paths, 5)
+
+
+def test_calibration_text_from_a_datasets_folder_on_disk(llm_paths, tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    from engine.data_pipe.llm_data import calibration_dataset
+
+    folder = tmp_path / "calib"
+    DatasetDict({"train": Dataset.from_dict({"body": [f"text number {i}" for i in range(10)]})}).save_to_disk(folder)
+    data = {"name": "lm_tasks", "calibration": {"source": "disk", "disk": str(folder), "text_field": "body"}}
+    mp = metaprogram(TINY, data, {"name": "quantize"})
+    dataset = calibration_dataset(mp.dataset, llm_paths, 4)
+    assert dataset.column_names == ["text"] and dataset["text"] == [f"text number {i}" for i in range(4)]
