@@ -47,6 +47,20 @@ def test_tiny_llama_chain_end_to_end_and_stage_reuse(llm_paths):
     assert second["recovery/group"] == metrics["recovery/group"]
 
 
+def test_a_failing_stage_fails_the_chain_with_its_cause(llm_paths):
+    from engine.runner import RunFailed
+
+    composed = load(
+        ["pipeline.evaluate.limit=2", "pipeline.run_benchmark=false", "pipeline.quantize.recipe_args.group_size=96"],
+        config_name="metaprogram/tiny_llama_chain",
+    )
+    with pytest.raises(RunFailed) as err:
+        execute(composed.metaprogram, llm_paths)
+    assert "stage quantize" in err.value.error and "group_size 96 does not divide" in err.value.error
+    stages = json.loads((llm_paths.run_dir(composed.metaprogram.id) / "stages.json").read_text())
+    assert stages["quantize"]["status"] == "failed" and "evaluate_quantized" not in stages
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["w4a16", "w8a8", "fp8_dynamic"])
 def test_smollm2_chain(scheme, llm_paths):
