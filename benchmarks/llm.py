@@ -47,7 +47,7 @@ def paths_for(args):
 
 def quantize_figures(args, paths) -> dict:
     from engine.compose import load
-    from engine.runner import execute
+    from engine.runner import RunFailed, execute
 
     figures = {}
     for scheme in args.schemes.split(","):
@@ -59,7 +59,12 @@ def quantize_figures(args, paths) -> dict:
         ]
         mp = load(overrides, config_name=f"metaprogram/smollm2_{scheme}").metaprogram
         started = time.perf_counter()
-        metrics = execute(mp, paths)["metrics"]
+        try:
+            metrics = execute(mp, paths)["metrics"]
+        except RunFailed as exc:  # one scheme failing does not lose the others' figures
+            figures[scheme] = {"error": exc.error}
+            print(f"{scheme}: FAILED {exc.error}", flush=True)
+            continue
         figures[scheme] = {
             "quantize_s": metrics["quantize/wall_s"],
             "size_before_mb": metrics["quantize/size_before_mb"],
@@ -180,7 +185,7 @@ def main() -> None:
     if not args.skip_quantize:
         figures["schemes"] = quantize_figures(args, paths)
         if args.direct_check:
-            baseline = next(iter(figures["schemes"].values()))["baseline_acc_norm"]
+            baseline = next(f for f in figures["schemes"].values() if "error" not in f)["baseline_acc_norm"]
             figures["direct_check"] = direct_check(args, paths, baseline)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -188,7 +193,8 @@ def main() -> None:
     (RESULTS / "llm.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
 
     print("\n== LLM figures (ratios last)")
-    for scheme, f in figures.get("schemes", {}).items():
+    schemes = {k: v for k, v in figures.get("schemes", {}).items() if "error" not in v}
+    for scheme, f in schemes.items():
         print(
             f"{scheme:12s} quantize {f['quantize_s']:7.1f} s  "
             f"size {f['size_before_mb']:.0f} -> {f['size_after_mb']:.0f} MB"
@@ -203,7 +209,7 @@ def main() -> None:
             f"served {s['served_output_tokens_per_s']} tok/s vs in-process {s['in_process_tokens_per_s']} tok/s; "
             f"TTFT ms (median/p90/p99) {s['ttft_ms']}; ITL ms {s['itl_ms']}"
         )
-    for scheme, f in figures.get("schemes", {}).items():
+    for scheme, f in schemes.items():
         print(f"recovery {scheme}: {f['recovery']:.4f}   (HellaSwag acc_norm, {args.limit} items)")
     if "direct_check" in figures:
         print(f"wrapper |pipeline - direct| acc_norm: {figures['direct_check']['abs_diff']:.4f}   (target <= 0.02)")
