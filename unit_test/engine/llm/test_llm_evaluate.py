@@ -73,3 +73,13 @@ def test_flatten_and_group_scores():
     scores = group_scores(specs, results)
     assert scores["group/score"] == pytest.approx((0.625 + 0.2) / 2)
     assert scores["group/normalized"] == pytest.approx(((0.625 - 0.25) / 0.75 + 0.2) / 2)
+
+
+def test_hf_model_folder_that_does_not_exist(llm_paths):
+    model = {"name": "hf", "hub_id": None, "local_dir": "no/such/model"}
+    mp = metaprogram(model, {"name": "lm_tasks", "suite": "hellaswag"}, {"name": "evaluate", "device": "cpu"})
+    with pytest.raises(RunFailed) as err:
+        execute(mp, llm_paths)
+    assert (
+        "model.local_dir" in err.value.error and "no/such/model is not a transformers model folder" in err.value.error
+    )
