@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import platform
 import statistics
 import sys
@@ -177,6 +178,7 @@ def main() -> None:
     parser.add_argument("--direct-check", action="store_true")
     args = parser.parse_args()
     paths = paths_for(args)
+    logging.getLogger("metaprogram").setLevel(logging.INFO)  # each run's run.log gets the pipeline's lines
 
     figures: dict = {"limit": args.limit, "calibration_samples": args.calibration_samples}
     if not args.skip_serve:
