@@ -1,13 +1,14 @@
 """LLM: quantization time and HellaSwag recovery per scheme on SmolLM2; serving efficiency of our server.
 
     python -B benchmarks/llm.py --data-root ../shared/data [--limit 100] [--schemes w4a16,w8a8,fp8_dynamic]
-                                [--serve-seconds 20] [--skip-quantize] [--skip-serve] [--direct-check]
+                                [--serve-requests 8] [--skip-quantize] [--skip-serve] [--direct-check]
 
 Figures, measured side by side in one run (SmolLM2-135M-Instruct, converted once and cached):
 - per scheme: llm-compressor oneshot wall time, size before / after, and recovery = quantized acc_norm over
   baseline acc_norm on the first `--limit` local HellaSwag items (through the quantize_eval_bench chain, so
   the baseline evaluation is shared by every scheme);
 - serving efficiency = output tokens/s of our OpenAI-compatible server under guidellm's synchronous profile
+  (`--serve-requests` requests, so that no request is cut off by a duration limit)
   over output tokens/s of in-process `generate` on the same model with the same prompt / output lengths
   (target >= 0.8); in-process is measured before and after the server and averaged, against drift;
 - with --direct-check: baseline acc_norm from calling lm_eval.simple_evaluate directly on the same model
@@ -114,7 +115,7 @@ def serving_figures(args, paths) -> dict:
         "dataset": {"name": "lm_tasks"},
         "pipeline": {
             "name": "benchmark", "server": "builtin", "device": "cpu", "standard": "cpu_short",
-            "profile": "synchronous", "max_seconds": args.serve_seconds,
+            "profile": "synchronous", "max_seconds": args.serve_seconds, "max_requests": args.serve_requests,
             "prompt_tokens": PROMPT_TOKENS, "output_tokens": OUTPUT_TOKENS, "resources": {"cpus": args.threads},
         },
     }  # fmt: skip
@@ -170,7 +171,10 @@ def main() -> None:
     parser.add_argument("--schemes", default="w4a16,w8a8,fp8_dynamic")
     parser.add_argument("--limit", type=int, default=100, help="HellaSwag items per evaluation")
     parser.add_argument("--calibration-samples", type=int, default=64)
-    parser.add_argument("--serve-seconds", type=float, default=20)
+    parser.add_argument("--serve-seconds", type=float, default=None, help="a duration limit instead of requests")
+    parser.add_argument(
+        "--serve-requests", type=int, default=8, help="requests served (all complete: a duration limit cuts the last)"
+    )
     parser.add_argument("--generate-repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1, help="torch threads, in-process and in the server alike")
     parser.add_argument("--skip-quantize", action="store_true")
