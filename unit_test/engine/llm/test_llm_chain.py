@@ -67,7 +67,7 @@ def test_smollm2_chain(scheme, llm_paths):
     composed = load(
         [
             "pipeline.evaluate.limit=40",
-            "pipeline.benchmark.max_seconds=5",
+            "pipeline.benchmark.max_requests=2",
             "pipeline.quantize.num_calibration_samples=16",
             "pipeline.device=cpu",
         ],
