@@ -136,7 +136,9 @@ def run_composed(cfg: Any, overrides: list[str]) -> bool:
 def print_results(results: dict[str, Any], run_dir: Any) -> None:
     reused = " (reused)" if results.get("reused") else ""
     print(f"id: {results['id']}{reused}")
-    for key, value in sorted(results["metrics"].items()):
-        if key.startswith("test/") or key.startswith("val/"):
+    metrics = results["metrics"]
+    shown = [k for k in metrics if k.startswith(("test/", "val/"))] or list(metrics)  # LLM pipelines: all
+    for key, value in sorted(metrics.items()):
+        if key in shown:
             print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
     print(f"run directory: {run_dir}")

@@ -2,6 +2,7 @@
 
 A shipped metaprogram declares them in its header: `# Smoke test: key=value ...`, or
 `# Smoke test (slow): ...` for one that needs a real model (run by `make test-slow`).
+`$SHARED_DATA` in them stands for the public evaluation data in ../shared/data beside the repository.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import pytest
 
 from engine.compose import CONFIG_DIR, load
 from engine.runner import execute
+from unit_test.helpers import REPO
+
+SHARED_DATA = REPO.parent / "shared" / "data"
 
 METAPROGRAMS = sorted((CONFIG_DIR / "metaprogram").glob("*.yaml"))
 _SMOKE = re.compile(r"^# Smoke test( \(slow\))?:(.*)$", re.M)
@@ -25,7 +29,8 @@ def cases():
             yield pytest.param(name, None, id=name)
         else:
             marks = [pytest.mark.slow] if match.group(1) else []
-            yield pytest.param(name, match.group(2).split(), id=name, marks=marks)
+            overrides = match.group(2).replace("$SHARED_DATA", str(SHARED_DATA)).split()
+            yield pytest.param(name, overrides, id=name, marks=marks)
 
 
 @pytest.mark.parametrize("config_name, overrides", list(cases()))

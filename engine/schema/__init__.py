@@ -4,7 +4,16 @@ Importing this package registers every component; it imports pydantic only,
 never torch, so that composing and validating stay fast.
 """
 
-from engine.schema import data_dag, datasets, hooks, model_parts, models, pipelines, sleep  # noqa: F401  (registers)
+from engine.schema import (  # noqa: F401  (registers)
+    data_dag,
+    datasets,
+    hooks,
+    llm,
+    model_parts,
+    models,
+    pipelines,
+    sleep,
+)
 from engine.schema.base import COMPONENT_KINDS, REGISTRIES
 
 __all__ = ["COMPONENT_KINDS", "REGISTRIES"]

@@ -1,0 +1,1 @@
+"""Serving for benchmarks: our OpenAI-compatible server, server commands, process-group lifetimes."""

@@ -1,0 +1,108 @@
+"""The quantize pipeline: real llm-compressor on the tiny Llama; every bad input fails clearly and is recorded."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from engine.runner import RunFailed, execute
+from unit_test.engine.llm.llm_helpers import metaprogram
+
+TINY = {"name": "tiny_llama"}
+GENERATED = {"name": "lm_tasks", "suite": "hellaswag", "calibration": {"source": "generated"}}
+
+
+def _quantize(**settings):
+    return {"name": "quantize", "device": "cpu", "num_calibration_samples": 8, "max_seq_length": 64, **settings}
+
+
+def _failed(mp, paths) -> str:
+    with pytest.raises(RunFailed) as err:
+        execute(mp, paths)
+    record = json.loads((paths.run_dir(mp.id) / "results.json").read_text())
+    assert record["status"] == "failed" and record["metrics"] == {}
+    assert not (paths.run_dir(mp.id) / "model").exists(), "nothing partial is kept as a result"
+    assert record["error"] == err.value.error
+    return err.value.error
+
+
+def test_w4a16_compresses_the_tiny_llama_and_the_result_reloads(llm_paths, tiny_folder):
+    from transformers import AutoModelForCausalLM
+
+    mp = metaprogram(TINY, GENERATED, _quantize(scheme="w4a16", recipe_args={"dampening_frac": 0.05}))
+    results = execute(mp, llm_paths)
+    metrics = results["metrics"]
+    assert metrics["quantize/size_after_mb"] < metrics["quantize/size_before_mb"]
+    assert metrics["quantize/calibration_samples"] == 8
+    run_dir = llm_paths.run_dir(mp.id)
+    recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text())
+    gptq = recipe["quant_stage"]["quant_modifiers"]["GPTQModifier"]
+    assert gptq["dampening_frac"] == 0.05 and gptq["config_groups"]["group_0"]["weights"]["group_size"] == 128
+    config = json.loads((run_dir / "model" / "config.json").read_text())
+    assert config["quantization_config"]["config_groups"]["group_0"]["weights"]["num_bits"] == 4
+    model = AutoModelForCausalLM.from_pretrained(run_dir / "model")
+    assert model.config.hidden_size == 128
+
+
+def test_unknown_modifier_in_a_user_recipe(llm_paths, tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("stage:\n  quant_modifiers:\n    GPTQModifer:\n      targets: [Linear]\n      scheme: W4A16\n")
+    mp = metaprogram(TINY, GENERATED, _quantize(recipe_file=str(recipe)))
+    error = _failed(mp, llm_paths)
+    assert "unknown modifier 'GPTQModifer'" in error and "'GPTQModifier'" in error
+
+
+def test_group_size_that_does_not_divide_the_hidden_size(llm_paths):
+    mp = metaprogram(TINY, GENERATED, _quantize(scheme="w4a16", recipe_args={"group_size": 96}))
+    error = _failed(mp, llm_paths)
+    assert "group_size 96 does not divide the model's hidden_size (128)" in error
+
+
+def test_recipe_arg_the_scheme_does_not_take(llm_paths):
+    mp = metaprogram(TINY, GENERATED, _quantize(scheme="w4a16", recipe_args={"smoothing_strength": 0.5}))
+    error = _failed(mp, llm_paths)
+    assert "['smoothing_strength'] do not apply to scheme 'w4a16'" in error
+
+
+def test_missing_calibration_file(llm_paths):
+    data = {"name": "lm_tasks", "suite": "hellaswag", "calibration": {"source": "file", "file": "nope.jsonl"}}
+    mp = metaprogram(TINY, data, _quantize(scheme="w4a16"))
+    error = _failed(mp, llm_paths)
+    assert "dataset.calibration.file" in error and "nope.jsonl does not exist" in error
+
+
+def test_missing_recipe_file(llm_paths):
+    mp = metaprogram(TINY, GENERATED, _quantize(recipe_file="no_such_recipe.yaml"))
+    assert "pipeline.recipe_file" in _failed(mp, llm_paths)
+
+
+def test_calibration_text_comes_from_a_jsonl_field(llm_paths):
+    from engine.data_pipe.llm_data import calibration_texts
+
+    data = metaprogram(
+        TINY,
+        {"name": "lm_tasks", "calibration": {"source": "file", "file": "gsm8k_test.jsonl", "text_field": "question"}},
+        {"name": "quantize"},
+    )
+    texts = calibration_texts(data.dataset, llm_paths, 5)
+    assert len(texts) == 5 and all(isinstance(t, str) and t for t in texts)
+    bad = data.dataset.model_copy(
+        update={"calibration": data.dataset.calibration.model_copy(update={"text_field": "q"})}
+    )
+    with pytest.raises(ValueError, match="'q' is not in gsm8k_test.jsonl"):
+        calibration_texts(bad, llm_paths, 5)
+
+
+def test_calibration_text_from_a_datasets_folder_on_disk(llm_paths, tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    from engine.data_pipe.llm_data import calibration_dataset
+
+    folder = tmp_path / "calib"
+    DatasetDict({"train": Dataset.from_dict({"body": [f"text number {i}" for i in range(10)]})}).save_to_disk(folder)
+    data = {"name": "lm_tasks", "calibration": {"source": "disk", "disk": str(folder), "text_field": "body"}}
+    mp = metaprogram(TINY, data, {"name": "quantize"})
+    dataset = calibration_dataset(mp.dataset, llm_paths, 4)
+    assert dataset.column_names == ["text"] and dataset["text"] == [f"text number {i}" for i in range(4)]
