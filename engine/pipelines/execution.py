@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from engine.context import RunContext, resolve_device
 from engine.data_pipe import build_splits
 from engine.data_point import DataInfo, Split
-from engine.hooks import TrainState, build_hooks
+from engine.hooks import Hook, TrainState, build_hooks
 from engine.metaprogram import Metaprogram
 from engine.metrics import classification_metrics, regression_metrics
 from engine.models import build_model
@@ -59,6 +59,9 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     precision = Precision(cfg.precision, device)
     context.log.info("precision %s", precision.name)
     hooks = build_hooks(cfg.hooks)
+    # per-batch work the loop can skip: a constant schedule, hooks with nothing to do after backward
+    step_schedule = cfg.schedule.name != "constant" or cfg.schedule.warmup_epochs > 0
+    backward_hooks = [h for h in hooks if type(h).on_after_backward is not Hook.on_after_backward]
     state = TrainState(model, optimizer, scheduler, cfg.epochs, mp.objective(), hooks)
     metric, mode = state.objective
 
@@ -70,7 +73,7 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
         # The shuffle depends on (seed, epoch) only, so a resumed run sees the same batches.
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(mp.seed * 100_003 + epoch))
         order = order.to(device)
-        total_loss = torch.zeros((), device=device)
+        batch_losses = []  # summed once per epoch: no per-batch arithmetic or device sync
         for start in range(0, len(train), cfg.batch_size):
             batch = train.batch(order[start : start + cfg.batch_size])
             with precision.autocast():
@@ -80,16 +83,17 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
                     loss = loss_fn(model(batch.inputs), batch.targets)  # logits (B, n_outputs)
             optimizer.zero_grad(set_to_none=True)
             precision.backward(loss, optimizer)
-            for hook in hooks:
+            for hook in backward_hooks:
                 hook.on_after_backward(state)
             precision.step(optimizer)
-            scheduler.step()
-            total_loss += loss.detach() * len(batch)
+            if step_schedule:
+                scheduler.step()
+            batch_losses.append(loss.detach())
             context.check_deadline()
 
         metrics = {
             "epoch": epoch,
-            "train/loss": total_loss.item() / len(train),
+            "train/loss": _mean_loss(batch_losses, len(train), cfg.batch_size),
             "lr": optimizer.param_groups[0]["lr"],
         }
         metrics.update(evaluate(model, val, info, "val"))
@@ -114,6 +118,13 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     for hook in hooks:
         hook.on_results(results, context)
     return results
+
+
+def _mean_loss(batch_losses: list[torch.Tensor], n: int, batch_size: int) -> float:
+    """The per-sample mean over an epoch: every batch is full but maybe the last."""
+    sizes = torch.full((len(batch_losses),), float(batch_size))
+    sizes[-1] = n - batch_size * (len(batch_losses) - 1)
+    return float((torch.stack(batch_losses).float().cpu() * sizes).sum() / n)
 
 
 def _mse(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
