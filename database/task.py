@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from engine.metaprogram import Metaprogram
@@ -24,13 +25,13 @@ def dataset_facts(mp: Metaprogram, paths: Paths | None = None) -> dict[str, Any]
         n, f, c = BUNDLED_FACTS[cfg.name]
     elif cfg.name.startswith("synthetic_"):
         n, f, c = cfg.n_samples, cfg.n_features, getattr(cfg, "n_classes", 0)
-    else:  # a local file: load it once to count
+    else:  # a local file or a data DAG: build it once to count
+        from engine.data_pipe import build_splits
         from engine.paths import default_paths
-        from engine.schema.base import DATASETS
 
-        raw = DATASETS.load(cfg.name)(cfg, paths or default_paths())
-        n, f = int(raw.features.shape[0]), int(raw.features[0].size)
-        c = len(set(raw.targets.tolist())) if task == "classification" else 0
+        data = build_splits(cfg, paths or default_paths())
+        n = len(data.train) + len(data.val) + len(data.test)
+        f, c = math.prod(data.info.input_shape), data.info.n_outputs
     return {
         "task": task,
         "n_samples": int(n),
@@ -40,6 +41,7 @@ def dataset_facts(mp: Metaprogram, paths: Paths | None = None) -> dict[str, Any]
 
 
 def task_signature(mp: Metaprogram, paths: Paths | None = None) -> dict[str, Any]:
+    """The `task` record of the study export format, for a sweep's base metaprogram."""
     metric, mode = mp.objective()
     return {
         "pipeline": mp.pipeline.name,
