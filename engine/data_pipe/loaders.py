@@ -70,23 +70,32 @@ def load_synthetic_regression(cfg, paths: Paths) -> RawData:
 
 
 def load_csv(cfg, paths: Paths) -> RawData:
-    path = _existing(paths.data_file(cfg.file))
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter=cfg.delimiter))
-    return _table(rows, cfg, path)
+    path = paths.data_file(cfg.file)
+    return _table(read_csv_rows(path, cfg.delimiter), cfg, path)
 
 
 def load_jsonl(cfg, paths: Paths) -> RawData:
-    path = _existing(paths.data_file(cfg.file))
+    path = paths.data_file(cfg.file)
+    return _table(read_jsonl_rows(path), cfg, path)
+
+
+def read_csv_rows(path: Path, delimiter: str = ",") -> list[dict]:
+    """The rows of a CSV file with a header row (shared with the DAG's csv loader)."""
+    with _existing(path).open(newline="") as handle:
+        return list(csv.DictReader(handle, delimiter=delimiter))
+
+
+def read_jsonl_rows(path: Path) -> list[dict]:
+    """The records of a JSON Lines file; a bad line is named with its number."""
     rows = []
-    with path.open() as handle:
+    with _existing(path).open() as handle:
         for number, line in enumerate(handle, 1):
             if line.strip():
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
                     raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-    return _table(rows, cfg, path)
+    return rows
 
 
 def _existing(path: Path) -> Path:

@@ -13,11 +13,11 @@ from pydantic import Field, ValidationError, model_validator
 
 from engine.registry import Registry, UnknownComponent, did_you_mean
 from engine.schema.base import MODELS, Component, Schema, path_field
+from engine.schema.models import Activation, TransformerConfig
 
 BACKBONES = Registry("backbone")
 NECKS = Registry("neck")
 HEADS = Registry("head")
-Activation = Literal["relu", "gelu", "tanh", "silu"]
 
 
 # ---- backbones -----------------------------------------------------------------------------------
@@ -37,22 +37,8 @@ class CNNBackbone(Component):
     global_pool: bool = Field(True, description="average over space: the output is the last channel count")
 
 
-class TransformerBackbone(Component):
-    """A transformer encoder over tokens (text) or over features-as-tokens."""
-
-    name: Literal["transformer"] = "transformer"
-    d_model: int = Field(64, ge=8, le=2048)
-    heads: int = Field(4, ge=1, le=64)
-    layers: int = Field(2, ge=1, le=24)
-    ff_dim: int = Field(128, ge=8, le=16384)
-    dropout: float = Field(0.1, ge=0.0, le=0.9)
-    pooling: Literal["mean", "cls"] = "mean"
-
-    @model_validator(mode="after")
-    def _heads_divide_width(self) -> TransformerBackbone:
-        if self.d_model % self.heads:
-            raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
-        return self
+class TransformerBackbone(TransformerConfig):
+    """A transformer encoder over tokens (text) or over features-as-tokens: the classic model's settings."""
 
 
 class HFBackbone(Component):

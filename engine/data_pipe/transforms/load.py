@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from typing import Any
 
 import numpy as np
 
 from engine.data_pipe.dag import TransformEnv, resolve_path
 from engine.data_pipe.frame import Data
-from engine.data_pipe.loaders import DataError
+from engine.data_pipe.loaders import DataError, read_csv_rows, read_jsonl_rows
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -31,23 +29,13 @@ def load_sklearn(inputs: list[Data], params, env: TransformEnv) -> Data:
 
 
 def load_csv(inputs: list[Data], params, env: TransformEnv) -> Data:
-    path = _existing(resolve_path(params, "file", env.paths))
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter=params.delimiter))
-    return records_to_data(rows, params, str(path))
+    path = resolve_path(params, "file", env.paths)
+    return records_to_data(read_csv_rows(path, params.delimiter), params, str(path))
 
 
 def load_jsonl(inputs: list[Data], params, env: TransformEnv) -> Data:
-    path = _existing(resolve_path(params, "file", env.paths))
-    rows = []
-    with path.open() as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-    return records_to_data(rows, params, str(path))
+    path = resolve_path(params, "file", env.paths)
+    return records_to_data(read_jsonl_rows(path), params, str(path))
 
 
 def load_hf_disk(inputs: list[Data], params, env: TransformEnv) -> Data:
@@ -97,12 +85,6 @@ def load_image_folder(inputs: list[Data], params, env: TransformEnv) -> Data:
         raise DataError(f"{root}: no images found ({', '.join(IMAGE_SUFFIXES)})")
     meta = {"task": "classification", "input_kind": "image", "class_names": classes}
     return Data({"x": np.stack(images).astype(np.float32), "y": np.asarray(labels, dtype=np.int64)}, meta)
-
-
-def _existing(path):
-    if not path.is_file():
-        raise DataError(f"data file {path} does not exist (relative paths start at path.data_root)")
-    return path
 
 
 def records_to_data(rows: list[dict], params, where: str) -> Data:
