@@ -226,6 +226,13 @@ class Database:
             db.execute("UPDATE studies SET status='complete', updated=? WHERE id=?", (time.time(), study_id))
             return True
 
+    def settle_requested(self, study_id: str) -> int:
+        """A study ended early (a time budget ran out): it asks for the trials it holds; return that count."""
+        with self.transaction() as db:
+            (have,) = db.execute("SELECT COUNT(*) FROM trials WHERE study_id=?", (study_id,)).fetchone()
+            db.execute("UPDATE studies SET requested=? WHERE id=? AND requested>?", (have, study_id, have))
+            return have
+
     def study(self, study_id: str) -> dict[str, Any] | None:
         row = self._conn.execute(
             "SELECT id, suite, task, search_space, algorithm, scheduler, metric, mode, seed, base, requested, status "

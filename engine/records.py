@@ -31,15 +31,17 @@ PACKAGES = (
     "ray",
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Set by job_launch on Ray workers, whose copy of the code has no .git: the driver's revision.
+CODE_REVISION_ENV = "METAPROGRAM_CODE_REVISION"
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str | bytes) -> None:
     """Write via a temporary file and rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode() if isinstance(text, str) else text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -70,6 +72,8 @@ def package_versions() -> dict[str, str]:
 @functools.cache  # a process runs the code it imported: ask git once, not per run
 def code_revision() -> str:
     """The git commit of the code that ran, '+dirty' when it had local changes."""
+    if os.environ.get(CODE_REVISION_ENV):
+        return os.environ[CODE_REVISION_ENV]
     try:
         rev = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5
@@ -100,8 +104,11 @@ class RunRecord:
             return None
 
     def completed(self) -> dict[str, Any] | None:
+        """Results of a completed run whose files are all here (not left on a Ray worker), else None."""
         results = self.results()
-        return results if results and results.get("status") == "completed" else None
+        if not results or results.get("status") != "completed" or results.get("left_on_worker"):
+            return None
+        return results
 
     def begin(self, mp: Metaprogram, overrides: list[str]) -> dict[str, Any]:
         self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,22 @@
 """Run a batch of metaprograms as Ray tasks, each with the resources its metaprogram asks for.
 
-A job no node can ever offer (a GPU where there is none, more CPUs or memory than
-any node has) is rejected before anything starts. One job's failure stops no
-other; Ray retries it up to `retries` times (the engine resumes it from its last
-checkpoint) and the database records it with its error. Ctrl-C cancels what is
-in flight (each run records itself 'interrupted') and records those jobs too.
+The project travels to the workers with Ray's runtime_env (job_launch.cluster);
+a job on another node than the driver runs in that node's scratch root and its
+records come back to the driver's output root (job_launch.shipping), so the
+driver's run directories and database hold every run, wherever it ran.
+
+A job no node can ever offer (a GPU where there is none, more CPUs or memory
+than any node has, a custom resource no node has) is rejected before anything
+starts. One job's failure stops no other; Ray retries it up to `retries` times
+(also when its node dies; the engine resumes it from its last checkpoint when
+it can) and the database records it with its error and log. Ctrl-C cancels what
+is in flight (each run records itself 'interrupted') and records those jobs too.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +25,7 @@ from engine.metaprogram import Metaprogram
 from engine.paths import Paths
 from engine.records import RunRecord
 from job_launch.cluster import infeasible, init_ray, node_capacities, request_of
+from job_launch.shipping import DEFAULT_MAX_FILE_MB, Placement, RunFailedOnWorker, failure_bundle, unpack
 
 
 class Rejected(ValueError):
@@ -31,29 +39,32 @@ class Job:
     params: dict[str, Any] = field(default_factory=dict)  # a sweep's parameters, for its study
 
 
-def _run_job(canonical: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
-    """Inside a Ray worker: one ordinary engine run."""
+def _run_job(canonical: dict[str, Any], placement: dict[str, Any]) -> dict[str, Any]:
+    """Inside a Ray worker: one ordinary engine run; its records come back with the result (or the error)."""
     import ray
 
     from engine.metaprogram import validate
     from engine.runner import RunFailed, execute
-    from util.tune_trial import worker_logging
+    from job_launch.shipping import pack, worker_logging
 
     worker_logging()
+    where = Placement(**placement)
+    paths, remote = where.paths_here()
     mp = validate(canonical, trusted=True)  # checked by the driver already; this rebuilds the objects
     try:
-        results = execute(mp, Paths(**paths))
+        results = execute(mp, paths)
     except RunFailed as exc:  # a plain error pickles across processes; RunFailed's signature does not
-        raise RuntimeError(f"run {exc.run_id} failed: {exc.error}") from None
+        bundle = pack(paths, mp.id, where.max_file_mb) if remote else None
+        raise RunFailedOnWorker(f"run {exc.run_id} failed: {exc.error}", bundle) from None
     results["node_id"] = ray.get_runtime_context().get_node_id()
-    return results
+    return {"results": results, "bundle": pack(paths, mp.id, where.max_file_mb) if remote else None}
 
 
-def check_feasible(jobs: list[Job]) -> None:
+def check_feasible(jobs: list[Job], custom: dict[str, float] | None = None) -> None:
     nodes = node_capacities()
     problems = []
     for job in jobs:
-        why = infeasible(request_of(job.mp.pipeline.resources), nodes)
+        why = infeasible(request_of(job.mp.pipeline.resources, custom), nodes)
         if why:
             problems.append(f"{job.source} ({job.mp.id}): {why}")
     if problems:
@@ -63,8 +74,13 @@ def check_feasible(jobs: list[Job]) -> None:
         )
 
 
+def as_jobs(items: list[Job | Metaprogram]) -> list[Job]:
+    """Jobs from jobs or bare metaprograms (named by their id)."""
+    return [item if isinstance(item, Job) else Job(item, item.id) for item in items]
+
+
 def launch(
-    jobs: list[Job],
+    jobs: list[Job | Metaprogram],
     paths: Paths,
     *,
     address: str | None = None,
@@ -73,41 +89,58 @@ def launch(
     study_id: str | None = None,
     first_order: int = 0,
     progress: bool = True,
+    resources: dict[str, float] | None = None,
+    max_file_mb: float | None = DEFAULT_MAX_FILE_MB,
+    score: Callable[[dict[str, Any]], float | None] | None = None,
 ) -> dict[str, Any]:
-    """Run every job; return counts, per-job outcomes and the cluster used.
+    """Run every job on Ray (a fresh local instance, or the cluster at `address`); return counts,
+    per-job outcomes and the cluster used. Records land under `paths`' output root and in the database.
 
-    With `study_id`, job i is recorded as that study's trial `first_order + i`.
+    `resources`: custom Ray resources every job also asks for (e.g. {"gpu_node": 1}).
+    `max_file_mb`: artifacts larger than this stay on a remote worker (None: bring everything back).
+    With `study_id`, job i is recorded as that study's trial `first_order + i`, its objective
+    `score(metrics)` when given (a sweep's own objective), else its metaprogram's.
     """
     import ray
 
+    jobs = as_jobs(jobs)
     paths = Paths(**{k: str(paths.root(k)) for k in Paths.model_fields})  # absolute, for the workers
-    init_ray(address)
-    check_feasible(jobs)
+    init_ray(address, paths=paths)
+    check_feasible(jobs, resources)
+    placement = Placement.for_driver(paths, max_file_mb).to_dict()
     remote = ray.remote(_run_job)
     db_url = db_url or default_url(paths)
     pending: dict[Any, tuple[int, Job]] = {}
-    for order, job in enumerate(jobs, start=first_order):
-        request = request_of(job.mp.pipeline.resources)
-        ref = remote.options(
-            num_cpus=request["CPU"],
-            num_gpus=request["GPU"],
-            memory=request["memory"],
-            max_retries=retries,
-            retry_exceptions=True,
-            name=f"run-{job.mp.id}",
-        ).remote(job.mp.canonical, paths.model_dump())
-        pending[ref] = (order, job)
-
     outcomes: list[dict[str, Any]] = []
-    bar = _bar(len(jobs), progress)
     started = time.monotonic()
+    with Database(db_url) as db:
+        for order, job in enumerate(jobs, start=first_order):
+            done = RunRecord(paths.run_dir(job.mp.id)).completed()
+            if done:  # completed at the driver already: reused, wherever it ran
+                outcomes.append(_record(db, {**done, "reused": True}, None, order, job, paths, study_id, score))
+                continue
+            request = request_of(job.mp.pipeline.resources, resources)
+            custom = {k: v for k, v in request.items() if k not in ("CPU", "GPU", "memory")}
+            ref = remote.options(
+                num_cpus=request["CPU"],
+                num_gpus=request["GPU"],
+                memory=request["memory"],
+                resources=custom or None,
+                max_retries=retries,
+                retry_exceptions=True,
+                name=f"run-{job.mp.id}",
+            ).remote(job.mp.canonical, placement)
+            pending[ref] = (order, job)
+
+    bar = _bar(len(jobs), progress)
     try:
         with Database(db_url) as db:
+            _update(bar, outcomes, len(pending))
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
                 for ref in ready:
                     order, job = pending.pop(ref)
-                    outcomes.append(_record(db, ref, order, job, paths, study_id))
+                    outcomes.append(_collect(db, ref, order, job, paths, study_id, score))
                 _update(bar, outcomes, len(pending))
     except KeyboardInterrupt:
         _cancel(pending, paths, db_url, study_id, outcomes)
@@ -121,18 +154,40 @@ def launch(
     return _summary(outcomes, time.monotonic() - started, address)
 
 
-def _record(db: Database, ref: Any, order: int, job: Job, paths: Paths, study_id: str | None) -> dict[str, Any]:
+def _collect(db: Database, ref: Any, order: int, job: Job, paths: Paths, study_id: str | None, score) -> dict:
+    """A finished task: its records into the driver's output root, then into the database."""
     import ray
 
-    mp = job.mp
+    output_root = paths.root("output_root")
     try:
-        results = ray.get(ref)
+        out = ray.get(ref)
+        unpack(out["bundle"], output_root)
+        return _record(db, out["results"], None, order, job, paths, study_id, score)
+    except Exception as exc:  # the job's own error (after its retries), or a lost worker or node
+        unpack(failure_bundle(exc), output_root)
+        return _record(db, None, exc, order, job, paths, study_id, score)
+
+
+def _record(
+    db: Database,
+    results: dict[str, Any] | None,
+    exc: BaseException | None,
+    order: int,
+    job: Job,
+    paths: Paths,
+    study_id: str | None,
+    score: Callable[[dict[str, Any]], float | None] | None = None,
+) -> dict[str, Any]:
+    mp = job.mp
+    if exc is None:
         status, error = "completed", None
-    except Exception as exc:  # the job's own error (after its retries), or a lost worker
+    else:
         results = RunRecord(paths.run_dir(mp.id)).results() or {}
         status, error = "failed", results.get("error") or _first_line(exc)
     metrics, timings = results.get("metrics", {}), results.get("timings", {})
-    objective = (results.get("objective") or {}).get("value") if status == "completed" else None
+    objective = None
+    if status == "completed":
+        objective = score(metrics) if score else (results.get("objective") or {}).get("value")
     if study_id:
         db.record_trial(
             study_id,
@@ -154,7 +209,7 @@ def _record(db: Database, ref: Any, order: int, job: Job, paths: Paths, study_id
         "status": status,
         "error": error,
         "objective": objective,
-        "node_id": results.get("node_id"),
+        "node_id": results.get("node_id") or (results.get("worker") or {}).get("node_id"),
         "reused": bool(results.get("reused")),
     }
 
@@ -219,7 +274,7 @@ def launch_sweep(sweep: Any, points: list, *, address: str | None = None, db_url
     from database.task import task_signature
 
     mp, paths = sweep.base()
-    metric, mode = mp.objective()
+    metric, mode = (sweep.objective.metric, sweep.objective.mode) if sweep.objective else mp.objective()
     study_id = sweep.study_id
     with Database(db_url or default_url(paths)) as db:
         db.begin_study(
@@ -236,7 +291,17 @@ def launch_sweep(sweep: Any, points: list, *, address: str | None = None, db_url
             suite=sweep.suite,
         )
     jobs = [Job(m, f"{sweep.name}[{i}]", params) for i, (params, m) in enumerate(points)]
-    return launch(jobs, paths, address=address, retries=sweep.tune.retries, db_url=db_url, study_id=study_id)
+    return launch(
+        jobs,
+        paths,
+        address=address,
+        retries=sweep.tune.retries,
+        db_url=db_url,
+        study_id=study_id,
+        resources=sweep.tune.resources,
+        max_file_mb=sweep.tune.max_artifact_mb,
+        score=sweep.objective.score if sweep.objective else None,
+    )
 
 
 def _first_line(exc: BaseException) -> str:

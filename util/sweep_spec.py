@@ -21,6 +21,8 @@ from engine.compose import CONFIG_DIR, load
 from engine.metaprogram import Metaprogram, MetaprogramError, validate
 from engine.paths import Paths, default_paths
 from engine.schema.base import COMPONENT_KINDS
+from util.sweep_objective import SweepObjective, objective_errors
+from util.sweep_objective import from_dict as objective_from_dict
 
 SPACE_TYPES = ("choice", "grid", "uniform", "loguniform", "randint")
 MODES = ("grid", "random", "tune")
@@ -51,6 +53,8 @@ class TuneSettings:
     planner_checkpoint: str | None = None  # algorithm=planner: a folder written by train_planner.sh
     planner_candidates: int = 16  # algorithm=planner: samples scored per proposal by the acquisition
     planner_acquisition: str | None = "ei"  # algorithm=planner: ei, ucb, or null for plain sampling
+    resources: dict[str, float] = field(default_factory=dict)  # custom Ray resources each trial also needs
+    max_artifact_mb: float | None = 16.0  # files of a trial on another node larger than this stay there
 
 
 @dataclass
@@ -65,6 +69,7 @@ class Sweep:
     seed: int = 0
     suite: str = "train"
     tune: TuneSettings = field(default_factory=TuneSettings)
+    objective: SweepObjective | None = None  # the sweep's own objective (util/sweep_objective.py)
     _base: tuple[Metaprogram, Paths] | None = field(default=None, repr=False)
 
     # ---- the base metaprogram
@@ -95,6 +100,8 @@ class Sweep:
             "algorithm": self.tune.algorithm,
             "scheduler": self.tune.scheduler,
         }
+        if self.objective is not None:
+            spec["objective"] = self.objective.to_dict()
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.suite}.{self.name}-{digest}"
 
@@ -209,7 +216,7 @@ def resolve_file(name: str) -> Path:
 def from_dict(data: dict[str, Any], source: str | None = None) -> Sweep:
     """Check a sweep config (all problems at once) and build it; the base is composed lazily."""
     errors: list[str] = []
-    known = {"name", "suite", "base", "space", "mode", "count", "seed", "tune"}
+    known = {"name", "suite", "base", "space", "mode", "count", "seed", "tune", "objective"}
     errors += [f"{k}: unknown key; valid: {', '.join(sorted(known))}" for k in data if k not in known]
     base = data.get("base") or {}
     if not isinstance(base, dict) or set(base) - {"config", "components", "overrides"}:
@@ -244,6 +251,12 @@ def from_dict(data: dict[str, Any], source: str | None = None) -> Sweep:
         errors.append(f"tune.scheduler: must be one of {', '.join(SCHEDULERS)}, got {tune.scheduler!r}")
     if not isinstance(tune.concurrency, int) or tune.concurrency < 1:
         errors.append(f"tune.concurrency: a positive integer, got {tune.concurrency!r}")
+    if not isinstance(tune.resources, dict) or not all(
+        isinstance(v, int | float) and v > 0 for v in tune.resources.values()
+    ):
+        errors.append(f"tune.resources: custom Ray resource names mapped to positive amounts, got {tune.resources!r}")
+    if "objective" in data:
+        errors += objective_errors(data["objective"])
     if errors:
         raise SweepError(errors, source)
     overrides = base.get("overrides") or []
@@ -258,6 +271,7 @@ def from_dict(data: dict[str, Any], source: str | None = None) -> Sweep:
         seed=seed,
         suite=str(data.get("suite", "train")),
         tune=tune,
+        objective=objective_from_dict(data["objective"]) if "objective" in data else None,
     )
 
 

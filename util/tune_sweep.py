@@ -1,8 +1,11 @@
 """The `tune` mode of the sweeper: a Ray Tune search whose trials are engine runs, recorded as a study.
 
 Search algorithms: random, grid (BasicVariantGenerator), tpe (OptunaSearch), planner (PlannerSearch);
-schedulers: fifo, asha. Metric and mode come from the base metaprogram's
-objective; resources per trial from its pipeline.resources. Tune's storage is
+schedulers: fifo, asha. Metric and mode come from the sweep's `objective` when it
+declares one (util/sweep_objective.py), else from the base metaprogram's;
+resources per trial from its pipeline.resources (plus `tune.resources`, custom
+Ray resources). Trials on other nodes than the driver's send their records to a
+RecordSink actor on the driver's node (job_launch.shipping). Tune's storage is
 under <output_root>/tune/<study id>; `tune.resume=true` continues an interrupted
 sweep with Tuner.restore (finished trials are not run again, and an engine run
 that completed is reused, never recomputed). The driver records every finished
@@ -20,6 +23,7 @@ from typing import Any
 from database.store import Database, default_url
 from engine.records import RunRecord
 from job_launch.cluster import init_ray
+from job_launch.shipping import Placement, start_sink
 from util.sweep_spec import Sweep, apply_params
 from util.tune_trial import STOP_MESSAGE, mark_stopped
 
@@ -76,12 +80,26 @@ def searcher(sweep: Sweep, metric: str, mode: str) -> Any:
     return BasicVariantGenerator(random_state=sweep.seed, max_concurrent=sweep.tune.concurrency)
 
 
+def metric_and_mode(sweep: Sweep) -> tuple[str, str]:
+    """What the sweep optimises: its own objective's score, or the base metaprogram's objective."""
+    if sweep.objective is not None:
+        return sweep.objective.metric, sweep.objective.mode
+    return sweep.base()[0].objective()
+
+
+def reports_per_run(pipeline: Any) -> int:
+    """How many intermediate reports a run makes: one per epoch, or one per stage of a chain."""
+    if hasattr(pipeline, "stage_names"):
+        return len(pipeline.stage_names())
+    return int(getattr(pipeline, "epochs", 100))
+
+
 def scheduler(sweep: Sweep, epochs: int) -> Any:
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     if sweep.tune.scheduler == "fifo":
         return FIFOScheduler()
-    # max_t = epochs + 1: the trial's final report (test metrics) comes after its last epoch.
+    # max_t = epochs + 1: the trial's final report (test metrics) comes after its last epoch (or stage).
     return ASHAScheduler(
         time_attr="training_iteration",
         max_t=epochs + 1,
@@ -97,7 +115,7 @@ def _callback_class() -> type:
         """Driver side: each finished trial (and its run) goes into the database as it ends."""
 
         def __init__(self, db_url: str, study_id: str, base: dict[str, Any], paths: dict[str, str]):
-            self.db_url, self.study_id, self.base, self.paths = db_url, study_id, base, paths
+            self.db_url, self.study_id, self.base, self.paths = db_url, study_id, base, paths  # the driver's roots
             self._db: Database | None = None
 
         def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks with its experiment state
@@ -160,13 +178,14 @@ def _trial_error(trial: Any) -> str:
 
 def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None) -> dict[str, Any]:
     """Run (or resume) the sweep as a Ray Tune experiment; return a summary of the study."""
+    import ray
     from ray import tune
 
     from database.task import task_signature
 
     mp, paths = sweep.base()
     paths = type(paths)(**{k: str(paths.root(k)) for k in paths.model_fields})  # absolute, for the workers
-    metric, mode = mp.objective()
+    metric, mode = metric_and_mode(sweep)
     study_id = sweep.study_id
     db_url = db_url or default_url(paths)
     requested = requested_trials(sweep)
@@ -188,7 +207,9 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
             suite=sweep.suite,
         )
 
-    init_ray(address)
+    init_ray(address, paths=paths)
+    placement = Placement.for_driver(paths, sweep.tune.max_artifact_mb)
+    sink = start_sink(paths.root("output_root"))
     # Tune's result loggers are off (they cost time per trial); its result grid then warns about them.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     storage = paths.root("output_root") / "tune"
@@ -198,10 +219,12 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
         tune.with_parameters(
             _trial_entry(),
             base=mp.canonical,
-            paths=paths.model_dump(),
+            placement=placement.to_dict(),
             intermediate=sweep.tune.scheduler != "fifo",
+            sink=sink,
+            objective=sweep.objective.to_dict() if sweep.objective else None,
         ),
-        {"cpu": resources.cpus, "gpu": resources.gpus},
+        {"cpu": resources.cpus, "gpu": resources.gpus, **sweep.tune.resources},
     )
     started = time.monotonic()
     if sweep.tune.resume and tune.Tuner.can_restore(str(experiment)):
@@ -209,7 +232,7 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
     else:
         if experiment.exists():  # a fresh start of an unfinished sweep: its old Tune state would confuse it
             shutil.rmtree(experiment)
-        epochs = int(getattr(mp.pipeline, "epochs", 100))
+        epochs = reports_per_run(mp.pipeline)
         tuner = tune.Tuner(
             trainable,
             param_space=tune_space(sweep),
@@ -231,15 +254,15 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
                 callbacks=[_callback_class()(db_url, study_id, mp.canonical, paths.model_dump())],
             ),
         )
-    tuner.fit()
+    try:
+        tuner.fit()
+    finally:
+        ray.kill(sink)
     wall = time.monotonic() - started
     with Database(db_url) as db:
         _settle_stopped(db, study_id, paths)
-        if sweep.tune.time_budget_s:  # a budget may end the sweep early: it then holds what it ran
-            with db.transaction() as conn:
-                have = conn.execute("SELECT COUNT(*) FROM trials WHERE study_id=?", (study_id,)).fetchone()[0]
-                if have < requested and wall >= sweep.tune.time_budget_s:
-                    conn.execute("UPDATE studies SET requested=? WHERE id=?", (have, study_id))
+        if sweep.tune.time_budget_s and wall >= sweep.tune.time_budget_s:  # the budget ended it: it holds what ran
+            db.settle_requested(study_id)
         db.finish_study(study_id)
         return summarize(db, study_id, wall)
 

@@ -1,6 +1,9 @@
 """One Ray Tune trial = one ordinary engine run (same run directory, id and records).
 
-Runs inside a Ray worker. Each epoch's metrics go to `ray.tune.report` so that a
+Runs inside a Ray worker: on the driver's node it writes into the driver's output
+root; on another node into that node's scratch root, and its records go back to
+the driver (job_launch.shipping) before Tune learns that the trial ended. Each
+epoch's (or chain stage's) metrics go to `ray.tune.report` so that a
 scheduler such as ASHA can stop the trial; when it does, Ray raises SystemExit in
 our report call, and the run is recorded as 'stopped' (not left 'running'): a
 later run of the same metaprogram resumes from its last checkpoint.
@@ -59,32 +62,42 @@ def mark_stopped(run_dir: Path, epochs: int, metrics: dict[str, Any]) -> None:
     write_json(record.results_path, results)
 
 
-def worker_logging() -> None:
-    """In a Ray worker, keep the engine's INFO lines: they go to each run's run.log."""
-    import logging
-
-    from engine.runner import LOGGER_NAME
-
-    logging.getLogger(LOGGER_NAME).setLevel(logging.INFO)
-
-
-def tune_trial(config: dict[str, Any], base: dict[str, Any], paths: dict[str, str], intermediate: bool = True) -> None:
-    """One trial. `intermediate`: report every epoch (ASHA needs them; FIFO does not, and each costs a round trip)."""
+def tune_trial(
+    config: dict[str, Any],
+    base: dict[str, Any],
+    placement: dict[str, Any],
+    intermediate: bool = True,
+    sink: Any = None,
+    objective: dict[str, Any] | None = None,
+) -> None:
+    """One trial. `intermediate`: report every epoch or stage (ASHA needs them; FIFO does not, and each costs a
+    round trip). `sink`: the driver's RecordSink, which takes the run's records when it ran on another node.
+    `objective`: the sweep's own objective (util.sweep_objective), scored at every report."""
+    import ray
     from ray import tune
 
     from engine.runner import RunFailed, execute
+    from job_launch.shipping import Placement, RunFailedOnWorker, pack, worker_logging
+    from util.sweep_objective import from_dict as objective_from_dict
     from util.sweep_spec import apply_params
 
     worker_logging()
+    where = Placement(**placement)
+    paths, remote = where.paths_here()
     params = dict(config)
     mp = apply_params(base, params)
-    where = Paths(**paths)
-    metric, mode = mp.objective()
+    scorer = objective_from_dict(objective) if objective else None
+    metric, mode = (scorer.metric, scorer.mode) if scorer else mp.objective()
     better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
     seen: dict[str, Any] = {"epochs": 0, "best": None, "last": {}}
 
+    def scored(values: dict[str, float]) -> dict[str, float]:
+        if scorer is not None and (score := scorer.score(values)) is not None:
+            values = {**values, metric: score}
+        return values
+
     def report(metrics: dict[str, Any]) -> None:
-        values = numeric(metrics)
+        values = scored(numeric(metrics))
         seen["epochs"] += 1
         seen["last"] = values
         value = values.get(metric)
@@ -100,16 +113,27 @@ def tune_trial(config: dict[str, Any], base: dict[str, Any], paths: dict[str, st
         except SystemExit:  # Ray's way of stopping a function trainable
             raise TrialStopped(STOP_MESSAGE) from None
 
-    with run_lock(where, mp.id):
-        try:
-            results = execute(mp, where, report=report)
-        except TrialStopped:
-            mark_stopped(where.run_dir(mp.id), seen["epochs"], seen["last"])
-            raise SystemExit(0) from None
-        except RunFailed as exc:  # a plain error pickles across processes; RunFailed's signature does not
-            raise RuntimeError(f"run {exc.run_id} failed: {exc.error}") from None
-    final = numeric(results.get("metrics", {}))
-    objective = results["objective"]["value"]
+    def ship() -> None:  # a run on another node: its records go to the driver before Tune hears of its end
+        if remote and sink is not None:
+            ray.get(sink.store.remote(pack(paths, mp.id, where.max_file_mb)))
+
+    results = ray.get(sink.completed.remote(mp.id)) if remote and sink is not None else None
+    if results is not None:  # completed at the driver already: reused, not recomputed here
+        results = {**results, "reused": True}
+    else:
+        with run_lock(paths, mp.id):
+            try:
+                results = execute(mp, paths, report=report)
+            except TrialStopped:
+                mark_stopped(paths.run_dir(mp.id), seen["epochs"], seen["last"])
+                ship()
+                raise SystemExit(0) from None
+            except RunFailed as exc:  # a plain error pickles across processes; RunFailed's signature does not
+                ship()
+                raise RunFailedOnWorker(f"run {exc.run_id} failed: {exc.error}") from None
+            ship()
+    final = scored(numeric(results.get("metrics", {})))
+    objective_value = final.get(metric) if scorer else results["objective"]["value"]
     final.update(
         epochs_run=seen["epochs"],
         run_id=mp.id,
@@ -117,7 +141,7 @@ def tune_trial(config: dict[str, Any], base: dict[str, Any], paths: dict[str, st
         reused=bool(results.get("reused")),
         wall_s=float(results.get("timings", {}).get("wall_s") or 0.0),
     )
-    if objective is not None:
-        final["objective"] = float(objective)
-        final["best_objective"] = float(objective)
+    if objective_value is not None:
+        final["objective"] = float(objective_value)
+        final["best_objective"] = float(objective_value)
     tune.report(final)  # a SystemExit here (stop after the last result) must reach Ray: the run is complete
