@@ -72,6 +72,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, paths: Any
         os.environ.setdefault(key, value)
     # Ship by our excludes alone: .gitignore leaves out data/, which workers may need.
     os.environ.setdefault("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "1")
+    os.environ.setdefault("RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES", "")  # ours list them (without a warning)
     if ray.is_initialized():
         return
     extra = []
