@@ -107,7 +107,9 @@ def plot_best_so_far(studies: list[dict[str, Any]], path: Path) -> None:
             continue
         style = {"linewidth": 2.5, "zorder": 3} if i == 0 else {"linewidth": 1.5, "alpha": 0.85}
         ax.step(xs, ys, where="post", label=_label(study), **style)
-        ax.plot(xs[-1], ys[-1], "o", color=ax.lines[-1].get_color())
+        color = ax.lines[-1].get_color()
+        ax.plot(xs[-1], ys[-1], "o", color=color)
+        ax.annotate(f"{ys[-1]:.4g}", (xs[-1], ys[-1]), textcoords="offset points", xytext=(4, 6), color=color)
     ax.set_xlabel("trials run (in order)")
     ax.set_ylabel(f"best {first['metric']} so far ({'lower' if first['mode'] == 'min' else 'higher'} is better)")
     task = first["task"]
@@ -129,7 +131,7 @@ def plot_params(study: dict[str, Any], path: Path) -> bool:
     plt = _pyplot()
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(7.0, 4.2 * cols), 3.6 * rows + 0.6), dpi=110, squeeze=False)
     best = best_trial(study)
     for ax, name in zip(axes.flat, names, strict=False):
         spec = study["search_space"].get(name, {})
@@ -171,8 +173,9 @@ def plot_params(study: dict[str, Any], path: Path) -> bool:
     axes.flat[0].legend(fontsize=8)
     failed = sum(t["status"] == "failed" for t in study["trials"])
     fig.suptitle(
-        f"{study['id']}: each parameter against {study['metric']} ({study['mode']})"
-        + (f"; {failed} failed trial(s) not shown" if failed else "")
+        f"each parameter against {study['metric']} ({'lower' if study['mode'] == 'min' else 'higher'} is better)\n"
+        f"{study['id']}, {len(trials)} trials" + (f"; {failed} failed, not shown" if failed else ""),
+        fontsize=11,
     )
     fig.tight_layout()
     fig.savefig(path)
@@ -228,6 +231,39 @@ def summary_markdown(study: dict[str, Any], others: list[dict[str, Any]], files:
     lines += ["", *(f"![{p.stem}]({p.name})" for p in files if p.suffix == ".png")]
     lines += ["", f"Rebuild: `metaprogram report {study['id']}`; one trial: `metaprogram runs show RUN`.", ""]
     return "\n".join(lines)
+
+
+def study_params(study: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+    """What a sweep's tracked run records as its parameters: how the study searches."""
+    params = {k: study[k] for k in ("algorithm", "scheduler", "metric", "mode", "seed", "requested", "suite")}
+    params = {f"sweep.{k}": v for k, v in params.items()}
+    if name:
+        params["sweep.name"] = name
+    params.update({f"space.{k}": json.dumps(v, sort_keys=True) for k, v in study["search_space"].items()})
+    return params
+
+
+def sweep_report(db: Database, study_id: str, root: Path, tracking: Any = None) -> str | None:
+    """At a sweep's end: its report, and what its tracked run logs (counts, best, the report's files).
+
+    Returns the report's folder, or None when it could not be written (the study itself is recorded anyway)."""
+    import logging
+
+    try:
+        files = study_report(db, study_id, root)
+    except Exception as exc:  # an observer: never fails the sweep
+        logging.getLogger("metaprogram").warning("sweep %s: could not write its report: %s", study_id, exc)
+        return None
+    if tracking is not None:
+        study = db.study(study_id)
+        trials = study["trials"]
+        tracking.summary = {s: sum(t["status"] == s for t in trials) for s in ("completed", "stopped", "failed")}
+        tracking.summary["trials"] = len(trials)
+        best = best_trial(study)
+        if best is not None:
+            tracking.summary["best_objective"] = best["objective"]
+        tracking.folder = files[0].parent
+    return str(files[0].parent)
 
 
 def _cell(value: Any) -> str:

@@ -94,8 +94,14 @@ def _draw(points: list[dict[str, Any]], path: Path) -> None:
             ax.annotate("baseline", (baseline_x, 1.0), textcoords="offset points", xytext=(6, 6), fontsize=9)
         drawn = [p for p in points if p[key] is not None]
         for i, p in enumerate(drawn):
-            ax.scatter([p[key]], [p["recovery"]], s=80, zorder=5, edgecolor="black" if i == 0 else None,
-                       label=p["label"] + (" (this chain)" if p is base else ""))
+            ax.scatter(
+                [p[key]],
+                [p["recovery"]],
+                s=80,
+                zorder=5,
+                edgecolor="black" if i == 0 else None,
+                label=p["label"] + (" (this chain)" if p is base else ""),
+            )
             ax.annotate(p["label"], (p[key], p["recovery"]), textcoords="offset points", xytext=(6, -12), fontsize=9)
         if not drawn and baseline_x is None:
             ax.text(0.5, 0.5, "not measured (run_benchmark: false)", ha="center", va="center", transform=ax.transAxes)

@@ -13,8 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from database.reports import study_params, sweep_report
 from database.store import Database, default_url
 from engine.metaprogram import Metaprogram
+from engine.observe import sweep_run
 from engine.paths import Paths
 from engine.records import RunRecord
 from job_launch.cluster import infeasible, init_ray, node_capacities, request_of
@@ -31,18 +33,20 @@ class Job:
     params: dict[str, Any] = field(default_factory=dict)  # a sweep's parameters, for its study
 
 
-def _run_job(canonical: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
-    """Inside a Ray worker: one ordinary engine run."""
+def _run_job(canonical: dict[str, Any], paths: dict[str, str], tracking: dict | None = None) -> dict[str, Any]:
+    """Inside a Ray worker: one ordinary engine run (tracked as a child of `tracking`, a sweep's run, if given)."""
     import ray
 
     from engine.metaprogram import validate
+    from engine.observe import parent_context
     from engine.runner import RunFailed, execute
     from util.tune_trial import worker_logging
 
     worker_logging()
     mp = validate(canonical, trusted=True)  # checked by the driver already; this rebuilds the objects
     try:
-        results = execute(mp, Paths(**paths))
+        with parent_context(tracking):
+            results = execute(mp, Paths(**paths))
     except RunFailed as exc:  # a plain error pickles across processes; RunFailed's signature does not
         raise RuntimeError(f"run {exc.run_id} failed: {exc.error}") from None
     results["node_id"] = ray.get_runtime_context().get_node_id()
@@ -73,6 +77,7 @@ def launch(
     study_id: str | None = None,
     first_order: int = 0,
     progress: bool = True,
+    tracking: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run every job; return counts, per-job outcomes and the cluster used.
 
@@ -95,7 +100,7 @@ def launch(
             max_retries=retries,
             retry_exceptions=True,
             name=f"run-{job.mp.id}",
-        ).remote(job.mp.canonical, paths.model_dump())
+        ).remote(job.mp.canonical, paths.model_dump(), tracking)
         pending[ref] = (order, job)
 
     outcomes: list[dict[str, Any]] = []
@@ -236,7 +241,21 @@ def launch_sweep(sweep: Any, points: list, *, address: str | None = None, db_url
             suite=sweep.suite,
         )
     jobs = [Job(m, f"{sweep.name}[{i}]", params) for i, (params, m) in enumerate(points)]
-    return launch(jobs, paths, address=address, retries=sweep.tune.retries, db_url=db_url, study_id=study_id)
+    with Database(db_url or default_url(paths)) as db:
+        params = study_params(db.study(study_id), sweep.name)
+    with sweep_run(study_id, mp, params, paths) as tracking:
+        report = launch(
+            jobs,
+            paths,
+            address=address,
+            retries=sweep.tune.retries,
+            db_url=db_url,
+            study_id=study_id,
+            tracking=tracking.link if tracking else None,
+        )
+        with Database(db_url or default_url(paths)) as db:
+            report["report"] = sweep_report(db, study_id, paths.root("output_root"), tracking)
+    return report
 
 
 def _first_line(exc: BaseException) -> str:

@@ -86,18 +86,28 @@ def classify(trial: Any, failed: bool) -> tuple[str, float | None]:
     return "stopped", result.get("best_objective")
 
 
-def progress_callback(progress: SweepProgress, stream: TextIO | None = None) -> Any:
-    """A Tune Callback printing `progress`: a bar on a terminal, else a line per finished trial."""
+def progress_callback(
+    db_url: str, study_id: str, total: int, metric: str, mode: str, stream: TextIO | None = None
+) -> Any:
+    """A Tune Callback printing the sweep's progress: a bar on a terminal, else a line per finished trial.
+
+    It starts (and, after Tuner.restore, starts again) from the trials the study already holds."""
     from ray.tune import Callback
 
     class ProgressCallback(Callback):
         def __init__(self) -> None:
-            self.progress = progress
-            self.stream = stream or sys.stderr
+            self.stream = stream
             self.bar = None
+            self.progress = SweepProgress(total, metric, mode)
 
         def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks with its experiment state
             return {**self.__dict__, "bar": None, "stream": None}
+
+        def setup(self, **info: Any) -> None:
+            from database.store import Database
+
+            with Database(db_url) as db:
+                self.progress = SweepProgress(total, metric, mode, done_before=db.trials(study_id))
 
         def _out(self) -> TextIO:
             return self.stream or sys.stderr
