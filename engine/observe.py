@@ -71,8 +71,8 @@ def tracked(pipeline: Callable, mp: Any, context: Any) -> dict[str, Any]:
     try:
         metrics = pipeline(mp, context)
         status = "FINISHED"
-        for _, _, tracker in trackers:
-            tracker.log_model(mp.pipeline.name, context.run_dir)
+        for kind, _, tracker in trackers:
+            log_model(kind, tracker, mp.pipeline.name, context.run_dir)
         return metrics
     except BaseException as exc:
         if not isinstance(exc, Exception):  # interrupted (SIGTERM, Ctrl-C) or stopped by a scheduler
@@ -94,6 +94,14 @@ def reused(mp: Any, paths: Any, results: dict[str, Any]) -> None:
         run_dir = paths.run_dir(mp.id)
         trackers = _start(specs, mp, run_dir, paths, reused=True)
         _finish(trackers, "FINISHED", results.get("metrics") or {}, run_dir)
+
+
+def log_model(kind: str, tracker: Any, pipeline: str, run_dir: Path, model: Any = None) -> None:
+    """Log the run's model if the tracker is set to; a failure is a warning (the model is on disk anyway)."""
+    try:
+        tracker.log_model(pipeline, run_dir, model)
+    except Exception as exc:
+        log.warning("%s: could not log the model: %s: %s", kind, type(exc).__name__, exc)
 
 
 def current(kind: str) -> Any:

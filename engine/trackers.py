@@ -159,11 +159,14 @@ class MLflowTracker(Tracker):
             if model is not None:
                 import mlflow.pytorch
 
-                mlflow.pytorch.log_model(model, name="model")
+                # pickle: the model class is importable wherever this project is; pt2 would need an input example
+                mlflow.pytorch.log_model(model, name="model", serialization_format="pickle")
             else:
                 import mlflow.transformers
 
-                mlflow.transformers.log_model(str(folder), name="model", task="text-generation")
+                mlflow.transformers.log_model(
+                    str(folder), name="model", task="text-generation", pip_requirements=_llm_requirements()
+                )
         self.client.update_run(self.run_id, status="RUNNING")  # leaving the block ended it; finish() ends it
 
     def finish(self, status, final) -> None:
@@ -172,6 +175,21 @@ class MLflowTracker(Tracker):
         self.log_metrics({f"final/{k}": v for k, v in final.items()}, step=None)
         self.client.log_batch(self.run_id, tags=[RunTag("metaprogram.status", status.lower())])
         self.client.set_terminated(self.run_id, status=status)
+
+
+def _llm_requirements() -> list[str]:
+    """What loading a saved (maybe compressed) LLM folder needs, pinned to what made it.
+
+    Given explicitly: MLflow's own defaults for transformers name packages (torchvision) this project lacks."""
+    from importlib import metadata
+
+    out = []
+    for name in ("torch", "transformers", "tokenizers", "safetensors", "compressed-tensors", "accelerate"):
+        try:
+            out.append(f"{name}=={metadata.version(name).split('+')[0]}")
+        except metadata.PackageNotFoundError:
+            continue
+    return out
 
 
 class WandbTracker(Tracker):

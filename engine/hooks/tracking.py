@@ -31,11 +31,11 @@ class MLflowHook(Hook):
         self.state = state  # the weights are restored to the best epoch's before the final metrics
 
     def on_results(self, results: dict[str, Any], context: Any) -> None:
-        from engine.observe import current
+        from engine.observe import current, log_model
 
         tracker = current("mlflow")
         if self.cfg.log_model and tracker is not None and getattr(self, "state", None) is not None:
-            tracker.log_model("execution", context.run_dir, model=self.state.model)
+            log_model("mlflow", tracker, "execution", context.run_dir, model=self.state.model)
 
 
 class WandbHook(Hook):
