@@ -58,7 +58,19 @@ CREATE TABLE IF NOT EXISTS trials (
     updated REAL NOT NULL,
     PRIMARY KEY (study_id, ord)
 );
+CREATE INDEX IF NOT EXISTS trials_run ON trials(run_id);
 """
+# Columns added to `runs` after its first release: added in place to an older file when it opens.
+RUN_COLUMNS = {
+    "objective_metric": "TEXT",  # what the run optimises, e.g. val/accuracy
+    "objective": "REAL",  # its value at the end of the run
+    "run_dir": "TEXT",  # where its files are
+    "parent": "TEXT",  # the run that started it (a chain's stage -> the chain), if any
+    "observers": "TEXT",  # settings recorded beside the id (trackers, plots, resources), JSON
+}
+RUN_KEYS = ("id", "metaprogram", "status", "metrics", "timings", "error", "updated", *RUN_COLUMNS)
+JSON_KEYS = ("metaprogram", "metrics", "timings", "observers")
+LOCK_RETRIES = 8  # beyond the 30 s busy timeout: many Ray workers finishing at once must not lose a record
 # Trial statuses: 'completed', 'stopped' (a scheduler such as ASHA ended it early; its
 # objective is the best value it reported), 'failed' (raised, or passed its time limit).
 TRIAL_STATUSES = ("completed", "stopped", "failed")
@@ -83,6 +95,17 @@ class Database:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a crash loses at most the last commit
         self._conn.executescript(SCHEMA)
+        self._add_run_columns()
+
+    def _add_run_columns(self) -> None:
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+        for name, kind in RUN_COLUMNS.items():
+            if name not in have:
+                try:
+                    self._conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def close(self) -> None:
         self._conn.close()
@@ -95,7 +118,14 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
+        for attempt in range(LOCK_RETRIES):
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")  # waits up to the busy timeout for other writers
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == LOCK_RETRIES - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
         try:
             yield self._conn
         except BaseException:
@@ -121,21 +151,71 @@ class Database:
                 (run_id, _dumps(metaprogram), status, _dumps(metrics or {}), _dumps(timings or {}), error, time.time()),
             )
 
+    def index_run(
+        self,
+        run_id: str,
+        metaprogram: dict[str, Any],
+        results: dict[str, Any],
+        *,
+        run_dir: str | Path | None = None,
+        parent: str | None = None,
+    ) -> None:
+        """Record a run from its results.json content (every way of starting a run ends here)."""
+        objective = results.get("objective") or {}
+        value = objective.get("value")
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, metaprogram, status, metrics, timings, error, updated, objective_metric, "
+                "objective, run_dir, parent, observers) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET metaprogram=excluded.metaprogram, status=excluded.status, "
+                "metrics=excluded.metrics, timings=excluded.timings, error=excluded.error, updated=excluded.updated, "
+                "objective_metric=excluded.objective_metric, objective=excluded.objective, "
+                "run_dir=COALESCE(excluded.run_dir, runs.run_dir), parent=COALESCE(excluded.parent, runs.parent), "
+                "observers=COALESCE(excluded.observers, runs.observers)",
+                (
+                    run_id,
+                    _dumps(metaprogram),
+                    results.get("status", "unknown"),
+                    _dumps(results.get("metrics") or {}),
+                    _dumps(results.get("timings") or {}),
+                    results.get("error"),
+                    time.time(),
+                    objective.get("metric"),
+                    float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None,
+                    str(run_dir) if run_dir is not None else None,
+                    parent,
+                    _dumps(results["observers"]) if results.get("observers") is not None else None,
+                ),
+            )
+
     def run(self, run_id: str) -> dict[str, Any] | None:
-        row = self._conn.execute(
-            "SELECT id, metaprogram, status, metrics, timings, error FROM runs WHERE id=?", (run_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        keys = ("id", "metaprogram", "status", "metrics", "timings", "error")
-        out = dict(zip(keys, row, strict=True))
-        for key in ("metaprogram", "metrics", "timings"):
-            out[key] = json.loads(out[key])
-        return out
+        rows = self._select_runs("WHERE id=?", (run_id,))
+        return rows[0] if rows else None
 
     def runs(self, status: str | None = None) -> list[dict[str, Any]]:
-        query = "SELECT id FROM runs" + (" WHERE status=?" if status else "") + " ORDER BY updated"
-        return [self.run(r[0]) for r in self._conn.execute(query, (status,) if status else ())]
+        return self._select_runs(
+            "WHERE status=? ORDER BY updated" if status else "ORDER BY updated", (status,) if status else ()
+        )
+
+    def run_ids(self) -> set[str]:
+        return {row[0] for row in self._conn.execute("SELECT id FROM runs")}
+
+    def studies_of_runs(self) -> dict[str, list[str]]:
+        """run id -> the studies it is a trial of."""
+        out: dict[str, list[str]] = {}
+        for run_id, study_id in self._conn.execute("SELECT DISTINCT run_id, study_id FROM trials ORDER BY study_id"):
+            out.setdefault(run_id, []).append(study_id)
+        return out
+
+    def _select_runs(self, where: str, args: tuple) -> list[dict[str, Any]]:
+        rows = self._conn.execute(f"SELECT {', '.join(RUN_KEYS)} FROM runs {where}", args).fetchall()
+        out = []
+        for row in rows:
+            run = dict(zip(RUN_KEYS, row, strict=True))
+            for key in JSON_KEYS:
+                run[key] = json.loads(run[key]) if run[key] is not None else None
+            out.append(run)
+        return out
 
     # ---- studies
     def begin_study(

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from engine import observe
 from engine.context import Reporter, RunContext
 from engine.metaprogram import Metaprogram
 from engine.paths import Paths
@@ -51,6 +52,7 @@ def execute(
     done = record.completed()
     if done and not force:
         log.info("run %s already completed in %s: reusing its results (force=true recomputes)", mp.id, run_dir)
+        observe.reused(mp, paths, done)
         return {**done, "reused": True}
     if force and run_dir.exists():
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
@@ -65,10 +67,10 @@ def execute(
         report=report or (lambda _: None),
         deadline=started + limit if limit else None,
     )
-    with _log_to(run_dir / "run.log", log), _sigterm_interrupts():
+    with _log_to(run_dir / "run.log", log), _sigterm_interrupts(), observe.watch(mp, context):
         log.info("run %s: %s on %s with %s", mp.id, mp.pipeline.name, mp.dataset.name, mp.model.name)
         try:
-            metrics = PIPELINES.load(mp.pipeline.name)(mp, context)
+            metrics = observe.tracked(PIPELINES.load(mp.pipeline.name), mp, context)
         except (Interrupted, KeyboardInterrupt):
             record.finish(state, "interrupted", {}, time.monotonic() - started, "interrupted")
             log.warning("run %s interrupted; start it again to resume from its last checkpoint", mp.id)

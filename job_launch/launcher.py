@@ -20,8 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from database.reports import study_params, sweep_report
 from database.store import Database, default_url
 from engine.metaprogram import Metaprogram
+from engine.observe import sweep_run
 from engine.paths import Paths
 from engine.records import RunRecord
 from job_launch.cluster import infeasible, init_ray, node_capacities, request_of
@@ -39,11 +41,13 @@ class Job:
     params: dict[str, Any] = field(default_factory=dict)  # a sweep's parameters, for its study
 
 
-def _run_job(canonical: dict[str, Any], placement: dict[str, Any]) -> dict[str, Any]:
-    """Inside a Ray worker: one ordinary engine run; its records come back with the result (or the error)."""
+def _run_job(canonical: dict[str, Any], placement: dict[str, Any], tracking: dict | None = None) -> dict[str, Any]:
+    """Inside a Ray worker: one ordinary engine run; its records come back with the result (or the error).
+    With `tracking` (a sweep's tracked run) the run is tracked as its child."""
     import ray
 
     from engine.metaprogram import validate
+    from engine.observe import parent_context
     from engine.runner import RunFailed, execute
     from job_launch.shipping import pack, worker_logging
 
@@ -52,7 +56,8 @@ def _run_job(canonical: dict[str, Any], placement: dict[str, Any]) -> dict[str, 
     paths, remote = where.paths_here()
     mp = validate(canonical, trusted=True)  # checked by the driver already; this rebuilds the objects
     try:
-        results = execute(mp, paths)
+        with parent_context(tracking):
+            results = execute(mp, paths)
     except RunFailed as exc:  # a plain error pickles across processes; RunFailed's signature does not
         bundle = pack(paths, mp.id, where.max_file_mb) if remote else None
         raise RunFailedOnWorker(f"run {exc.run_id} failed: {exc.error}", bundle) from None
@@ -92,6 +97,7 @@ def launch(
     resources: dict[str, float] | None = None,
     max_file_mb: float | None = DEFAULT_MAX_FILE_MB,
     score: Callable[[dict[str, Any]], float | None] | None = None,
+    tracking: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run every job on Ray (a fresh local instance, or the cluster at `address`); return counts,
     per-job outcomes and the cluster used. Records land under `paths`' output root and in the database.
@@ -129,7 +135,7 @@ def launch(
                 max_retries=retries,
                 retry_exceptions=True,
                 name=f"run-{job.mp.id}",
-            ).remote(job.mp.canonical, placement)
+            ).remote(job.mp.canonical, placement, tracking)
             pending[ref] = (order, job)
 
     bar = _bar(len(jobs), progress)
@@ -291,17 +297,24 @@ def launch_sweep(sweep: Any, points: list, *, address: str | None = None, db_url
             suite=sweep.suite,
         )
     jobs = [Job(m, f"{sweep.name}[{i}]", params) for i, (params, m) in enumerate(points)]
-    return launch(
-        jobs,
-        paths,
-        address=address,
-        retries=sweep.tune.retries,
-        db_url=db_url,
-        study_id=study_id,
-        resources=sweep.tune.resources,
-        max_file_mb=sweep.tune.max_artifact_mb,
-        score=sweep.objective.score if sweep.objective else None,
-    )
+    with Database(db_url or default_url(paths)) as db:
+        params = study_params(db.study(study_id), sweep.name)
+    with sweep_run(study_id, mp, params, paths) as tracking:
+        report = launch(
+            jobs,
+            paths,
+            address=address,
+            retries=sweep.tune.retries,
+            db_url=db_url,
+            study_id=study_id,
+            resources=sweep.tune.resources,
+            max_file_mb=sweep.tune.max_artifact_mb,
+            score=sweep.objective.score if sweep.objective else None,
+            tracking=tracking.link if tracking else None,
+        )
+        with Database(db_url or default_url(paths)) as db:
+            report["report"] = sweep_report(db, study_id, paths.root("output_root"), tracking)
+    return report
 
 
 def _first_line(exc: BaseException) -> str:

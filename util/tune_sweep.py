@@ -20,11 +20,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from database.reports import study_params, sweep_report
 from database.store import Database, default_url
+from engine.observe import sweep_run
 from engine.records import RunRecord
 from job_launch.cluster import init_ray
 from job_launch.shipping import Placement, start_sink
 from util.sweep_spec import Sweep, apply_params
+from util.sweep_watch import progress_callback
 from util.tune_trial import STOP_MESSAGE, mark_stopped
 
 
@@ -178,8 +181,6 @@ def _trial_error(trial: Any) -> str:
 
 def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None) -> dict[str, Any]:
     """Run (or resume) the sweep as a Ray Tune experiment; return a summary of the study."""
-    import ray
-    from ray import tune
 
     from database.task import task_signature
 
@@ -206,6 +207,15 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
             requested=requested,
             suite=sweep.suite,
         )
+        params = study_params(db.study(study_id), sweep.name)  # what the sweep's tracked run records
+    with sweep_run(study_id, mp, params, paths) as tracking:
+        summary = _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, tracking)
+    return summary
+
+
+def _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, tracking) -> dict[str, Any]:
+    import ray
+    from ray import tune
 
     init_ray(address, paths=paths)
     placement = Placement.for_driver(paths, sweep.tune.max_artifact_mb)
@@ -223,6 +233,7 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
             intermediate=sweep.tune.scheduler != "fifo",
             sink=sink,
             objective=sweep.objective.to_dict() if sweep.objective else None,
+            tracking=tracking.link if tracking else None,  # trials are tracked as the sweep's children
         ),
         {"cpu": resources.cpus, "gpu": resources.gpus, **sweep.tune.resources},
     )
@@ -249,9 +260,12 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
             run_config=tune.RunConfig(
                 name=study_id,
                 storage_path=str(storage),
-                verbose=0,
+                verbose=0,  # SweepProgress prints instead: counts, best so far, ETA
                 failure_config=tune.FailureConfig(max_failures=sweep.tune.retries),
-                callbacks=[_callback_class()(db_url, study_id, mp.canonical, paths.model_dump())],
+                callbacks=[
+                    _callback_class()(db_url, study_id, mp.canonical, paths.model_dump()),
+                    progress_callback(db_url, study_id, requested, metric, mode),
+                ],
             ),
         )
     try:
@@ -264,13 +278,15 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
         if sweep.tune.time_budget_s and wall >= sweep.tune.time_budget_s:  # the budget ended it: it holds what ran
             db.settle_requested(study_id)
         db.finish_study(study_id)
-        return summarize(db, study_id, wall)
+        summary = summarize(db, study_id, wall)
+        summary["report"] = sweep_report(db, study_id, paths.root("output_root"), tracking)
+        return summary
 
 
 def _trial_entry() -> Any:
-    from util.tune_trial import tune_trial
+    from util.sweep_watch import tracked_trial
 
-    return tune_trial
+    return tracked_trial
 
 
 def _settle_stopped(db: Database, study_id: str, paths: Any) -> None:

@@ -6,7 +6,7 @@ for tests), `external` (a server that is already running at `target`).
 The server and guidellm each run in their own process group; whatever fails
 (the server dies, guidellm rejects the profile, the time limit passes), both
 groups are stopped and the port is free again before the run returns.
-guidellm's JSON report and the server log are written to the run directory.
+guidellm's reports (guidellm_report.json, .csv, .html) and the server log are written to the run directory.
 """
 
 from __future__ import annotations
@@ -145,7 +145,10 @@ def guidellm_command(
     command += ["--data", data]
     command += ["--tokenizer", f"kind=huggingface_auto,model={tokenizer_dir}"]
     command += ["--seed", f"kind=static,value={seed}"]
-    command += ["--output", f"kind=json,path={report}", "--disable-console-interactive"]
+    command += ["--output", f"kind=json,path={report}"]
+    for kind in ("csv", "html"):  # guidellm's own table and self-contained HTML report, beside the JSON
+        command += ["--output", f"kind={kind},path={report.with_suffix('.' + kind)}"]
+    command += ["--disable-console-interactive"]
     return command
 
 

@@ -8,6 +8,7 @@ evaluation and benchmark are shared by every scheme. The quantized model
 enters the later stages as an `hf` model whose local_dir is the quantize
 run's model folder. Results carry every stage's metrics with a prefix and
 the recovery ratio (quantized over baseline) per task and for the group.
+`quality_speed.png` plots recovery against speed and size for every chain sharing this one's baseline.
 """
 
 from __future__ import annotations
@@ -71,7 +72,19 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
         base_tps = base_bench.get("bench/output_tokens_per_s") or 0.0
         if base_tps:
             metrics["speedup/output_tokens_per_s"] = quant_bench.get("bench/output_tokens_per_s", 0.0) / base_tps
+    _plot(context, metrics)
     return metrics
+
+
+def _plot(context: RunContext, metrics: dict[str, Any]) -> None:
+    """quality_speed.png: this chain and every chain sharing its baseline (an observer: never fails the chain)."""
+    from engine.chain_report import quality_speed_plot
+
+    try:
+        path = quality_speed_plot(context.run_dir, context.paths.root("output_root"), metrics)
+        context.log.info("chain plot: %s", path)
+    except Exception as exc:
+        context.log.warning("could not draw the chain's quality/speed plot: %s", exc)
 
 
 def recovery(dataset, baseline: dict[str, float], quantized: dict[str, float]) -> dict[str, float]:

@@ -41,7 +41,8 @@ class PlotConfig(Schema):
 class MLflowConfig(Schema):
     tracking_uri: str | None = path_field(None, description="default: sqlite:///<output_root>/mlflow.db")
     experiment: str = Field("metaprogram-runner", min_length=1, max_length=200)
-    log_artifacts: bool = Field(True, description="metaprogram.yaml, plots, inspected samples, the log")
+    log_artifacts: bool = Field(True, description="the run directory's files: metaprogram.yaml, plots, reports, logs")
+    log_model: bool = Field(False, description="log the trained (execution) or quantized model as an MLflow model")
 
 
 class WandbConfig(Schema):

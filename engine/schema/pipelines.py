@@ -36,6 +36,9 @@ class PipelineConfig(Component):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     resources: Resources = Resources()
     objective: Objective = Objective()
+    hooks: dict[str, dict[str, Any] | None] = Field(
+        default_factory=dict, description="trackers (mlflow, wandb); the execution pipeline also takes training hooks"
+    )
 
     def default_objective(self, task: str) -> tuple[str, str]:
         return "val/loss", "min"

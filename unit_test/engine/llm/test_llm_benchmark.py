@@ -61,6 +61,8 @@ def test_guidellm_command_follows_the_0_8_interface(tmp_path):
     assert "--data kind=synthetic_text,prompt_tokens=512,output_tokens=256" in text
     assert f"--tokenizer kind=huggingface_auto,model={tmp_path}" in text
     assert f"--output kind=json,path={tmp_path / 'r.json'}" in text
+    assert f"--output kind=csv,path={tmp_path / 'r.csv'}" in text
+    assert f"--output kind=html,path={tmp_path / 'r.html'}" in text
     assert "--seed kind=static,value=3" in text
     assert profile_arg({"profile": "constant", "rate": 2.5}) == "kind=constant,rate=2.5"
     assert profile_arg({"profile": "concurrent", "rate": 4}) == "kind=concurrent,streams=4"
@@ -97,6 +99,10 @@ def test_builtin_server_under_guidellm(llm_paths, tiny_folder):
     assert 0 < metrics["bench/itl_ms_median"] <= metrics["bench/itl_ms_p99"]
     run_dir = llm_paths.run_dir(mp.id)
     assert (run_dir / "guidellm_report.json").is_file() and (run_dir / "server.log").is_file()
+    # guidellm's own table and HTML report, written by guidellm itself beside the JSON
+    assert "<html" in (run_dir / "guidellm_report.html").read_text().lower()
+    table = (run_dir / "guidellm_report.csv").read_text().splitlines()
+    assert len(table) >= 2 and "Requests" in (run_dir / "guidellm_report.csv").read_text()
     pid = int((run_dir / "server.pid").read_text())
     assert group_members(pid) == [] and not port_open(_port(run_dir))
 
