@@ -36,7 +36,7 @@ from planner.serialize import (
     value_tokens,
     y_tokens,
 )
-from planner.space import CATEGORICAL, apply_params, point_key
+from util.search_space import CATEGORICAL, apply_params, point_key
 
 
 @dataclass

@@ -28,7 +28,7 @@ import math
 import random
 from typing import Any
 
-from planner.space import CATEGORICAL, check_space
+from util.search_space import CATEGORICAL, SpaceError, check_space
 
 N_BINS = 100
 N_Y = 100
@@ -41,6 +41,17 @@ class SerializeError(ValueError):
 
 
 # -- parameters ---------------------------------------------------------------------------------
+
+
+def check_serializable(space: dict[str, dict[str, Any]]) -> None:
+    """A valid space whose choices can be written as words: scalars, and strings without spaces."""
+    check_space(space)
+    for key, spec in space.items():
+        for v in spec.get("values") or []:
+            if isinstance(v, str) and (not v or any(c.isspace() for c in v)):
+                raise SpaceError(f"{key}: choice value {v!r} must be a non-empty word without spaces")
+            if not isinstance(v, str | int | float | bool) and v is not None:
+                raise SpaceError(f"{key}: choice value {v!r} must be a string, number, bool or null")
 
 
 def n_values(spec: dict[str, Any], n_bins: int = N_BINS) -> int:
@@ -213,7 +224,7 @@ def study_words(
 ) -> list[str]:
     """The study as words; `order` is the parameter order (default: sorted keys)."""
     space = study["search_space"]
-    check_space(space)
+    check_serializable(space)
     order = list(order) if order is not None else sorted(space)
     if sorted(order) != sorted(space):
         raise SerializeError(f"parameter order {order} does not match the space's keys {sorted(space)}")
@@ -284,7 +295,7 @@ def text_to_study(text: str, *, n_bins: int = N_BINS, n_y: int = N_Y) -> dict[st
         else:
             space[key] = {"type": kind, "low": json.loads(reader.next()), "high": json.loads(reader.next())}
         order.append(key)
-    check_space(space)
+    check_serializable(space)
 
     reader.expect("<trials>")
     trials = []

@@ -23,8 +23,8 @@ from typing import Any
 
 from planner.model import Settings, build_model, save_checkpoint
 from planner.serialize import SerializeError, shuffled_order, study_words
-from planner.space import SpaceError
 from planner.vocab import Vocabulary
+from util.search_space import SpaceError
 
 IGNORE = -100
 

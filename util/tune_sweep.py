@@ -20,7 +20,7 @@ from typing import Any
 from database.store import Database, default_url
 from engine.records import RunRecord
 from job_launch.cluster import init_ray
-from util.sweep_spec import Sweep, apply_params
+from util.sweep_spec import Sweep, build_point
 from util.tune_trial import STOP_MESSAGE, mark_stopped
 
 
@@ -117,7 +117,7 @@ def _callback_class() -> type:
             from engine.paths import Paths
 
             params = dict(trial.config)
-            mp = apply_params(self.base, params)
+            mp = build_point(self.base, params)
             result = trial.last_result or {}
             local = RunRecord(Paths(**self.paths).run_dir(mp.id)).results() or {}
             metrics = {k: v for k, v in result.items() if "/" in k or k == "epoch"}

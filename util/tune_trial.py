@@ -73,11 +73,11 @@ def tune_trial(config: dict[str, Any], base: dict[str, Any], paths: dict[str, st
     from ray import tune
 
     from engine.runner import RunFailed, execute
-    from util.sweep_spec import apply_params
+    from util.sweep_spec import build_point
 
     worker_logging()
     params = dict(config)
-    mp = apply_params(base, params)
+    mp = build_point(base, params)
     where = Paths(**paths)
     metric, mode = mp.objective()
     better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)

@@ -6,8 +6,8 @@ import pytest
 
 from engine.paths import Paths
 from planner.dev_data import TableObjective, base_metaprogram, dataset_facts, replay_study, run_point
-from planner.space import grid
 from planner.train import read_studies
+from util.search_space import grid
 
 SPACE = {
     "model.hidden": {"type": "choice", "values": [8, 16]},

@@ -62,7 +62,7 @@ def test_a_real_tune_run_uses_the_planner(untrained_checkpoint, execution_base, 
     from engine.metaprogram import validate
     from engine.paths import Paths
     from engine.runner import execute
-    from planner.space import apply_params
+    from util.search_space import apply_params
 
     paths = Paths(
         data_root=str(tmp_path), model_root=str(tmp_path), cache_root=str(tmp_path), output_root=str(tmp_path)
