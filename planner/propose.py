@@ -205,16 +205,41 @@ class Planner:
         return fallback[0].params, fallback[1], fallback[0]
 
     def _validate(self, study: dict[str, Any], params: dict[str, Any]) -> Metaprogram | None | bool:
-        """The metaprogram of `params` as untrusted input; False (and counted) when invalid."""
+        """The metaprogram of `params` (untrusted) on the study's base (trusted); False (and counted) when invalid."""
         base = study.get("base")
         if not base:
             return None
         try:
-            return validate(apply_params(base, params), trusted=False, source="planner proposal")
+            return validate_proposal(base, params)
         except MetaprogramError as exc:
             self.stats.rejected += 1
             self.stats.errors.append(exc.render())
             return False
+
+
+def validate_proposal(base: dict[str, Any], params: dict[str, Any], source: str = "planner proposal") -> Metaprogram:
+    """The trusted `base` with the planner's `params`, where only what the planner wrote is untrusted.
+
+    The whole metaprogram must pass the schema (names, ranges, types). Then it is checked as
+    untrusted input, and a refusal counts when it concerns a key the planner set: the base keeps
+    its own settings, a data file's path included, while a proposal may not set a path, an
+    interpolation, a `_target_` or resources over the caps.
+    """
+    raw = apply_params(base, params)
+    mp = validate(raw, trusted=True, source=source)
+    try:
+        validate(raw, trusted=False, source=source)
+    except MetaprogramError as exc:
+        own = [error for error in exc.errors if _written_by(error, params)]
+        if own:
+            raise MetaprogramError(own, source) from None
+    return mp
+
+
+def _written_by(error: str, params: dict[str, Any]) -> bool:
+    """Whether an error line ("key.path: what") is about a key of `params`, or above or below one."""
+    where = error.split(":", 1)[0].strip()
+    return any(where == key or where.startswith(f"{key}.") or key.startswith(f"{where}.") for key in params)
 
 
 def _normalised(trial: dict[str, Any], norm: Normalizer) -> dict[str, Any]:
