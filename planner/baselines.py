@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any, Protocol
 
-from planner.space import CATEGORICAL, grid, point_key, sample
+from util.search_space import CATEGORICAL, grid, point_key, sample
 
 
 class Searcher(Protocol):

@@ -32,7 +32,7 @@ from database.task import task_signature as describe
 from engine.metaprogram import validate
 from engine.paths import Paths
 from engine.records import write_json
-from planner.space import apply_params, grid, point_key
+from util.search_space import apply_params, grid, point_key
 
 # The discrete space every dev study searches: 8 x 2 x 3 x 2 = 96 points.
 DEV_SPACE: dict[str, dict[str, Any]] = {

@@ -35,6 +35,7 @@ class Settings:
     shuffle_p: float = 0.2  # share of training sequences with a shuffled parameter order
     expand_max: float = 0.3  # objective range widened by up to this share on each side
     eval_every: int = 200
+    patience: int = 4  # evaluations without a better held-out loss before training stops (0: never)
     max_val_studies: int = 64  # a fixed subset keeps each evaluation to seconds on a CPU
     max_minutes: float = 25.0
     seed: int = 0

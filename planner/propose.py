@@ -36,7 +36,7 @@ from planner.serialize import (
     value_tokens,
     y_tokens,
 )
-from planner.space import CATEGORICAL, apply_params, point_key
+from util.search_space import CATEGORICAL, apply_params, point_key
 
 
 @dataclass
@@ -109,7 +109,7 @@ class Planner:
         mode = study["task"]["objective"]["mode"]
         norm = Normalizer(values, mode, (self.margin, self.margin))
         best = max(norm(v) for v in values) if values else None
-        per_trial = len(order) + 2
+        per_trial = 2 * len(order) + 2  # <t>, a name and a value per parameter, the objective
         while True:  # keep the newest trials that fit (the normalisation still sees them all)
             study["trials"] = trials
             words = study_words(
@@ -135,20 +135,21 @@ class Planner:
         allowed = [self.vocab.ids(value_tokens(space[key], self.n_bins)) for key in order]
         if any(self.vocab.unk_id in ids for ids in allowed):
             raise SerializeError("the space needs more bins or choices than the planner's vocabulary holds")
+        names = [self.vocab.encode_words([key]) for key in order]  # written, not sampled; <unk> if never seen
         with torch.no_grad():
-            ids = torch.tensor([prompt + [self.vocab.id("<t>")]] * k, device=self.device)
+            ids = torch.tensor([prompt + [self.vocab.id("<t>")] + names[0]] * k, device=self.device)
             out = self.model(input_ids=ids, use_cache=True)
             chosen: list[list[int]] = [[] for _ in range(k)]
-            for slot_ids in allowed:
+            for slot, slot_ids in enumerate(allowed):
                 logits = out.logits[:, -1, :].float().cpu()  # (K, vocab)
                 index = torch.tensor(slot_ids)
                 probs = torch.softmax(logits[:, index] / self.temperature, dim=-1)  # only valid tokens
                 picks = index[torch.multinomial(probs, 1, generator=self.generator).squeeze(1)]  # (K,)
                 for row, token_id in enumerate(picks.tolist()):
                     chosen[row].append(token_id)
-                out = self.model(
-                    input_ids=picks.view(k, 1).to(self.device), past_key_values=out.past_key_values, use_cache=True
-                )
+                follow = names[slot + 1] if slot + 1 < len(order) else []  # the next parameter's name
+                step = torch.cat([picks.view(k, 1), torch.tensor([follow] * k, dtype=torch.long).view(k, -1)], dim=1)
+                out = self.model(input_ids=step.to(self.device), past_key_values=out.past_key_values, use_cache=True)
             y_logits = out.logits[:, -1, :].float().cpu()[:, torch.tensor(self.y_ids)]  # (K, n_y + 1)
             y_probs = torch.softmax(y_logits, dim=-1)
         mean = y_probs @ self.y_centres
@@ -205,16 +206,41 @@ class Planner:
         return fallback[0].params, fallback[1], fallback[0]
 
     def _validate(self, study: dict[str, Any], params: dict[str, Any]) -> Metaprogram | None | bool:
-        """The metaprogram of `params` as untrusted input; False (and counted) when invalid."""
+        """The metaprogram of `params` (untrusted) on the study's base (trusted); False (and counted) when invalid."""
         base = study.get("base")
         if not base:
             return None
         try:
-            return validate(apply_params(base, params), trusted=False, source="planner proposal")
+            return validate_proposal(base, params)
         except MetaprogramError as exc:
             self.stats.rejected += 1
             self.stats.errors.append(exc.render())
             return False
+
+
+def validate_proposal(base: dict[str, Any], params: dict[str, Any], source: str = "planner proposal") -> Metaprogram:
+    """The trusted `base` with the planner's `params`, where only what the planner wrote is untrusted.
+
+    The whole metaprogram must pass the schema (names, ranges, types). Then it is checked as
+    untrusted input, and a refusal counts when it concerns a key the planner set: the base keeps
+    its own settings, a data file's path included, while a proposal may not set a path, an
+    interpolation, a `_target_` or resources over the caps.
+    """
+    raw = apply_params(base, params)
+    mp = validate(raw, trusted=True, source=source)
+    try:
+        validate(raw, trusted=False, source=source)
+    except MetaprogramError as exc:
+        own = [error for error in exc.errors if _written_by(error, params)]
+        if own:
+            raise MetaprogramError(own, source) from None
+    return mp
+
+
+def _written_by(error: str, params: dict[str, Any]) -> bool:
+    """Whether an error line ("key.path: what") is about a key of `params`, or above or below one."""
+    where = error.split(":", 1)[0].strip()
+    return any(where == key or where.startswith(f"{key}.") or key.startswith(f"{where}.") for key in params)
 
 
 def _normalised(trial: dict[str, Any], norm: Normalizer) -> dict[str, Any]:

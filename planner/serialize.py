@@ -3,18 +3,23 @@
 Layout (whitespace-separated words; numbers stay plain words, the tokenizer splits them):
 
     <study> pipeline execution model mlp dataset digits task classification n_samples 1797
-      n_features 64 n_classes 10 metric val/accuracy mode max algorithm tpe
+      n_features 64 n_classes 10 balance 0.97 lin 0.93 knn 0.96 metric val/accuracy mode max
+      algorithm tpe
     <space> <p> model.hidden choice 3 16 64 256 <p> pipeline.optim.lr loguniform 0.0001 0.3
-    <trials> <t> c:1 b:57 y:88 <t> ... <end>
+    <trials> <t> model.hidden c:1 pipeline.optim.lr b:57 y:88 <t> ... <end>
 
+The task's facts are what can be measured before any trial (database.task.describe_data): size,
+features, classes, class balance, and landmark scores of a linear model (`lin`) and of nearest
+neighbours (`knn`) on the trials' own split; `na` where a record does not hold one.
 Each parameter value is a bin token: `c:i` (index of a choice), `b:i` (one of `n_bins` bins of a
 uniform / loguniform range, log scale for loguniform; a randint with at most `n_bins` values gets
 one bin per integer, so it is exact). The objective is normalised within the study so that 1 is
 the best and 0 the worst value seen (minimised metrics are negated; positive minimised metrics
 such as losses and errors, which span orders of magnitude, are log-scaled first), then
-quantised into `n_y` bins `y:i`; a failed trial is `y:fail`. A trial's values follow the parameter
-order of the `<space>` section (no names: that keeps sequences short enough to train on a CPU),
-and that order may be shuffled as augmentation.
+quantised into `n_y` bins `y:i`; a failed trial is `y:fail`. In a trial, each value follows its
+parameter's name, in the order of the `<space>` section (shuffled as augmentation): a parameter
+keeps its meaning in any space that holds it, so a new space sharing names with the training
+spaces gets informed proposals for those names.
 
 `text_to_study(study_to_text(s))` gives back the task, space, algorithm and trials with every
 parameter quantised and every objective normalised (the study gets `"objective_normalised": true`);
@@ -28,12 +33,14 @@ import math
 import random
 from typing import Any
 
-from planner.space import CATEGORICAL, check_space
+from util.search_space import CATEGORICAL, SpaceError, check_space
 
 N_BINS = 100
 N_Y = 100
 FAIL = "y:fail"
-FACT_KEYS = ("task", "n_samples", "n_features", "n_classes")
+FACT_KEYS = ("task", "n_samples", "n_features", "n_classes", "balance", "lin", "knn")
+INT_FACTS = ("n_samples", "n_features", "n_classes")
+MISSING = "na"  # a fact the task record does not hold (e.g. landmarks of an old export)
 
 
 class SerializeError(ValueError):
@@ -41,6 +48,17 @@ class SerializeError(ValueError):
 
 
 # -- parameters ---------------------------------------------------------------------------------
+
+
+def check_serializable(space: dict[str, dict[str, Any]]) -> None:
+    """A valid space whose choices can be written as words: scalars, and strings without spaces."""
+    check_space(space)
+    for key, spec in space.items():
+        for v in spec.get("values") or []:
+            if isinstance(v, str) and (not v or any(c.isspace() for c in v)):
+                raise SpaceError(f"{key}: choice value {v!r} must be a non-empty word without spaces")
+            if not isinstance(v, str | int | float | bool) and v is not None:
+                raise SpaceError(f"{key}: choice value {v!r} must be a string, number, bool or null")
 
 
 def n_values(spec: dict[str, Any], n_bins: int = N_BINS) -> int:
@@ -175,7 +193,8 @@ def task_words(study: dict[str, Any]) -> list[str]:
     for key in ("pipeline", "model", "dataset"):
         words += [key, _word(task[key], f"task.{key}")]
     for key in FACT_KEYS:
-        words += [key, _word(facts.get(key, 0), f"task.dataset_facts.{key}")]
+        value = facts.get(key, 0 if key in INT_FACTS else None)
+        words += [key, MISSING if value is None else _word(value, f"task.dataset_facts.{key}")]
     objective = task["objective"]
     words += ["metric", _word(objective["metric"], "metric"), "mode", _word(objective["mode"], "mode")]
     words += ["algorithm", _word(study.get("algorithm", "unknown"), "algorithm")]
@@ -198,7 +217,8 @@ def trial_words(
     trial: dict[str, Any], space: dict[str, dict[str, Any]], order: list[str], y: float | None, n_bins: int, n_y: int
 ) -> list[str]:
     words = ["<t>"]
-    words += [param_token(space[key], trial["params"][key], n_bins) for key in order]
+    for key in order:  # each value after its name: a new space that shares names is not a stranger
+        words += [key, param_token(space[key], trial["params"][key], n_bins)]
     return words + [y_token(y, n_y)]
 
 
@@ -213,7 +233,7 @@ def study_words(
 ) -> list[str]:
     """The study as words; `order` is the parameter order (default: sorted keys)."""
     space = study["search_space"]
-    check_space(space)
+    check_serializable(space)
     order = list(order) if order is not None else sorted(space)
     if sorted(order) != sorted(space):
         raise SerializeError(f"parameter order {order} does not match the space's keys {sorted(space)}")
@@ -263,7 +283,8 @@ def text_to_study(text: str, *, n_bins: int = N_BINS, n_y: int = N_Y) -> dict[st
     for key in FACT_KEYS:
         reader.expect(key)
         word = reader.next()
-        facts[key] = word if key == "task" else int(word)
+        if word != MISSING:
+            facts[key] = word if key == "task" else int(word) if key in INT_FACTS else float(word)
     task["dataset_facts"] = facts
     reader.expect("metric")
     metric = reader.next()
@@ -284,7 +305,7 @@ def text_to_study(text: str, *, n_bins: int = N_BINS, n_y: int = N_Y) -> dict[st
         else:
             space[key] = {"type": kind, "low": json.loads(reader.next()), "high": json.loads(reader.next())}
         order.append(key)
-    check_space(space)
+    check_serializable(space)
 
     reader.expect("<trials>")
     trials = []
@@ -292,6 +313,7 @@ def text_to_study(text: str, *, n_bins: int = N_BINS, n_y: int = N_Y) -> dict[st
         reader.next()
         params = {}
         for key in order:
+            reader.expect(key)
             params[key] = token_value(space[key], reader.next(), n_bins)
         y = y_value(reader.next(), n_y)
         trials.append(

@@ -23,8 +23,8 @@ from typing import Any
 
 from planner.model import Settings, build_model, save_checkpoint
 from planner.serialize import SerializeError, shuffled_order, study_words
-from planner.space import SpaceError
 from planner.vocab import Vocabulary
+from util.search_space import SpaceError
 
 IGNORE = -100
 
@@ -112,9 +112,19 @@ def evaluate(model, batches: list[dict[str, Any]], device: str, torch) -> float:
 
 
 def train(
-    studies: list[dict[str, Any]], out: Path, settings: Settings, log=print, init: Path | None = None
+    studies: list[dict[str, Any]],
+    out: Path,
+    settings: Settings,
+    log=print,
+    init: Path | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Train from scratch, or go on from the checkpoint `init` (its vocabulary and architecture kept)."""
+    """Train from scratch, or go on from the checkpoint `init` (its vocabulary and architecture kept).
+
+    The held-out loss is measured every `eval_every` steps; the checkpoint in `out` is always the
+    best one so far (written when it improves), and training stops after `patience` evaluations
+    without improvement. `loss_curve.png` beside it shows both losses.
+    """
     import torch
 
     from engine.context import resolve_device
@@ -157,9 +167,23 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     history = [{"step": 0, "val_loss": evaluate(model, val_batches, device, torch)}]
     log(f"step 0: held-out loss {history[0]['val_loss']:.4f}")
+    best = {"step": 0, "val_loss": history[0]["val_loss"]}
+    report = {
+        "parameters": n_params,
+        "train_studies": len(train_set),
+        "val_studies": len(val_set),
+        "val_tasks": sorted({task_key(s) for s in val_set}),
+    }
+
+    def keep_best() -> None:  # the checkpoint on disk is always the best so far: nothing is lost when stopped
+        save_checkpoint(out, model, vocab, settings, {**report, **_losses(history, best), "steps_done": step})
+
     started = time.monotonic()
     model.train()
-    step, running = 0, []
+    step, running, stale, stop = 0, [], 0, ""
+    keep_best()
+    bar = _progress_bar(settings.steps, progress)
+    say = bar.write if progress else log  # lines above the bar, not through it
     while step < settings.steps:
         batch = collate(
             [encode_study(rng.choice(train_set), vocab, settings, rng) for _ in range(settings.batch_size)],
@@ -174,29 +198,88 @@ def train(
         scheduler.step()
         step += 1
         running.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{running[-1]:.3f}", held_out=f"{history[-1]['val_loss']:.3f}", refresh=False)
         out_of_time = time.monotonic() - started > settings.max_minutes * 60
         if step % settings.eval_every == 0 or step == settings.steps or out_of_time:
             val_loss = evaluate(model, val_batches, device, torch)
             history.append({"step": step, "train_loss": sum(running) / len(running), "val_loss": val_loss})
-            log(f"step {step}: train loss {history[-1]['train_loss']:.4f}, held-out loss {val_loss:.4f}")
             running = []
+            if val_loss < best["val_loss"]:
+                best, stale = {"step": step, "val_loss": val_loss}, 0
+                keep_best()
+            else:
+                stale += 1
+            say(
+                f"step {step}: train loss {history[-1]['train_loss']:.4f}, held-out loss {val_loss:.4f}"
+                f" (best {best['val_loss']:.4f} at step {best['step']})"
+            )
+            if settings.patience and stale >= settings.patience:
+                stop = f"held-out loss has not improved for {stale} evaluations"
         if out_of_time:
-            log(f"stopping at step {step}: the time limit of {settings.max_minutes} min is reached")
+            stop = f"the time limit of {settings.max_minutes} min is reached"
+        if stop:
+            log(f"stopping at step {step}: {stop}")
             break
-    report = {
-        "parameters": n_params,
-        "steps_done": step,
-        "wall_s": time.monotonic() - started,
-        "train_studies": len(train_set),
-        "val_studies": len(val_set),
-        "val_tasks": sorted({task_key(s) for s in val_set}),
+    bar.close()
+    report.update(
+        _losses(history, best), steps_done=step, wall_s=time.monotonic() - started, stopped_early=stop or None
+    )
+    _rewrite_report(out, report)
+    plot_losses(history, best, out / "loss_curve.png")
+    log(
+        f"held-out loss {report['initial_val_loss']:.4f} -> best {best['val_loss']:.4f} at step {best['step']} "
+        f"(last {history[-1]['val_loss']:.4f}); best checkpoint in {out}"
+    )
+    return report
+
+
+def _losses(history: list[dict[str, Any]], best: dict[str, Any]) -> dict[str, Any]:
+    return {
         "history": history,
         "initial_val_loss": history[0]["val_loss"],
-        "final_val_loss": history[-1]["val_loss"],
+        "best_step": best["step"],
+        "best_val_loss": best["val_loss"],
+        "last_val_loss": history[-1]["val_loss"],
+        "final_val_loss": best["val_loss"],  # the loss of the checkpoint that was kept
     }
-    save_checkpoint(out, model, vocab, settings, report)
-    log(f"held-out loss {report['initial_val_loss']:.4f} -> {report['final_val_loss']:.4f}; checkpoint in {out}")
-    return report
+
+
+def _rewrite_report(out: Path, report: dict[str, Any]) -> None:
+    """settings.json of the kept checkpoint, with the whole history (the weights stay the best ones)."""
+    path = out / "settings.json"
+    data = json.loads(path.read_text())
+    data.update(report)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="planner", unit="step", disable=not enabled, dynamic_ncols=True)
+
+
+def plot_losses(history: list[dict[str, Any]], best: dict[str, Any], path: Path) -> None:
+    """Training and held-out loss against steps, the kept checkpoint marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    train = [h for h in history if "train_loss" in h]
+    if train:
+        ax.plot([h["step"] for h in train], [h["train_loss"] for h in train], marker=".", label="training loss")
+    ax.plot([h["step"] for h in history], [h["val_loss"] for h in history], marker="o", label="held-out loss")
+    ax.axvline(best["step"], color="grey", linestyle="--", linewidth=1)
+    ax.scatter([best["step"]], [best["val_loss"]], color="red", zorder=3, label=f"kept: step {best['step']}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss per predicted token")
+    ax.set_title("planner training")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,8 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot train the planner: {exc}", file=sys.stderr)
         return 2
-    report = train(studies, args.out, settings, log=lambda m: print(m, flush=True), init=args.init)
-    print(json.dumps({k: report[k] for k in ("initial_val_loss", "final_val_loss", "steps_done", "wall_s")}))
+    report = train(studies, args.out, settings, log=lambda m: print(m, flush=True), init=args.init, progress=True)
+    keys = ("initial_val_loss", "best_val_loss", "best_step", "last_val_loss", "steps_done", "wall_s")
+    print(json.dumps({k: report[k] for k in keys}))
     return 0
 
 

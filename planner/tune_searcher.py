@@ -22,7 +22,7 @@ from typing import Any
 from ray.tune.search import Searcher
 from ray.tune.search.sample import Categorical, Domain, Float, Integer, LogUniform, Uniform
 
-from planner.space import check_space
+from planner.serialize import check_serializable
 
 
 def space_from_tune(config: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[str, ...]]]:
@@ -41,7 +41,7 @@ def space_from_tune(config: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], 
                 paths[dotted] = (*prefix, str(key))
 
     walk(config, ())
-    check_space(space)
+    check_serializable(space)
     return space, paths
 
 
@@ -87,7 +87,7 @@ class PlannerSearch(Searcher):
         self.space: dict[str, dict[str, Any]] | None = None
         self.paths: dict[str, tuple[str, ...]] = {}
         if space is not None:
-            check_space(space)
+            check_serializable(space)
             self.space, self.paths = space, {key: (key,) for key in space}
         self.trials: list[dict[str, Any]] = list(history or [])
         self.live: dict[str, dict[str, Any]] = {}

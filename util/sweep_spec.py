@@ -7,27 +7,23 @@ engine.metaprogram.validate. Imports neither torch nor ray.
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import itertools
 import json
-import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator
 
 from engine.compose import CONFIG_DIR, load
 from engine.metaprogram import Metaprogram, MetaprogramError, validate
 from engine.paths import Paths, default_paths
-from engine.schema.base import COMPONENT_KINDS
+from engine.schema.base import COMPONENT_KINDS, Schema
+from util.search_space import SpaceError, apply_params, grid, sample, space_errors
 from util.sweep_objective import SweepObjective, objective_errors
 from util.sweep_objective import from_dict as objective_from_dict
 
-SPACE_TYPES = ("choice", "grid", "uniform", "loguniform", "randint")
-MODES = ("grid", "random", "tune")
-ALGORITHMS = ("random", "grid", "tpe", "planner")
-SCHEDULERS = ("fifo", "asha")
 SWEEP_DIR = CONFIG_DIR / "sweep"
 
 
@@ -40,21 +36,61 @@ class SweepError(ValueError):
         super().__init__("\n".join([f"invalid sweep{where}: {len(errors)} error(s)", *[f"  - {e}" for e in errors]]))
 
 
-@dataclass
-class TuneSettings:
-    algorithm: str = "random"
-    scheduler: str = "fifo"
-    concurrency: int = 2
-    time_budget_s: float | None = None
-    retries: int = 0  # per trial (FailureConfig.max_failures)
-    grace_period: int = 1  # ASHA: epochs every trial runs before it can be stopped
-    reduction_factor: float = 2.0  # ASHA: keep the best 1/reduction_factor at each rung
+class TuneSettings(Schema):
+    """`tune:` of a sweep file (mode tune)."""
+
+    algorithm: Literal["random", "grid", "tpe", "planner"] = "random"
+    scheduler: Literal["fifo", "asha"] = "fifo"
+    concurrency: PositiveInt = 2
+    time_budget_s: float | None = Field(None, gt=0)
+    retries: NonNegativeInt = 0  # per trial (FailureConfig.max_failures)
+    grace_period: PositiveInt = 1  # ASHA: epochs every trial runs before it can be stopped
+    reduction_factor: float = Field(2.0, gt=1)  # ASHA: keep the best 1/reduction_factor at each rung
     resume: bool = False
     planner_checkpoint: str | None = None  # algorithm=planner: a folder written by train_planner.sh
-    planner_candidates: int = 16  # algorithm=planner: samples scored per proposal by the acquisition
-    planner_acquisition: str | None = "ei"  # algorithm=planner: ei, ucb, or null for plain sampling
-    resources: dict[str, float] = field(default_factory=dict)  # custom Ray resources each trial also needs
+    planner_candidates: PositiveInt = 16  # algorithm=planner: samples scored per proposal by the acquisition
+    planner_acquisition: Literal["ei", "ucb"] | None = "ei"  # algorithm=planner: or null for plain sampling
+    resources: dict[str, PositiveFloat] = {}  # custom Ray resources each trial also needs
     max_artifact_mb: float | None = 16.0  # files of a trial on another node larger than this stay there
+
+    @field_validator("planner_checkpoint")
+    @classmethod
+    def _checkpoint(cls, value: str | None, info: Any) -> str | None:
+        if info.data.get("algorithm") != "planner":
+            return value
+        if not value:
+            raise ValueError("algorithm=planner needs the folder train_planner.sh wrote")
+        if not Path(value).is_dir():
+            raise ValueError(f"no planner checkpoint at {value}")
+        return value
+
+
+class BaseSpec(Schema):
+    """`base:` the metaprogram every point starts from."""
+
+    config: str | None = None  # a config name such as metaprogram/example
+    components: dict[Literal["model", "dataset", "pipeline"], str] = {}  # kind -> option, e.g. model: classic/mlp
+    overrides: list[str] = []
+
+    @model_validator(mode="after")
+    def _complete(self) -> BaseSpec:
+        if not self.config and set(self.components) != set(COMPONENT_KINDS):
+            raise ValueError("give a config name, or components for all of model, dataset and pipeline")
+        return self
+
+
+class SweepFile(Schema):
+    """A sweep file (configs/sweep/<name>.yaml); `space` is checked by util.search_space."""
+
+    name: str | None = None
+    suite: str = "train"
+    base: BaseSpec
+    space: dict[str, Any]
+    mode: Literal["grid", "random", "tune"] = "random"
+    count: PositiveInt = 10
+    seed: NonNegativeInt = 0
+    tune: TuneSettings = TuneSettings()
+    objective: dict[str, Any] | None = None  # the sweep's own objective, checked by util.sweep_objective
 
 
 @dataclass
@@ -108,21 +144,17 @@ class Sweep:
     # ---- points
     def build(self, params: dict[str, Any]) -> Metaprogram:
         mp, _ = self.base()
-        return apply_params(mp.canonical, params)
+        return build_point(mp.canonical, params)
 
     def grid_points(self) -> list[dict[str, Any]]:
-        finite = {k: s for k, s in self.space.items() if s["type"] in ("choice", "grid")}
-        others = sorted(set(self.space) - set(finite))
-        if others:
-            raise SweepError([f"space.{k}: grid mode needs finite values (choice or grid)" for k in others])
-        keys = sorted(finite)
-        return [
-            dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(finite[k]["values"] for k in keys))
-        ]
+        try:
+            return grid(self.space)
+        except SpaceError as exc:
+            raise SweepError(exc.errors) from None
 
     def random_points(self) -> list[dict[str, Any]]:
         rng = random.Random(self.seed)
-        return [{k: sample(self.space[k], rng) for k in sorted(self.space)} for _ in range(self.count)]
+        return [sample(self.space, rng) for _ in range(self.count)]
 
     def metaprograms(self) -> list[tuple[dict[str, Any], Metaprogram]]:
         """Grid or random points as validated metaprograms, duplicates (same id) dropped, order kept."""
@@ -137,67 +169,9 @@ class Sweep:
         return out
 
 
-def sample(spec: dict[str, Any], rng: random.Random) -> Any:
-    kind = spec["type"]
-    if kind in ("choice", "grid"):
-        return rng.choice(spec["values"])
-    if kind == "uniform":
-        return rng.uniform(spec["low"], spec["high"])
-    if kind == "loguniform":
-        return math.exp(rng.uniform(math.log(spec["low"]), math.log(spec["high"])))
-    return rng.randrange(int(spec["low"]), int(spec["high"]))  # randint: high excluded, as in Ray Tune
-
-
-def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = tree
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[parts[-1]] = value
-
-
-def apply_params(base: dict[str, Any], params: dict[str, Any]) -> Metaprogram:
-    """`base` (a canonical dict) with `params` set at their dotted keys, validated (trusted).
-
-    Setting `<kind>.name` to another component starts that component from its
-    defaults: the base's other settings belong to the old component.
-    """
-    raw = copy.deepcopy(base)
-    for kind in COMPONENT_KINDS:
-        new = params.get(f"{kind}.name")
-        if new is not None and new != raw[kind].get("name"):
-            raw[kind] = {"name": new}
-    for key, value in sorted(params.items()):
-        set_dotted(raw, key, value)
-    return validate(raw, trusted=True, source=f"with {params}")
-
-
-def space_errors(space: Any) -> list[str]:
-    if not isinstance(space, dict) or not space:
-        return ["space: a mapping of dotted keys to {type: ..., values: [...] | low: .., high: ..}"]
-    errors = []
-    for key, spec in space.items():
-        where = f"space.{key}"
-        if not isinstance(spec, dict) or spec.get("type") not in SPACE_TYPES:
-            errors.append(f"{where}: type must be one of {', '.join(SPACE_TYPES)}")
-            continue
-        if spec["type"] in ("choice", "grid"):
-            if not isinstance(spec.get("values"), list) or not spec["values"]:
-                errors.append(f"{where}: {spec['type']} needs a non-empty list `values`")
-            elif set(spec) - {"type", "values"}:
-                errors.append(f"{where}: unknown keys {sorted(set(spec) - {'type', 'values'})}")
-            continue
-        low, high = spec.get("low"), spec.get("high")
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)) or not low < high:
-            errors.append(f"{where}: {spec['type']} needs numbers low < high")
-        elif spec["type"] == "loguniform" and low <= 0:
-            errors.append(f"{where}: loguniform needs low > 0")
-        elif set(spec) - {"type", "low", "high"}:
-            errors.append(f"{where}: unknown keys {sorted(set(spec) - {'type', 'low', 'high'})}")
-    return errors
+def build_point(base: dict[str, Any], params: dict[str, Any]) -> Metaprogram:
+    """`base` (a canonical dict) with `params` applied, validated as trusted input (a hand-written sweep)."""
+    return validate(apply_params(base, params), trusted=True, source=f"with {params}")
 
 
 def resolve_file(name: str) -> Path:
@@ -213,65 +187,34 @@ def resolve_file(name: str) -> Path:
     raise SweepError([f"no sweep config {name!r}; {did_you_mean(name, options)}"])
 
 
-def from_dict(data: dict[str, Any], source: str | None = None) -> Sweep:
-    """Check a sweep config (all problems at once) and build it; the base is composed lazily."""
-    errors: list[str] = []
-    known = {"name", "suite", "base", "space", "mode", "count", "seed", "tune", "objective"}
-    errors += [f"{k}: unknown key; valid: {', '.join(sorted(known))}" for k in data if k not in known]
-    base = data.get("base") or {}
-    if not isinstance(base, dict) or set(base) - {"config", "components", "overrides"}:
-        errors.append("base: a mapping with config (a config name), components ({kind: option}), overrides ([k=v])")
-        base = {}
-    components = base.get("components") or {}
-    if not isinstance(components, dict) or set(components) - set(COMPONENT_KINDS):
-        errors.append(f"base.components: a mapping of {', '.join(COMPONENT_KINDS)} to component options")
-        components = {}
-    if not base.get("config") and set(components) != set(COMPONENT_KINDS):
-        errors.append("base: give a config name, or components for all of model, dataset and pipeline")
-    errors += space_errors(data.get("space"))
-    mode = data.get("mode", "random")
-    if mode not in MODES:
-        errors.append(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
-    count, seed = data.get("count", 10), data.get("seed", 0)
-    if not isinstance(count, int) or count < 1:
-        errors.append(f"count: a positive integer, got {count!r}")
-    if not isinstance(seed, int) or seed < 0:
-        errors.append(f"seed: a non-negative integer, got {seed!r}")
-    tune_raw = data.get("tune") or {}
-    fields = TuneSettings.__dataclass_fields__
-    errors += [f"tune.{k}: unknown key; valid: {', '.join(fields)}" for k in tune_raw if k not in fields]
-    tune = TuneSettings(**{k: v for k, v in tune_raw.items() if k in fields})
-    if tune.algorithm not in ALGORITHMS:
-        errors.append(f"tune.algorithm: must be one of {', '.join(ALGORITHMS)}, got {tune.algorithm!r}")
-    if tune.algorithm == "planner" and not tune.planner_checkpoint:
-        errors.append("tune.planner_checkpoint: algorithm=planner needs the folder train_planner.sh wrote")
-    elif tune.algorithm == "planner" and not Path(tune.planner_checkpoint).is_dir():
-        errors.append(f"tune.planner_checkpoint: no planner checkpoint at {tune.planner_checkpoint}")
-    if tune.scheduler not in SCHEDULERS:
-        errors.append(f"tune.scheduler: must be one of {', '.join(SCHEDULERS)}, got {tune.scheduler!r}")
-    if not isinstance(tune.concurrency, int) or tune.concurrency < 1:
-        errors.append(f"tune.concurrency: a positive integer, got {tune.concurrency!r}")
-    if not isinstance(tune.resources, dict) or not all(
-        isinstance(v, int | float) and v > 0 for v in tune.resources.values()
-    ):
-        errors.append(f"tune.resources: custom Ray resource names mapped to positive amounts, got {tune.resources!r}")
-    if "objective" in data:
+def from_dict(data: Any, source: str | None = None) -> Sweep:
+    """Check a sweep config (every problem at once, with key paths) and build it; the base is composed lazily."""
+    from engine.metaprogram import format_errors
+
+    if not isinstance(data, dict):
+        raise SweepError(["expected a mapping with base, space, mode, count, seed, tune"], source)
+    errors = space_errors(data.get("space"))
+    if data.get("objective") is not None:
         errors += objective_errors(data["objective"])
+    try:
+        spec = SweepFile.model_validate({"space": {}, **data})
+    except ValidationError as exc:
+        errors = [e.lstrip(".") for e in format_errors(exc, SweepFile, "") if not e.startswith(".space")] + errors
+        raise SweepError(errors, source) from None
     if errors:
         raise SweepError(errors, source)
-    overrides = base.get("overrides") or []
     return Sweep(
-        name=str(data.get("name") or (Path(source).stem if source else "sweep")),
-        base_config=base.get("config"),
-        components={k: str(v) for k, v in components.items()},
-        overrides=[str(o) for o in overrides],
+        name=spec.name or (Path(source).stem if source else "sweep"),
+        base_config=spec.base.config,
+        components=dict(spec.base.components),
+        overrides=list(spec.base.overrides),
         space=data["space"],
-        mode=mode,
-        count=count,
-        seed=seed,
-        suite=str(data.get("suite", "train")),
-        tune=tune,
-        objective=objective_from_dict(data["objective"]) if "objective" in data else None,
+        mode=spec.mode,
+        count=spec.count,
+        seed=spec.seed,
+        suite=spec.suite,
+        tune=spec.tune,
+        objective=objective_from_dict(spec.objective) if spec.objective is not None else None,
     )
 
 

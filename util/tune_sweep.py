@@ -26,7 +26,7 @@ from engine.observe import sweep_run
 from engine.records import RunRecord
 from job_launch.cluster import init_ray
 from job_launch.shipping import Placement, start_sink
-from util.sweep_spec import Sweep, apply_params
+from util.sweep_spec import Sweep, build_point
 from util.sweep_watch import progress_callback
 from util.tune_trial import STOP_MESSAGE, mark_stopped
 
@@ -138,7 +138,7 @@ def _callback_class() -> type:
             from engine.paths import Paths
 
             params = dict(trial.config)
-            mp = apply_params(self.base, params)
+            mp = build_point(self.base, params)
             result = trial.last_result or {}
             local = RunRecord(Paths(**self.paths).run_dir(mp.id)).results() or {}
             metrics = {k: v for k, v in result.items() if "/" in k or k == "epoch"}

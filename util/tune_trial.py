@@ -79,13 +79,13 @@ def tune_trial(
     from engine.runner import RunFailed, execute
     from job_launch.shipping import Placement, RunFailedOnWorker, pack, worker_logging
     from util.sweep_objective import from_dict as objective_from_dict
-    from util.sweep_spec import apply_params
+    from util.sweep_spec import build_point
 
     worker_logging()
     where = Placement(**placement)
     paths, remote = where.paths_here()
     params = dict(config)
-    mp = apply_params(base, params)
+    mp = build_point(base, params)
     scorer = objective_from_dict(objective) if objective else None
     metric, mode = (scorer.metric, scorer.mode) if scorer else mp.objective()
     better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)

@@ -6,7 +6,7 @@ import math
 import random
 from typing import Any
 
-from planner.space import sample
+from util.search_space import sample
 
 MIXED_SPACE: dict[str, dict[str, Any]] = {
     "pipeline.optim.lr": {"type": "loguniform", "low": 1e-4, "high": 0.3},

@@ -6,8 +6,8 @@ import pytest
 
 from engine.paths import Paths
 from planner.dev_data import TableObjective, base_metaprogram, dataset_facts, replay_study, run_point
-from planner.space import grid
 from planner.train import read_studies
+from util.search_space import grid
 
 SPACE = {
     "model.hidden": {"type": "choice", "values": [8, 16]},
@@ -23,12 +23,14 @@ def test_a_point_is_a_real_recorded_run(tmp_path):
     entry = run_point(base, {"model.hidden": 8, "pipeline.optim.lr": 0.01}, paths)
     assert entry["status"] == "completed" and 0.0 <= entry["objective"] <= 1.0
     assert (tmp_path / "runs" / entry["run_id"] / "results.json").exists()
-    assert dataset_facts({"name": "iris"}) == {
+    facts = dataset_facts({"name": "iris"})
+    assert {k: facts[k] for k in ("task", "n_samples", "n_features", "n_classes")} == {
         "task": "classification",
         "n_samples": 150,
         "n_features": 4,
         "n_classes": 3,
     }
+    assert 0.9 <= facts["balance"] <= 1.0 and 0.7 <= facts["lin"] <= 1.0 and 0.7 <= facts["knn"] <= 1.0
 
 
 def fake_table() -> dict:

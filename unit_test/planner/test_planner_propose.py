@@ -70,3 +70,29 @@ def test_pending_points_are_skipped_too(untrained_checkpoint):
     for _ in range(5):
         params, _, _ = planner.suggest(study, k=4, acquisition="ei", max_rounds=20, pending=[{"model.layers": 1}])
         assert params == {"model.layers": 2}
+
+
+def test_only_what_the_planner_wrote_is_untrusted():
+    import pytest
+
+    from engine.metaprogram import MetaprogramError, validate
+    from planner.propose import validate_proposal
+
+    raw = {
+        "model": {"name": "mlp"},
+        "dataset": {"name": "csv", "file": "/data/my_table.csv", "target": "label"},
+        "pipeline": {"name": "execution", "epochs": 2},
+    }
+    base = validate(raw, trusted=True).canonical  # a hand-written base may name its data file
+    mp = validate_proposal(base, {"model.hidden": 16, "pipeline.optim.lr": 0.01})
+    assert mp.dataset.file == "/data/my_table.csv" and mp.model.hidden == 16
+    refused = {
+        "dataset.file": ("/etc/passwd", "dataset.file: path keys are not accepted from untrusted input"),
+        "pipeline.resources.cpus": (1000, "pipeline.resources.cpus: 1000"),
+        "dataset.target": ("${oc.env:HOME}", "dataset.target: interpolation"),
+        "model.hidden": (0, "model.hidden"),
+    }
+    for key, (value, message) in refused.items():
+        with pytest.raises(MetaprogramError) as err:
+            validate_proposal(base, {"model.dropout": 0.1, key: value})
+        assert message in err.value.render() and "my_table" not in err.value.render()

@@ -37,6 +37,16 @@ def test_round_trip_is_exact_up_to_quantisation(mixed_study):
     assert study_to_text(back) == text
 
 
+def test_task_descriptors_and_parameter_names_are_in_the_text(mixed_study):
+    study = dict(mixed_study)
+    study["task"] = {**study["task"], "dataset_facts": {**study["task"]["dataset_facts"], "lin": 0.93, "knn": 0.5}}
+    text = study_to_text(study)
+    assert " n_classes 10 balance na lin 0.93 knn 0.5 metric " in text
+    assert text_to_study(text)["task"] == study["task"]  # na (not measured) stays absent
+    first_trial = text.split("<t>")[1].split()
+    assert first_trial[0::2][:-1] == sorted(MIXED_SPACE)  # each value follows its parameter's name
+
+
 def test_objective_is_normalised_best_is_one_for_both_modes():
     for mode in ("max", "min"):
         study = make_study(MIXED_SPACE, 10, seed=1, mode=mode)

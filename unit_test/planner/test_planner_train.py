@@ -38,3 +38,44 @@ def test_bad_jsonl_names_the_line(tmp_path):
         assert "studies.jsonl:2" in str(exc)
     else:
         raise AssertionError("a line without a task must be refused")
+
+
+def test_early_stopping_keeps_the_best_checkpoint_and_draws_the_losses(tmp_path, monkeypatch):
+    """The held-out losses are scripted (a fake evaluation, for the stopping logic only); training is real."""
+    import torch
+
+    import planner.train as training
+
+    scripted = iter([5.0, 3.0, 2.0, 2.5, 4.0, 4.5, 6.0, 7.0])
+    snapshots = []
+
+    def fake_evaluate(model, batches, device, torch_module):
+        snapshots.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return next(scripted)
+
+    monkeypatch.setattr(training, "evaluate", fake_evaluate)
+    studies = [structured_study(s, dataset=d) for s in range(2) for d in ("digits", "iris", "wine")]
+    settings = Settings(hidden=16, layers=1, heads=2, intermediate=32, steps=100, eval_every=2, warmup=2, patience=3)
+    report = training.train(studies, tmp_path / "ckpt", settings, log=lambda m: None)
+    assert report["best_step"] == 4 and report["best_val_loss"] == 2.0 and report["final_val_loss"] == 2.0
+    assert report["steps_done"] == 10 and "not improved for 3 evaluations" in report["stopped_early"]
+    assert report["last_val_loss"] == 4.5 and [h["step"] for h in report["history"]] == [0, 2, 4, 6, 8, 10]
+    model, _, saved = load_checkpoint(tmp_path / "ckpt")
+    kept = model.state_dict()
+    assert all(torch.equal(kept[k], snapshots[2][k]) for k in kept)  # the weights of step 4, not of step 10
+    assert not all(torch.equal(kept[k], snapshots[-1][k]) for k in kept)
+    assert saved["best_step"] == 4 and len(saved["history"]) == 6
+    png = tmp_path / "ckpt" / "loss_curve.png"
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_command_shows_a_progress_bar_with_the_loss(tmp_path, capsys):
+    from planner.train import main
+
+    path = tmp_path / "studies.jsonl"
+    path.write_text("".join(json.dumps(structured_study(s, dataset=d)) + "\n" for s in range(2) for d in "abc"))
+    args = ["--studies", str(path), "--out", str(tmp_path / "ckpt"), "--steps", "6", "--eval-every", "3"]
+    args += ["--hidden", "32", "--layers", "1", "--heads", "2", "--intermediate", "64", "--warmup", "1"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "planner: 100%" in err and "6/6" in err and "loss=" in err and "held_out=" in err

@@ -62,7 +62,7 @@ def test_a_real_tune_run_uses_the_planner(untrained_checkpoint, execution_base, 
     from engine.metaprogram import validate
     from engine.paths import Paths
     from engine.runner import execute
-    from planner.space import apply_params
+    from util.search_space import apply_params
 
     paths = Paths(
         data_root=str(tmp_path), model_root=str(tmp_path), cache_root=str(tmp_path), output_root=str(tmp_path)
@@ -100,12 +100,14 @@ def test_searcher_for_a_base_metaprogram_describes_its_task(untrained_checkpoint
         data_root=str(tmp_path), model_root=str(tmp_path), cache_root=str(tmp_path), output_root=str(tmp_path)
     )
     searcher = PlannerSearch.for_metaprogram(untrained_checkpoint, mp, paths, planner=Planner(untrained_checkpoint))
-    assert searcher.task["dataset_facts"] == {
+    facts = searcher.task["dataset_facts"]
+    assert {k: facts[k] for k in ("task", "n_samples", "n_features", "n_classes")} == {
         "task": "classification",
         "n_samples": 178,
         "n_features": 13,
         "n_classes": 3,
     }
+    assert set(facts) >= {"balance", "lin", "knn"} and 0 < facts["lin"] <= 1
     assert (searcher.metric, searcher.mode) == ("val/accuracy", "max") and searcher.base == mp.canonical
     searcher.set_search_properties(None, None, {"model": {"hidden": tune.choice([8, 16])}})
     assert searcher.suggest("a")["model"]["hidden"] in (8, 16)

@@ -74,6 +74,52 @@ def test_every_problem_is_reported_at_once():
         from_dict(spec).grid_points()
 
 
+def test_a_bad_sweep_file_names_every_problem_with_its_key_path_and_the_nearest_names(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "base: {config: metaprogram/example, overides: [x=1]}\n"
+        "space:\n"
+        "  model.hidden: {type: choise, values: [8]}\n"
+        "  pipeline.optim.lr: {type: loguniform, low: 0.0, high: 0.1}\n"
+        "mode: gird\n"
+        "tune: {algoritm: tpe, scheduler: fifa}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "METAPROGRAM_OUTPUT_ROOT": str(tmp_path / "out")}
+    cmd = [sys.executable, "-B", str(REPO / "util" / "sweeper.py"), str(bad)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    for line in (
+        "6 error(s)",
+        "base.overides: unknown key; did you mean 'overrides'?",
+        "space.model.hidden.type: 'choise' is not allowed; did you mean 'choice'?",
+        "space.pipeline.optim.lr: loguniform needs low > 0",
+        "mode: 'gird' is not allowed; did you mean 'grid'?",
+        "tune.algoritm: unknown key; did you mean 'algorithm'?",
+        "tune.scheduler: 'fifa' is not allowed; did you mean 'fifo'?",
+    ):
+        assert line in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_sweeper_and_the_planner_sample_with_one_module():
+    import random
+
+    from planner.baselines import RandomSearcher
+    from util.search_space import sample
+
+    space = {
+        "pipeline.optim.lr": {"type": "loguniform", "low": 1e-4, "high": 0.1},
+        "model.hidden": {"type": "choice", "values": [16, 32]},
+        "model.layers": {"type": "randint", "low": 1, "high": 4},
+    }
+    sweep = from_dict({**grid([16], [0.001]), "space": space, "mode": "random", "count": 5, "seed": 4})
+    rng = random.Random(4)
+    assert sweep.random_points() == [sample(space, rng) for _ in range(5)]
+    assert RandomSearcher(space, seed=4).suggest() == sample(space, random.Random(4))
+    reordered = dict(reversed(list(space.items())))  # the order a space is written in does not change its draws
+    assert sample(reordered, random.Random(1)) == sample(space, random.Random(1))
+
+
 def test_shipped_sweep_configs_load():
     for name in ("example_grid", "example_tune"):
         sweep = load_sweep(name)

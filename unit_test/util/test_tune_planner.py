@@ -64,3 +64,27 @@ def test_a_tune_sweep_searches_with_the_planner(ray_local, checkpoint, tmp_path,
             assert 0.001 <= trial["params"]["pipeline.optim.lr"] <= 0.1
             assert trial["params"]["model.hidden"] in (8, 16, 32)
             assert trial["objective"] is not None
+
+
+def test_the_planner_plans_on_a_local_csv_in_a_real_tune_study(ray_local, checkpoint, tmp_path, monkeypatch):
+    """The base names its data file (trusted); the planner's proposals (untrusted) only set the space's keys."""
+    from sklearn.datasets import make_classification
+
+    features, labels = make_classification(n_samples=120, n_features=5, n_informative=3, random_state=0)
+    table = tmp_path / "my_table.csv"
+    rows = [",".join([*(f"x{i}" for i in range(5)), "label"])]
+    rows += [",".join([*(f"{v:.5f}" for v in x), str(y)]) for x, y in zip(features, labels, strict=True)]
+    table.write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("METAPROGRAM_OUTPUT_ROOT", str(tmp_path / "out"))
+    spec = planner_sweep(checkpoint)
+    spec["base"]["components"]["dataset"] = "local/csv"
+    spec["base"]["overrides"] += [f"dataset.file={table}", "dataset.target=label"]
+    sweep = from_dict(spec)
+    summary = run_tune(sweep)
+    assert summary["complete"] and summary["completed"] == 4 and summary["failed"] == 0
+    with Database(tmp_path / "out" / "metaprogram.db") as db:
+        study = db.study(sweep.study_id)
+        assert study["task"]["dataset"] == "csv" and study["task"]["dataset_facts"]["n_samples"] == 120
+        assert study["base"]["dataset"]["file"] == str(table)
+        for trial in study["trials"]:
+            assert trial["status"] == "completed" and set(trial["params"]) == set(spec["space"])
