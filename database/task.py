@@ -7,22 +7,14 @@ from typing import Any
 
 from engine.metaprogram import Metaprogram
 from engine.paths import Paths
-
-# (n_samples, n_features, n_classes) of scikit-learn's bundled sets, so no data is loaded to describe them.
-BUNDLED_FACTS = {
-    "digits": (1797, 64, 10),
-    "iris": (150, 4, 3),
-    "wine": (178, 13, 3),
-    "breast_cancer": (569, 30, 2),
-    "diabetes": (442, 10, 0),
-}
+from engine.schema.data_dag import BUNDLED  # their sizes, so no data is loaded to describe them
 
 
 def dataset_facts(mp: Metaprogram, paths: Paths | None = None) -> dict[str, Any]:
     cfg = mp.dataset
     task = mp.task
-    if cfg.name in BUNDLED_FACTS:
-        n, f, c = BUNDLED_FACTS[cfg.name]
+    if cfg.name in BUNDLED:
+        _, n, f, c = BUNDLED[cfg.name]
     elif cfg.name.startswith("synthetic_"):
         n, f, c = cfg.n_samples, cfg.n_features, getattr(cfg, "n_classes", 0)
     else:  # a local file or a data DAG: build it once to count

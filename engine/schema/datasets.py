@@ -1,123 +1,119 @@
-"""Schemas of the dataset components (configs/metaprogram/component/dataset)."""
+"""Schemas of the classic dataset components (configs/metaprogram/component/dataset).
+
+A classic dataset is one source, split into train / val / test and standardised. It runs as
+a fixed, uncached DAG over the data DAG's own transforms (`graph()`), so loading and
+splitting have one implementation; its settings are the source transform's parameters
+plus `split` and `standardize`.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from engine.schema.base import DATASETS, Component, Schema, path_field
+from engine.schema.base import DATASETS, Component
+from engine.schema.data_dag import (
+    BUNDLED,
+    TRANSFORMS,
+    BundledName,
+    CSVTable,
+    Graph,
+    Node,
+    SklearnParams,
+    SplitParams,
+    StandardizeParams,
+    SyntheticClassificationParams,
+    SyntheticRegressionParams,
+    TableParams,
+    Task,
+    TransformParams,
+)
 
-Task = Literal["classification", "regression"]
 
+class SplitConfig(SplitParams):
+    """The classic datasets' split. It keeps scikit-learn's shuffled order of each part (the DAG's
+    `split` sorts them), so that their results stay what they were before they became DAGs."""
 
-class SplitConfig(Schema):
-    val_fraction: float = Field(0.15, ge=0.0, le=0.5)
-    test_fraction: float = Field(0.2, ge=0.05, le=0.5)
+    keep_order: ClassVar[bool] = True
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the split, not of training")
-    stratify: bool = True
 
 
 class DatasetConfig(Component):
     split: SplitConfig = SplitConfig()
     standardize: bool = Field(True, description="scale features to zero mean, unit variance")
 
+    source: ClassVar[str]  # the loader transform; its parameters are this schema's fields of the same name
+
     def task(self) -> Task:
         raise NotImplementedError
 
+    def source_params(self) -> TransformParams:
+        schema = TRANSFORMS.schema(self.source)
+        return schema.model_validate({k: v for k, v in self.model_dump().items() if k in schema.model_fields})
 
-BUNDLED_TASKS: dict[str, Task] = {
-    "digits": "classification",
-    "iris": "classification",
-    "wine": "classification",
-    "breast_cancer": "classification",
-    "diabetes": "regression",
-}
+    def graph(self) -> Graph:
+        """load -> split -> standardise (features if asked, regression targets always); nothing cached."""
+        regression = self.task() == "regression"
+        nodes = [
+            Node(name="raw", transform=self.source, params=self.source_params(), cache=False),
+            Node(name="parts", transform="split", inputs=["raw"], params=self.split, cache=False),
+        ]
+        if self.standardize or regression:
+            scale = StandardizeParams(features=self.standardize, targets=regression)
+            nodes.append(Node(name="scaled", transform="standardize", inputs=["parts"], params=scale, cache=False))
+        return Graph(nodes, nodes[-1].name, fixed=True)
 
 
 class BundledConfig(DatasetConfig):
     """A data set that ships inside scikit-learn."""
 
-    name: Literal["digits", "iris", "wine", "breast_cancer", "diabetes"]
+    source: ClassVar[str] = "sklearn"
+    name: BundledName
     as_image: bool = Field(False, description="digits only: give 1x8x8 images, not 64 features")
 
     def task(self) -> Task:
-        return BUNDLED_TASKS[self.name]
+        return BUNDLED[self.name].task
+
+    def source_params(self) -> TransformParams:
+        return SklearnParams(dataset=self.name, as_image=self.as_image)
 
 
-class SyntheticClassificationConfig(DatasetConfig):
+class SyntheticClassificationConfig(DatasetConfig, SyntheticClassificationParams):
+    source: ClassVar[str] = "synthetic_classification"
     name: Literal["synthetic_classification"] = "synthetic_classification"
-    n_samples: int = Field(1000, ge=20, le=1_000_000)
-    n_features: int = Field(20, ge=1, le=10_000)
-    n_informative: int = Field(10, ge=1, le=10_000)
-    n_classes: int = Field(2, ge=2, le=100)
-    noise: float = Field(0.01, ge=0.0, le=1.0, description="share of labels flipped at random")
-    class_sep: float = Field(1.0, gt=0.0, le=100.0)
-    generator_seed: int = Field(0, ge=0, le=2**31 - 1)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SyntheticClassificationConfig:
-        if self.n_informative > self.n_features:
-            raise ValueError(f"n_informative ({self.n_informative}) must not exceed n_features ({self.n_features})")
-        if self.n_classes > 2**self.n_informative:
-            raise ValueError(f"n_classes ({self.n_classes}) needs n_informative >= log2(n_classes)")
-        return self
 
     def task(self) -> Task:
         return "classification"
 
 
-class SyntheticRegressionConfig(DatasetConfig):
+class SyntheticRegressionConfig(DatasetConfig, SyntheticRegressionParams):
+    source: ClassVar[str] = "synthetic_regression"
     name: Literal["synthetic_regression"] = "synthetic_regression"
-    n_samples: int = Field(1000, ge=20, le=1_000_000)
-    n_features: int = Field(20, ge=1, le=10_000)
-    n_informative: int = Field(10, ge=1, le=10_000)
-    noise: float = Field(0.1, ge=0.0, le=1000.0, description="std of gaussian noise on targets")
-    generator_seed: int = Field(0, ge=0, le=2**31 - 1)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SyntheticRegressionConfig:
-        if self.n_informative > self.n_features:
-            raise ValueError(f"n_informative ({self.n_informative}) must not exceed n_features ({self.n_features})")
-        return self
 
     def task(self) -> Task:
         return "regression"
 
 
-class TableFileConfig(DatasetConfig):
+class TableFileConfig(DatasetConfig, TableParams):
     """A local table: every column but the target is a feature unless listed."""
-
-    file: str = path_field(description="path of the file, relative to path.data_root")
-    target: str = Field(description="column holding the label or value")
-    features: list[str] | None = None
-    task_type: Task = "classification"
 
     def task(self) -> Task:
         return self.task_type
 
 
-class CSVConfig(TableFileConfig):
+class CSVConfig(TableFileConfig, CSVTable):
+    source: ClassVar[str] = "csv"
     name: Literal["csv"] = "csv"
-    delimiter: str = Field(",", min_length=1, max_length=1)
 
 
 class JSONLConfig(TableFileConfig):
+    source: ClassVar[str] = "jsonl"
     name: Literal["jsonl"] = "jsonl"
 
 
-_BUNDLED = "engine.data_pipe.loaders:load_bundled"
-for _name in BUNDLED_TASKS:
-    DATASETS.register(_name, BundledConfig, _BUNDLED)
-DATASETS.register(
-    "synthetic_classification",
-    SyntheticClassificationConfig,
-    "engine.data_pipe.loaders:load_synthetic_classification",
-)
-DATASETS.register(
-    "synthetic_regression",
-    SyntheticRegressionConfig,
-    "engine.data_pipe.loaders:load_synthetic_regression",
-)
-DATASETS.register("csv", CSVConfig, "engine.data_pipe.loaders:load_csv")
-DATASETS.register("jsonl", JSONLConfig, "engine.data_pipe.loaders:load_jsonl")
+_LOAD = "engine.data_pipe.dag:load_dag"
+for _name in BUNDLED:
+    DATASETS.register(_name, BundledConfig, _LOAD)
+for _schema in (SyntheticClassificationConfig, SyntheticRegressionConfig, CSVConfig, JSONLConfig):
+    DATASETS.register(_schema.model_fields["name"].default, _schema, _LOAD)

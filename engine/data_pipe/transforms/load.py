@@ -1,14 +1,17 @@
-"""Loaders: the DAG's sources (scikit-learn's bundled sets, CSV, JSONL, image folders, datasets on disk)."""
+"""Loaders: the DAG's sources (scikit-learn's bundled sets and generators, CSV, JSONL, image folders,
+datasets on disk)."""
 
 from __future__ import annotations
 
+import csv
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine.data_pipe.dag import TransformEnv, resolve_path
-from engine.data_pipe.frame import Data
-from engine.data_pipe.loaders import DataError, read_csv_rows, read_jsonl_rows
+from engine.data_pipe.frame import Data, DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -16,9 +19,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 def load_sklearn(inputs: list[Data], params, env: TransformEnv) -> Data:
     from sklearn import datasets
 
+    from engine.schema.data_dag import BUNDLED
+
     bunch = getattr(datasets, f"load_{params.dataset}")()
     x = bunch.data.astype(np.float32)
-    regression = params.dataset == "diabetes"
+    regression = BUNDLED[params.dataset].task == "regression"
     kind = "features"
     if params.dataset == "digits" and params.as_image:
         x, kind = x.reshape(-1, 1, 8, 8), "image"  # (N, C, H, W)
@@ -26,6 +31,37 @@ def load_sklearn(inputs: list[Data], params, env: TransformEnv) -> Data:
     if not regression:
         meta["class_names"] = [str(n) for n in bunch.target_names]
     return Data({"x": x, "y": bunch.target.astype(np.float32 if regression else np.int64)}, meta)
+
+
+def make_classification(inputs: list[Data], params, env: TransformEnv) -> Data:
+    from sklearn import datasets
+
+    x, y = datasets.make_classification(
+        n_samples=params.n_samples,
+        n_features=params.n_features,
+        n_informative=params.n_informative,
+        n_redundant=0,
+        n_classes=params.n_classes,
+        n_clusters_per_class=1,
+        flip_y=params.noise,
+        class_sep=params.class_sep,
+        random_state=params.generator_seed,
+    )
+    meta = {"task": "classification", "input_kind": "features", "class_names": [str(i) for i in range(params.n_classes)]}
+    return Data({"x": x.astype(np.float32), "y": y.astype(np.int64)}, meta)
+
+
+def make_regression(inputs: list[Data], params, env: TransformEnv) -> Data:
+    from sklearn import datasets
+
+    x, y = datasets.make_regression(
+        n_samples=params.n_samples,
+        n_features=params.n_features,
+        n_informative=params.n_informative,
+        noise=params.noise,
+        random_state=params.generator_seed,
+    )
+    return Data({"x": x.astype(np.float32), "y": y.astype(np.float32)}, {"task": "regression", "input_kind": "features"})
 
 
 def load_csv(inputs: list[Data], params, env: TransformEnv) -> Data:
@@ -87,6 +123,31 @@ def load_image_folder(inputs: list[Data], params, env: TransformEnv) -> Data:
     return Data({"x": np.stack(images).astype(np.float32), "y": np.asarray(labels, dtype=np.int64)}, meta)
 
 
+def read_csv_rows(path: Path, delimiter: str = ",") -> list[dict]:
+    """The rows of a CSV file with a header row."""
+    with _existing(path).open(newline="") as handle:
+        return list(csv.DictReader(handle, delimiter=delimiter))
+
+
+def read_jsonl_rows(path: Path) -> list[dict]:
+    """The records of a JSON Lines file; a bad line is named with its number."""
+    rows = []
+    with _existing(path).open() as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    return rows
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist (relative paths start at path.data_root)")
+    return path
+
+
 def records_to_data(rows: list[dict], params, where: str) -> Data:
     """Rows -> numeric features (or a text column) and targets."""
     if not rows:
@@ -101,11 +162,7 @@ def records_to_data(rows: list[dict], params, where: str) -> Data:
         x = np.asarray([str(row[params.text]) for row in rows])
         meta["input_kind"] = "text"
     else:
-        features = params.features or [c for c in columns if c != params.target]
-        try:
-            x = np.asarray([[float(row[c]) for c in features] for row in rows], dtype=np.float32)
-        except (TypeError, ValueError, KeyError):
-            raise DataError(f"{where}: feature columns {features} must all be numeric (or set `text`)") from None
+        x = _numeric(rows, params.features or [c for c in columns if c != params.target], where)
         meta["input_kind"] = "features"
     raw = [row.get(params.target) for row in rows]
     if params.task_type == "regression":
@@ -117,3 +174,18 @@ def records_to_data(rows: list[dict], params, where: str) -> Data:
     index = {name: i for i, name in enumerate(names)}
     meta["class_names"] = names
     return Data({"x": x, "y": np.asarray([index[str(t)] for t in raw], dtype=np.int64)}, meta)
+
+
+def _numeric(rows: list[dict], features: list[str], where: str) -> np.ndarray:
+    """(N, F) float32; a cell that is not a number is named by its row and column."""
+    matrix = np.empty((len(rows), len(features)), dtype=np.float32)
+    for i, row in enumerate(rows):
+        for j, column in enumerate(features):
+            try:
+                matrix[i, j] = float(row[column])
+            except (TypeError, ValueError, KeyError):
+                raise DataError(
+                    f"{where}: row {i + 1}, column {column!r}: {row.get(column)!r} is not a number "
+                    "(or set `text` for a text column)"
+                ) from None
+    return matrix
