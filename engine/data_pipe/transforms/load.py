@@ -47,7 +47,8 @@ def make_classification(inputs: list[Data], params, env: TransformEnv) -> Data:
         class_sep=params.class_sep,
         random_state=params.generator_seed,
     )
-    meta = {"task": "classification", "input_kind": "features", "class_names": [str(i) for i in range(params.n_classes)]}
+    names = [str(i) for i in range(params.n_classes)]
+    meta = {"task": "classification", "input_kind": "features", "class_names": names}
     return Data({"x": x.astype(np.float32), "y": y.astype(np.int64)}, meta)
 
 
@@ -61,7 +62,8 @@ def make_regression(inputs: list[Data], params, env: TransformEnv) -> Data:
         noise=params.noise,
         random_state=params.generator_seed,
     )
-    return Data({"x": x.astype(np.float32), "y": y.astype(np.float32)}, {"task": "regression", "input_kind": "features"})
+    meta = {"task": "regression", "input_kind": "features"}
+    return Data({"x": x.astype(np.float32), "y": y.astype(np.float32)}, meta)
 
 
 def load_csv(inputs: list[Data], params, env: TransformEnv) -> Data:
