@@ -43,6 +43,16 @@ class Model(nn.Module):
         return self.head(self.neck(self.backbone(x)))  # (B, *input_shape) -> (B, n_outputs)
 
 
+def classic(cfg, info: DataInfo, paths=None) -> Model:
+    """A classic model (mlp, cnn, transformer): composed parts wired as its schema's `composed()` says."""
+    from engine.schema.model_parts import ComposedConfig
+
+    try:
+        return Model(ComposedConfig(**cfg.composed()), info, paths)
+    except ShapeError as exc:  # the user named a model, not its parts
+        raise ShapeError(str(exc).replace(f"backbone {cfg.name!r}", f"model {cfg.name}")) from None
+
+
 def fits(source: ComponentModel, cfg, slot: str) -> int:
     """The width `source` gives, refused when the next part declares another one."""
     wanted = getattr(cfg, "in_features", None)

@@ -13,32 +13,17 @@ from pydantic import Field, ValidationError, model_validator
 
 from engine.registry import Registry, UnknownComponent, did_you_mean
 from engine.schema.base import MODELS, Component, Schema, path_field
-from engine.schema.models import Activation, TransformerConfig
+from engine.schema.models import Activation, ConvLayers, MLPConfig, TransformerConfig
 
 BACKBONES = Registry("backbone")
 NECKS = Registry("neck")
 HEADS = Registry("head")
 
 
-# ---- backbones -----------------------------------------------------------------------------------
-class MLPBackbone(Component):
-    name: Literal["mlp"] = "mlp"
-    hidden: int = Field(128, ge=1, le=16384)
-    layers: int = Field(2, ge=1, le=32)
-    dropout: float = Field(0.0, ge=0.0, le=0.9)
-    activation: Activation = "relu"
-
-
-class CNNBackbone(Component):
-    name: Literal["cnn"] = "cnn"
-    channels: list[int] = Field([32, 64], min_length=1, max_length=6)
-    kernel_size: int = Field(3, ge=1, le=7)
-    activation: Activation = "relu"
+# ---- backbones: the classic models' schemas, and hf -----------------------------------------------
+class CNNBackbone(ConvLayers):
+    batch_norm: bool = Field(True, description="batch norm after each convolution")
     global_pool: bool = Field(True, description="average over space: the output is the last channel count")
-
-
-class TransformerBackbone(TransformerConfig):
-    """A transformer encoder over tokens (text) or over features-as-tokens: the classic model's settings."""
 
 
 class HFBackbone(Component):
@@ -83,9 +68,9 @@ class MLPHead(Component):
 
 _M = "engine.models.components"
 for _registry, _name, _schema, _impl in (
-    (BACKBONES, "mlp", MLPBackbone, f"{_M}:MLPBackbone"),
+    (BACKBONES, "mlp", MLPConfig, f"{_M}:MLPBackbone"),
     (BACKBONES, "cnn", CNNBackbone, f"{_M}:CNNBackbone"),
-    (BACKBONES, "transformer", TransformerBackbone, f"{_M}:TransformerBackbone"),
+    (BACKBONES, "transformer", TransformerConfig, f"{_M}:TransformerBackbone"),
     (BACKBONES, "hf", HFBackbone, "engine.models.hf:HFBackbone"),
     (NECKS, "identity", IdentityNeck, f"{_M}:IdentityNeck"),
     (NECKS, "projection", ProjectionNeck, f"{_M}:ProjectionNeck"),
