@@ -195,7 +195,7 @@ def to_splits(data: Data, task: str):
 
     def part(name: str) -> Split:
         x, y = data.arrays[f"{name}/x"], data.arrays[f"{name}/y"]
-        x = x.astype(np.int64) if kind == "tokens" else x.astype(np.float32)
+        x = x.astype(np.int64) if kind == "tokens" else x.astype(np.float32, copy=False)
         y = y.astype(np.int64) if task == "classification" else y.astype(np.float32)
         return Split(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y)))
 
@@ -208,7 +208,7 @@ def to_splits(data: Data, task: str):
         target_mean=float(data.meta.get("target_mean", 0.0)),
         target_std=float(data.meta.get("target_std", 1.0)),
         input_kind=kind,
-        extra={k: data.meta[k] for k in ("vocab_size", "pad_id") if k in data.meta},
+        extra={k: data.meta[k] for k in ("vocab_size", "pad_id", "pixels") if k in data.meta},
     )
     return Splits(train, part("val"), part("test"), info)
 

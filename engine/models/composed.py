@@ -23,6 +23,8 @@ class Model(nn.Module):
         self.neck: ComponentModel = NECKS.load(cfg.neck.name)(cfg.neck, fits(self.backbone, cfg.neck, "neck"))
         feeding = self.neck if cfg.neck.name != "identity" else self.backbone
         self.head: ComponentModel = HEADS.load(cfg.head.name)(cfg.head, fits(feeding, cfg.head, "head"), info.n_outputs)
+        # per-sample preprocessing the data needs first (a pretrained image backbone's processor), or None
+        self.sample_transform = getattr(self.backbone, "sample_transform", None)
         self._check(info)
 
     def _check(self, info: DataInfo) -> None:

@@ -9,12 +9,16 @@ caught before anything runs. Existing datasets do not change (their ids stay).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from engine.registry import Registry, UnknownComponent, did_you_mean
 from engine.schema.base import DATASETS, Component, Schema, path_field
+
+if TYPE_CHECKING:
+    from engine.paths import Paths
 
 TRANSFORMS = Registry("transform")
 Task = Literal["classification", "regression"]
@@ -126,6 +130,56 @@ class ImageFolderParams(Loader):
     grayscale: bool = False
 
 
+CIFAR = {  # variant -> (name, python-version folder, download, hub id)
+    "cifar10": (
+        "CIFAR-10",
+        "cifar-10-batches-py",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "uoft-cs/cifar10",
+    ),
+    "cifar100": (
+        "CIFAR-100",
+        "cifar-100-python",
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        "uoft-cs/cifar100",
+    ),
+}
+
+
+class CifarParams(Loader):
+    """CIFAR-10 or -100: the official test set is the test part; val is carved from the training set."""
+
+    makes_splits: ClassVar[bool] = True
+    variant: Literal["cifar10", "cifar100"] = "cifar10"
+    folder: str | None = path_field(
+        None,
+        description="the python-version folder or a `datasets` save_to_disk folder, relative to path.data_root; "
+        "null: cifar-10-batches-py (cifar-100-python) under path.data_root",
+    )
+    hub_id: str | None = Field(
+        None, description="read from the Hugging Face hub instead (online), e.g. uoft-cs/cifar10"
+    )
+    val_fraction: float = Field(0.1, ge=0.0, le=0.5, description="share of the training set held out, stratified")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the validation split")
+
+    def location(self, paths: Paths) -> Path | None:
+        """The folder to read, None for the hub; raises FileNotFoundError saying how to get the data."""
+        if self.hub_id:
+            return None
+        name, default, url, hub = CIFAR[self.variant]
+        folder = paths.data_file(self.folder or default)
+        if folder.is_dir():
+            return folder
+        root = paths.root("data_root")
+        raise FileNotFoundError(
+            f"{name} not found: no folder {folder}. Download the python version into path.data_root with "
+            f"`mkdir -p {root} && curl -L {url} | tar xz -C {root}` (it unpacks {default}), or on a machine with "
+            f'internet save a `datasets` copy with `python -c "import datasets; '
+            f"datasets.load_dataset('{hub}').save_to_disk('{root / self.variant}')\"` and set "
+            f"dataset.folder={self.variant}, or read it from the hub when online with dataset.hub_id={hub}."
+        )
+
+
 class HFDiskParams(Loader, TextColumn):
     path: str = path_field(description="a folder written by datasets' save_to_disk")
     split: str | None = Field("train", description="for a DatasetDict: which split to read")
@@ -215,6 +269,7 @@ for _name, _schema, _impl in (
     ("csv", CSVParams, f"{_T}.load:load_csv"),
     ("jsonl", JSONLParams, f"{_T}.load:load_jsonl"),
     ("image_folder", ImageFolderParams, f"{_T}.load:load_image_folder"),
+    ("cifar", CifarParams, f"{_T}.load:load_cifar"),
     ("hf_disk", HFDiskParams, f"{_T}.load:load_hf_disk"),
     ("split", SplitParams, f"{_T}.split:split"),
     ("kfold", KFoldParams, f"{_T}.split:kfold"),

@@ -121,7 +121,7 @@ def load_image_folder(inputs: list[Data], params, env: TransformEnv) -> Data:
             labels.append(label)
     if not images:
         raise DataError(f"{root}: no images found ({', '.join(IMAGE_SUFFIXES)})")
-    meta = {"task": "classification", "input_kind": "image", "class_names": classes}
+    meta = {"task": "classification", "input_kind": "image", "class_names": classes, "pixels": "unit"}
     return Data({"x": np.stack(images).astype(np.float32), "y": np.asarray(labels, dtype=np.int64)}, meta)
 
 
@@ -191,3 +191,100 @@ def _numeric(rows: list[dict], features: list[str], where: str) -> np.ndarray:
                     "(or set `text` for a text column)"
                 ) from None
     return matrix
+
+
+def load_cifar(inputs: list[Data], params, env: TransformEnv) -> Data:
+    """CIFAR from the python-version folder, a save_to_disk folder or the hub: pixels in [0, 1], (N, 3, 32, 32)."""
+    try:
+        folder = params.location(env.paths)
+    except FileNotFoundError as exc:
+        raise DataError(str(exc)) from None
+    if folder is not None and _is_python_version(folder):
+        (x_train, y_train), (x_test, y_test), names = _cifar_pickles(folder, params.variant)
+    else:
+        (x_train, y_train), (x_test, y_test), names = _cifar_datasets(folder, params)
+    train, val = np.arange(len(y_train)), np.array([], dtype=np.int64)
+    if params.val_fraction > 0:
+        from sklearn.model_selection import train_test_split
+
+        train, val = train_test_split(train, test_size=params.val_fraction, random_state=params.seed, stratify=y_train)
+        train, val = np.sort(train), np.sort(val)
+    arrays = {
+        "train/x": _unit(x_train[train]),
+        "train/y": y_train[train],
+        "val/x": _unit(x_train[val]),
+        "val/y": y_train[val],
+        "test/x": _unit(x_test),
+        "test/y": y_test,
+    }
+    meta = {"task": "classification", "input_kind": "image", "class_names": names, "pixels": "unit"}
+    return Data(arrays, meta)
+
+
+def _is_python_version(folder: Path) -> bool:
+    return (folder / "batches.meta").is_file() or (folder / "meta").is_file()
+
+
+def _cifar_pickles(folder: Path, variant: str):
+    """The files of the python version: pickled dicts of uint8 rows (N, 3072) and labels."""
+    import pickle
+
+    def read(name: str) -> dict:
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"{folder}: no file {name}; is this the python version of {variant}?")
+        with path.open("rb") as handle:
+            return pickle.load(handle, encoding="latin1")
+
+    if variant == "cifar10":
+        batches = [read(f"data_batch_{i}") for i in range(1, 6)]
+        train, test, meta = batches, [read("test_batch")], read("batches.meta")
+        names, key = meta["label_names"], "labels"
+    else:
+        train, test, meta = [read("train")], [read("test")], read("meta")
+        names, key = meta["fine_label_names"], "fine_labels"
+
+    def images(parts: list[dict]):
+        x = np.concatenate([np.asarray(p["data"], dtype=np.uint8) for p in parts]).reshape(-1, 3, 32, 32)
+        y = np.concatenate([np.asarray(p[key], dtype=np.int64) for p in parts])
+        return x, y  # (N, 3, 32, 32) uint8, (N,)
+
+    return images(train), images(test), [str(n) for n in names]
+
+
+def _cifar_datasets(folder: Path | None, params):
+    """A DatasetDict with train and test (save_to_disk folder, or the hub): an image and a label column."""
+    import datasets
+
+    from engine.schema.data_dag import CIFAR
+
+    name, _, _, hub = CIFAR[params.variant]
+    try:
+        loaded = datasets.load_from_disk(str(folder)) if folder is not None else datasets.load_dataset(params.hub_id)
+    except Exception as exc:  # the hub offline, a folder that is something else: say what to do
+        where = folder if folder is not None else f"the hub id {params.hub_id}"
+        raise DataError(
+            f"cannot read {name} from {where} ({type(exc).__name__}: {exc}). Use the python-version folder "
+            f"(dataset.folder) or a folder written with datasets' save_to_disk from {hub}."
+        ) from None
+    if not isinstance(loaded, datasets.DatasetDict) or not {"train", "test"} <= set(loaded):
+        raise DataError(f"{folder or params.hub_id}: expected a DatasetDict with train and test splits")
+    features = loaded["train"].features
+    image = next((c for c, f in features.items() if isinstance(f, datasets.Image)), None)
+    label = (
+        "fine_label"
+        if "fine_label" in features
+        else next((c for c, f in features.items() if isinstance(f, datasets.ClassLabel)), None)
+    )
+    if image is None or label is None:
+        raise DataError(f"{folder or params.hub_id}: expected an image column and a class-label column")
+
+    def images(part):
+        x = np.stack([np.asarray(img.convert("RGB"), dtype=np.uint8) for img in part[image]]).transpose(0, 3, 1, 2)
+        return x, np.asarray(part[label], dtype=np.int64)  # (N, 3, H, W) uint8, (N,)
+
+    return images(loaded["train"]), images(loaded["test"]), list(features[label].names)
+
+
+def _unit(pixels: np.ndarray) -> np.ndarray:
+    return pixels.astype(np.float32) / 255.0  # uint8 -> [0, 1]
