@@ -8,23 +8,15 @@ from typing import Any
 
 from engine.metaprogram import Metaprogram
 from engine.paths import Paths
-
-# (n_samples, n_features, n_classes) of scikit-learn's bundled sets, so no data is loaded to describe them.
-BUNDLED_FACTS = {
-    "digits": (1797, 64, 10),
-    "iris": (150, 4, 3),
-    "wine": (178, 13, 3),
-    "breast_cancer": (569, 30, 2),
-    "diabetes": (442, 10, 0),
-}
+from engine.schema.data_dag import BUNDLED  # their sizes, so no data is loaded to describe them
 
 
 def dataset_facts(mp: Metaprogram, paths: Paths | None = None, landmarks: bool = True) -> dict[str, Any]:
     """Size, features and classes; with `landmarks`, what a few cheap models score (see describe_data)."""
     cfg = mp.dataset
     task = mp.task
-    if not landmarks and cfg.name in BUNDLED_FACTS:
-        n, f, c = BUNDLED_FACTS[cfg.name]
+    if not landmarks and cfg.name in BUNDLED:
+        _, n, f, c = BUNDLED[cfg.name]
         return _facts(task, n, f, c)
     if not landmarks and cfg.name.startswith("synthetic_"):
         return _facts(task, cfg.n_samples, cfg.n_features, getattr(cfg, "n_classes", 0))

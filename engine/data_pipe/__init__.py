@@ -1,4 +1,4 @@
-"""Data sets: load (registered loaders), split, standardise, hand over as tensors."""
+"""Data sets: every dataset is a DAG of transforms (engine.data_pipe.dag), handed over as tensors."""
 
 from __future__ import annotations
 
@@ -8,11 +8,6 @@ from engine.paths import Paths
 
 def build_splits(cfg, paths: Paths, context=None) -> Splits:
     """The dataset component `cfg` as train / val / test tensors."""
-    from engine.data_pipe.splits import split_and_scale
     from engine.schema.base import DATASETS
 
-    loader = DATASETS.load(cfg.name)
-    if getattr(loader, "wants_context", False):  # the cached DAG: splits itself, logs and inspects into the run
-        return loader(cfg, paths, context)
-    raw = loader(cfg, paths)
-    return split_and_scale(raw, cfg.split, cfg.standardize)
+    return DATASETS.load(cfg.name)(cfg, paths, context)

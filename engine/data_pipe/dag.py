@@ -1,5 +1,7 @@
 """Run a dataset's transform DAG with a cache per node.
 
+Every dataset is a DAG: a `dag` dataset lists its nodes, a classic one (digits, csv, ...)
+is a fixed, uncached DAG over the same transforms (its schema's `graph()`).
 A node's key hashes its transform (name and version), its parameters, the
 stamps of the files it reads, and the keys of its inputs; so changing one
 node's parameter changes that node's key and its descendants' keys only.
@@ -20,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from engine.data_pipe.cache import CorruptCache, NodeCache
-from engine.data_pipe.frame import Data
-from engine.data_pipe.loaders import DataError
+from engine.data_pipe.frame import Data, DataError
 from engine.paths import Paths
 
 FORMAT_VERSION = 1  # bump when Data's layout changes: every key changes with it
@@ -74,7 +75,7 @@ def node_keys(cfg, paths: Paths) -> dict[str, str]:
     from engine.schema.base import is_path_field
 
     keys: dict[str, str] = {}
-    for node in cfg.nodes:
+    for node in cfg.graph().nodes:
         params = node.params
         stamps = {
             f: _stamp(resolve_path(params, f, paths))
@@ -102,12 +103,13 @@ def run_dag(
     """The output node's data, and what happened at each node (also logged, and written to run_dir)."""
     from engine.schema.data_dag import TRANSFORMS
 
-    nodes = {node.name: node for node in cfg.nodes}
+    graph = cfg.graph()
+    nodes = {node.name: node for node in graph.nodes}
     keys = node_keys(cfg, paths)
     cache = NodeCache(paths.root("cache_root") / "dag")
     env = TransformEnv(paths, log)
     forced: set[str] = set()
-    for node in cfg.nodes:  # declared order is topological: inputs come first
+    for node in graph.nodes:  # declared order is topological: inputs come first
         if node.regenerate or any(i in forced for i in node.inputs):
             forced.add(node.name)
     results: dict[str, Data] = {}
@@ -148,9 +150,8 @@ def run_dag(
             before = {i: get(i).samples() for i in node.inputs}
             _write_json(run_dir / "inspect" / f"{name}.json", {"before": before, "after": data.samples()})
 
-    output = cfg.output or cfg.nodes[-1].name
-    data = get(output)
-    for node in cfg.nodes:  # nodes above a cached node were not read: say whether they are cached
+    data = get(graph.output)
+    for node in graph.nodes:  # nodes above a cached node were not read: say whether they are cached
         if node.name not in reports:
             status = "hit, not loaded" if node.cache and cache.exists(keys[node.name]) else "not needed"
             reports[node.name] = NodeReport(node.name, node.transform, keys[node.name], status)
@@ -162,7 +163,7 @@ def run_dag(
                 node.transform,
                 keys[node.name][:12],
             )
-    ordered = [reports[n.name] for n in cfg.nodes]
+    ordered = [reports[n.name] for n in graph.nodes]
     hits = sum(r.status in ("hit", "hit, not loaded") for r in ordered)
     log.info("data DAG: %d of %d nodes from the cache", hits, len(ordered))
     if run_dir is not None:
@@ -194,7 +195,7 @@ def to_splits(data: Data, task: str):
 
     def part(name: str) -> Split:
         x, y = data.arrays[f"{name}/x"], data.arrays[f"{name}/y"]
-        x = x.astype(np.int64) if kind == "tokens" else x.astype(np.float32)
+        x = x.astype(np.int64) if kind == "tokens" else x.astype(np.float32, copy=False)
         y = y.astype(np.int64) if task == "classification" else y.astype(np.float32)
         return Split(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y)))
 
@@ -207,17 +208,23 @@ def to_splits(data: Data, task: str):
         target_mean=float(data.meta.get("target_mean", 0.0)),
         target_std=float(data.meta.get("target_std", 1.0)),
         input_kind=kind,
-        extra={k: data.meta[k] for k in ("vocab_size", "pad_id") if k in data.meta},
+        extra={k: data.meta[k] for k in ("vocab_size", "pad_id", "pixels") if k in data.meta},
     )
     return Splits(train, part("val"), part("test"), info)
 
 
 def load_dag(cfg, paths: Paths, context: Any = None):
-    """Registered loader of the `dag` dataset: run the DAG, hand over train/val/test tensors."""
+    """Registered loader of every dataset: run its DAG, hand over train/val/test tensors."""
     log = context.log if context is not None else _log
     run_dir = context.run_dir if context is not None else None
+    if cfg.graph().fixed:  # a classic dataset: its nodes are not the user's, keep them out of the console
+        log, run_dir = _Quiet(log), None
     data, _ = run_dag(cfg, paths, log, run_dir)
     return to_splits(data, cfg.task())
 
 
-load_dag.wants_context = True  # type: ignore[attr-defined]
+class _Quiet(logging.LoggerAdapter):
+    """Info becomes debug (kept in run.log, not printed); warnings stay warnings."""
+
+    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.debug(msg, *args, **kwargs)

@@ -15,6 +15,10 @@ import numpy as np
 PARTS = ("train", "val", "test")
 
 
+class DataError(ValueError):
+    """Data that cannot be used (a missing or malformed file, an impossible split), with the reason."""
+
+
 @dataclass
 class Data:
     arrays: dict[str, np.ndarray]

@@ -2,7 +2,8 @@
 
 A backbone is built from the data it will see and says its `out_features`;
 a neck or head is built from the `in_features` that feeds it. `engine.models.composed.Model`
-wires them and checks that the sizes fit before any training starts.
+wires them and checks that the sizes fit before any training starts. The classic models
+(mlp, cnn, transformer) are these parts too, wired in a fixed way.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from torch import nn
 
 from engine.data_point import DataInfo
 from engine.models import ShapeError
-from engine.models.mlp import ACTIVATIONS
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
 
 class ComponentModel(nn.Module):
@@ -69,17 +71,17 @@ class CNNBackbone(Backbone):
         super().__init__(cfg, info)
         if len(info.input_shape) != 3:
             raise ShapeError(
-                f"backbone 'cnn' needs images shaped (channels, height, width); the dataset gives {info.input_shape}"
+                f"backbone 'cnn' needs images shaped (channels, height, width); the dataset gives "
+                f"samples shaped {info.input_shape} (for digits set dataset.as_image=true)"
             )
         channels, height, width = info.input_shape
         blocks: list[nn.Module] = []
         for out_channels in cfg.channels:
-            blocks += [
-                nn.Conv2d(channels, out_channels, cfg.kernel_size, padding=cfg.kernel_size // 2),
-                nn.BatchNorm2d(out_channels),
-                ACTIVATIONS[cfg.activation](),
-            ]
-            if min(height, width) >= 2:
+            blocks.append(nn.Conv2d(channels, out_channels, cfg.kernel_size, padding=cfg.kernel_size // 2))
+            if cfg.batch_norm:
+                blocks.append(nn.BatchNorm2d(out_channels))
+            blocks.append(ACTIVATIONS[cfg.activation]())
+            if min(height, width) >= 2:  # pool while the image is large enough
                 blocks.append(nn.MaxPool2d(2))
                 height, width = height // 2, width // 2
             channels = out_channels
@@ -114,13 +116,13 @@ class TransformerBackbone(Backbone):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
-        if self.tokens:
-            keep = x != self.pad_id  # (B, T) True on real tokens
-            tokens = self.embed(x)  # (B, T, D)
-        else:
-            keep = torch.ones(batch, self.n_tokens, dtype=torch.bool, device=x.device)
+        if not self.tokens:  # features as tokens: no padding, so no mask
             tokens = self.embed(x.reshape(batch, self.n_tokens, 1))  # (B, T, D)
-        tokens = torch.cat([self.cls.expand(batch, -1, -1), tokens], dim=1) + self.position  # (B, T+1, D)
+            tokens = torch.cat([self.cls.expand(batch, -1, -1), tokens], dim=1) + self.position  # (B, T+1, D)
+            hidden = self.norm(self.encoder(tokens))  # (B, T+1, D)
+            return hidden[:, 0] if self.cfg.pooling == "cls" else hidden[:, 1:].mean(dim=1)  # (B, D)
+        keep = x != self.pad_id  # (B, T) True on real tokens
+        tokens = torch.cat([self.cls.expand(batch, -1, -1), self.embed(x)], dim=1) + self.position  # (B, T+1, D)
         keep = torch.cat([torch.ones(batch, 1, dtype=torch.bool, device=x.device), keep], dim=1)
         hidden = self.norm(self.encoder(tokens, src_key_padding_mask=~keep))  # (B, T+1, D)
         if self.cfg.pooling == "cls":

@@ -23,6 +23,8 @@ class Model(nn.Module):
         self.neck: ComponentModel = NECKS.load(cfg.neck.name)(cfg.neck, fits(self.backbone, cfg.neck, "neck"))
         feeding = self.neck if cfg.neck.name != "identity" else self.backbone
         self.head: ComponentModel = HEADS.load(cfg.head.name)(cfg.head, fits(feeding, cfg.head, "head"), info.n_outputs)
+        # per-sample preprocessing the data needs first (a pretrained image backbone's processor), or None
+        self.sample_transform = getattr(self.backbone, "sample_transform", None)
         self._check(info)
 
     def _check(self, info: DataInfo) -> None:
@@ -41,6 +43,16 @@ class Model(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.neck(self.backbone(x)))  # (B, *input_shape) -> (B, n_outputs)
+
+
+def classic(cfg, info: DataInfo, paths=None) -> Model:
+    """A classic model (mlp, cnn, transformer): composed parts wired as its schema's `composed()` says."""
+    from engine.schema.model_parts import ComposedConfig
+
+    try:
+        return Model(ComposedConfig(**cfg.composed()), info, paths)
+    except ShapeError as exc:  # the user named a model, not its parts
+        raise ShapeError(str(exc).replace(f"backbone {cfg.name!r}", f"model {cfg.name}")) from None
 
 
 def fits(source: ComponentModel, cfg, slot: str) -> int:

@@ -1,4 +1,6 @@
-"""A backbone from any transformers architecture: a config built here (random init) or a local folder."""
+"""A backbone from any transformers architecture: a config built here (random init), or pretrained weights
+(a folder under path.model_root, or a hub id). Token ids, features-as-tokens, or images (e.g. a ViT:
+a pretrained one gets its images through its own image processor, per sample, in the DataLoader)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from torch import nn
 from engine.data_point import DataInfo
 from engine.models import ShapeError
 from engine.models.components import Backbone
+from engine.models.pretrained import ImageProcessorTransform, check_unit_pixels, load_pretrained
 
 
 class HFBackbone(Backbone):
@@ -20,16 +23,25 @@ class HFBackbone(Backbone):
         from transformers import AutoConfig, AutoModel
 
         self.tokens = info.input_kind == "tokens"
+        self.images = info.input_kind == "image"
         if cfg.pretrained:
-            from engine.paths import default_paths
+            self.model = load_pretrained(AutoModel.from_pretrained, cfg.pretrained, paths, "AutoModel")
+            if self.images:
+                from transformers import AutoImageProcessor
 
-            folder = _folder(cfg.pretrained, (paths or default_paths()).model_root)
-            self.model = AutoModel.from_pretrained(str(folder), local_files_only=True)
+                check_unit_pixels(info, "backbone 'hf' (pretrained)")
+                processor = load_pretrained(
+                    AutoImageProcessor.from_pretrained, cfg.pretrained, paths, "AutoImageProcessor"
+                )
+                self.sample_transform = ImageProcessorTransform(processor)
         else:
             settings = dict(cfg.config)
             if self.tokens:
                 settings.setdefault("vocab_size", int(info.extra["vocab_size"]))
                 settings.setdefault("pad_token_id", int(info.extra.get("pad_id", 0)))
+            if self.images:  # a vision model sized for the data's images
+                settings.setdefault("num_channels", info.input_shape[0])
+                settings.setdefault("image_size", info.input_shape[-1])
             settings.setdefault("max_position_embeddings", max(64, math.prod(info.input_shape) + 8))
             try:
                 config = AutoConfig.for_model(cfg.model_type, **settings)
@@ -47,12 +59,22 @@ class HFBackbone(Backbone):
             )
         self.pad_id = int(info.extra.get("pad_id", 0))
         self.n_tokens = math.prod(info.input_shape)
-        if not self.tokens:  # features as tokens, fed as embeddings
+        if not self.tokens and not self.images:  # features as tokens, fed as embeddings
             self.embed = nn.Linear(1, width)
         self.out_features = int(width)
 
+    def example_input(self, batch: int = 2) -> torch.Tensor:
+        transform = getattr(self, "sample_transform", None)
+        if transform is None:
+            return super().example_input(batch)
+        sample = transform(torch.zeros(self.info.input_shape))  # the processed shape, e.g. (3, 224, 224)
+        return sample.expand(batch, *sample.shape).clone()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.tokens:
+        if self.images:  # (B, C, H, W) -> the model's patch tokens
+            hidden = self.model(pixel_values=x).last_hidden_state  # (B, T, D)
+            mask = torch.ones(hidden.shape[:2], dtype=torch.long, device=x.device)
+        elif self.tokens:
             mask = (x != self.pad_id).long()  # (B, T)
             hidden = self.model(input_ids=x, attention_mask=mask).last_hidden_state  # (B, T, D)
         else:
@@ -66,13 +88,3 @@ class HFBackbone(Backbone):
             return hidden[torch.arange(hidden.shape[0], device=x.device), last]
         weights = mask[..., None].to(hidden.dtype)
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # (B, D)
-
-
-def _folder(name: str, model_root: str):
-    from pathlib import Path
-
-    path = Path(name).expanduser()
-    path = path if path.is_absolute() else Path(model_root).expanduser().resolve() / path
-    if not path.is_dir():
-        raise ShapeError(f"backbone 'hf': no model folder at {path} (relative paths start at path.model_root)")
-    return path

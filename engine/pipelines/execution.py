@@ -1,8 +1,10 @@
 """The execution pipeline: train, validate each epoch, test once with the best weights.
 
-Reads top to bottom: data -> model -> optimizer and schedule -> hooks -> the
-epoch loop -> test. Data lives in memory as tensors on the device; a batch is
-an index slice, so the loop costs what a hand-written one costs.
+Reads top to bottom: data -> model -> how the data is fed -> optimizer and schedule -> hooks ->
+the epoch loop -> test. Data that fits is held on the device and a batch is an index slice, so
+the loop costs what a hand-written one costs; larger data, or data a model preprocesses per
+sample, streams from a DataLoader with the same batches (engine.data_pipe.feed). A model with
+nothing to train (zero-shot CLIP) is evaluated only.
 """
 
 from __future__ import annotations
@@ -15,15 +17,14 @@ import torch.nn.functional as F
 
 from engine.context import RunContext, resolve_device
 from engine.data_pipe import build_splits
-from engine.data_point import DataInfo, Split
+from engine.data_pipe.feed import InMemory, Streamed, data_gb
+from engine.data_point import DataInfo
 from engine.hooks import Hook, TrainState, build_hooks
 from engine.metaprogram import Metaprogram
 from engine.metrics import classification_metrics, regression_metrics
 from engine.models import build_model
 from engine.optim import make_optimizer, make_scheduler
-from engine.precision import Precision, to_device
-
-EVAL_BATCH = 4096
+from engine.precision import Precision
 
 
 def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
@@ -35,24 +36,47 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
 
     data = build_splits(mp.dataset, context.paths, context)
     info = data.info
-    train, val, test = (to_device(split, device) for split in (data.train, data.val, data.test))
+    model = build_model(mp.model, info, context.paths).to(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    context.log.info("model %s: %d parameters", mp.model.name, n_params)
+
+    # in memory (on the device), or streamed when a transform runs per sample or the data is too large
+    transform = getattr(model, "sample_transform", None)
+    size = data_gb(data.train, data.val, data.test)
+    if transform is not None or size > cfg.loader.in_memory_limit_gb:
+        train, val, test = (
+            Streamed(split, device, cfg.batch_size, mp.seed, cfg.loader, transform)
+            for split in (data.train, data.val, data.test)
+        )
+        why = "a per-sample transform" if transform is not None else f"{size:.2f} GB > in_memory_limit_gb"
+        feeding = f"streamed ({why}; {cfg.loader.workers} workers)"
+    else:
+        train, val, test = (
+            InMemory(split, device, cfg.batch_size, mp.seed) for split in (data.train, data.val, data.test)
+        )
+        feeding = "in memory"
     context.log.info(
-        "data: %d train, %d val, %d test samples shaped %s; %s on %s",
+        "data: %d train, %d val, %d test samples shaped %s; %s on %s, %s",
         len(train),
         len(val),
         len(test),
         info.input_shape,
         info.task,
         device,
+        feeding,
     )
 
-    model = build_model(mp.model, info, context.paths).to(device)
-    n_params = sum(p.numel() for p in model.parameters())
-    context.log.info("model %s: %d parameters", mp.model.name, n_params)
-
-    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
-    optimizer = make_optimizer(cfg.optim, model.parameters())
-    scheduler = make_scheduler(cfg.schedule, optimizer, cfg.epochs, steps_per_epoch)
+    trainable = any(p.requires_grad for p in model.parameters())
+    epochs = cfg.epochs if trainable else 0
+    if not trainable:
+        context.log.info("model %s has nothing to train: evaluating only", mp.model.name)
+    optimizer = scheduler = None
+    if trainable:
+        steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+        # a model may give parameter groups of their own learning rates (a pretrained encoder's, a head's)
+        groups = model.param_groups(cfg.optim.lr) if hasattr(model, "param_groups") else model.parameters()
+        optimizer = make_optimizer(cfg.optim, groups)
+        scheduler = make_scheduler(cfg.schedule, optimizer, cfg.epochs, steps_per_epoch)
     loss_fn = F.cross_entropy if info.task == "classification" else _mse
     # a model with its own objective (e.g. CLIP's contrastive loss) trains on it; evaluation uses its logits
     custom_loss = getattr(model, "training_loss", None)
@@ -62,25 +86,21 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     # per-batch work the loop can skip: a constant schedule, hooks with nothing to do after backward
     step_schedule = cfg.schedule.name != "constant" or cfg.schedule.warmup_epochs > 0
     backward_hooks = [h for h in hooks if type(h).on_after_backward is not Hook.on_after_backward]
-    state = TrainState(model, optimizer, scheduler, cfg.epochs, mp.objective(), hooks)
+    state = TrainState(model, optimizer, scheduler, epochs, mp.objective(), hooks)
     metric, mode = state.objective
 
     for hook in hooks:
         hook.on_start(state, context)
-    while state.epoch < cfg.epochs and not state.stop:
+    while state.epoch < epochs and not state.stop:
         epoch = state.epoch + 1
         model.train()
-        # The shuffle depends on (seed, epoch) only, so a resumed run sees the same batches.
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(mp.seed * 100_003 + epoch))
-        order = order.to(device)
         batch_losses = []  # summed once per epoch: no per-batch arithmetic or device sync
-        for start in range(0, len(train), cfg.batch_size):
-            batch = train.batch(order[start : start + cfg.batch_size])
+        for inputs, targets in train.epoch(epoch):
             with precision.autocast():
                 if custom_loss is not None:
-                    loss = custom_loss(batch.inputs, batch.targets)
+                    loss = custom_loss(inputs, targets)
                 else:
-                    loss = loss_fn(model(batch.inputs), batch.targets)  # logits (B, n_outputs)
+                    loss = loss_fn(model(inputs), targets)  # logits (B, n_outputs)
             optimizer.zero_grad(set_to_none=True)
             precision.backward(loss, optimizer)
             for hook in backward_hooks:
@@ -132,20 +152,24 @@ def _mse(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, split: Split, info: DataInfo, prefix: str) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, split: InMemory | Streamed, info: DataInfo, prefix: str) -> dict[str, float]:
     """Loss and task metrics over a whole split, `prefix/` before each name."""
     if len(split) == 0:
         return {}
     was_training = model.training
     model.eval()
-    outputs = torch.cat([model(split.inputs[i : i + EVAL_BATCH]) for i in range(0, len(split), EVAL_BATCH)])
+    outputs, targets = [], []
+    for inputs, target in split.in_order():
+        outputs.append(model(inputs))
+        targets.append(target)
     model.train(was_training)
+    outputs, target = torch.cat(outputs), torch.cat(targets)
     if info.task == "classification":
-        loss = F.cross_entropy(outputs, split.targets).item()
-        scores = classification_metrics(split.targets.cpu().numpy(), outputs.argmax(-1).cpu().numpy())
+        loss = F.cross_entropy(outputs, target).item()
+        scores = classification_metrics(target.cpu().numpy(), outputs.argmax(-1).cpu().numpy())
     else:
-        loss = _mse(outputs, split.targets).item()
+        loss = _mse(outputs, target).item()
         # metrics in the target's own units, not the standardised ones used for training
         scale = lambda t: (t.squeeze(-1).cpu().double().numpy() * info.target_std) + info.target_mean  # noqa: E731
-        scores = regression_metrics(scale(split.targets), scale(outputs))
+        scores = regression_metrics(scale(target), scale(outputs))
     return {f"{prefix}/loss": loss, **{f"{prefix}/{k}": v for k, v in scores.items()}}

@@ -8,12 +8,17 @@ caught before anything runs. Existing datasets do not change (their ids stay).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from engine.registry import Registry, UnknownComponent, did_you_mean
 from engine.schema.base import DATASETS, Component, Schema, path_field
+
+if TYPE_CHECKING:
+    from engine.paths import Paths
 
 TRANSFORMS = Registry("transform")
 Task = Literal["classification", "regression"]
@@ -32,24 +37,90 @@ class Loader(TransformParams):
 
 
 # ---- loaders -------------------------------------------------------------------------------------
+class Bundled(NamedTuple):
+    task: Task
+    n_samples: int
+    n_features: int
+    n_classes: int  # 0 for regression
+
+
+# scikit-learn's bundled data sets: the one list (the `sklearn` loader, the classic datasets, study facts)
+BUNDLED: dict[str, Bundled] = {
+    "digits": Bundled("classification", 1797, 64, 10),
+    "iris": Bundled("classification", 150, 4, 3),
+    "wine": Bundled("classification", 178, 13, 3),
+    "breast_cancer": Bundled("classification", 569, 30, 2),
+    "diabetes": Bundled("regression", 442, 10, 0),
+}
+BundledName = Literal[tuple(BUNDLED)]  # type: ignore[valid-type]
+
+
 class SklearnParams(Loader):
-    dataset: Literal["digits", "iris", "wine", "breast_cancer", "diabetes"] = "digits"
+    dataset: BundledName = "digits"
     as_image: bool = Field(False, description="digits only: 1x8x8 images instead of 64 features")
 
 
+class SyntheticClassificationParams(Loader):
+    """scikit-learn's make_classification."""
+
+    n_samples: int = Field(1000, ge=20, le=1_000_000)
+    n_features: int = Field(20, ge=1, le=10_000)
+    n_informative: int = Field(10, ge=1, le=10_000)
+    n_classes: int = Field(2, ge=2, le=100)
+    noise: float = Field(0.01, ge=0.0, le=1.0, description="share of labels flipped at random")
+    class_sep: float = Field(1.0, gt=0.0, le=100.0)
+    generator_seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SyntheticClassificationParams:
+        _informative_within_features(self)
+        if self.n_classes > 2**self.n_informative:
+            raise ValueError(f"n_classes ({self.n_classes}) needs n_informative >= log2(n_classes)")
+        return self
+
+
+class SyntheticRegressionParams(Loader):
+    """scikit-learn's make_regression."""
+
+    n_samples: int = Field(1000, ge=20, le=1_000_000)
+    n_features: int = Field(20, ge=1, le=10_000)
+    n_informative: int = Field(10, ge=1, le=10_000)
+    noise: float = Field(0.1, ge=0.0, le=1000.0, description="std of gaussian noise on targets")
+    generator_seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SyntheticRegressionParams:
+        _informative_within_features(self)
+        return self
+
+
+def _informative_within_features(params: Any) -> None:
+    if params.n_informative > params.n_features:
+        raise ValueError(f"n_informative ({params.n_informative}) must not exceed n_features ({params.n_features})")
+
+
 class TableParams(Loader):
+    """A local table: every column but the target is a numeric feature unless listed."""
+
     file: str = path_field(description="relative to path.data_root, or absolute")
     target: str = Field(description="column holding the label or value")
     features: list[str] | None = Field(None, description="numeric feature columns; default: all but target/text")
-    text: str | None = Field(None, description="a text column: gives strings to tokenise instead of numbers")
     task_type: Task = "classification"
 
 
-class CSVParams(TableParams):
+class TextColumn(Schema):
+    text: str | None = Field(None, description="a text column: gives strings to tokenise instead of numbers")
+
+
+class CSVTable(TableParams):
     delimiter: str = Field(",", min_length=1, max_length=1)
 
 
-class JSONLParams(TableParams):
+class CSVParams(CSVTable, TextColumn):
+    pass
+
+
+class JSONLParams(TableParams, TextColumn):
     pass
 
 
@@ -59,18 +130,68 @@ class ImageFolderParams(Loader):
     grayscale: bool = False
 
 
-class HFDiskParams(Loader):
+CIFAR = {  # variant -> (name, python-version folder, download, hub id)
+    "cifar10": (
+        "CIFAR-10",
+        "cifar-10-batches-py",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "uoft-cs/cifar10",
+    ),
+    "cifar100": (
+        "CIFAR-100",
+        "cifar-100-python",
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        "uoft-cs/cifar100",
+    ),
+}
+
+
+class CifarParams(Loader):
+    """CIFAR-10 or -100: the official test set is the test part; val is carved from the training set."""
+
+    makes_splits: ClassVar[bool] = True
+    variant: Literal["cifar10", "cifar100"] = "cifar10"
+    folder: str | None = path_field(
+        None,
+        description="the python-version folder or a `datasets` save_to_disk folder, relative to path.data_root; "
+        "null: cifar-10-batches-py (cifar-100-python) under path.data_root",
+    )
+    hub_id: str | None = Field(
+        None, description="read from the Hugging Face hub instead (online), e.g. uoft-cs/cifar10"
+    )
+    val_fraction: float = Field(0.1, ge=0.0, le=0.5, description="share of the training set held out, stratified")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the validation split")
+
+    def location(self, paths: Paths) -> Path | None:
+        """The folder to read, None for the hub; raises FileNotFoundError saying how to get the data."""
+        if self.hub_id:
+            return None
+        name, default, url, hub = CIFAR[self.variant]
+        folder = paths.data_file(self.folder or default)
+        if folder.is_dir():
+            return folder
+        root = paths.root("data_root")
+        raise FileNotFoundError(
+            f"{name} not found: no folder {folder}. Download the python version into path.data_root with "
+            f"`mkdir -p {root} && curl -L {url} | tar xz -C {root}` (it unpacks {default}), or on a machine with "
+            f'internet save a `datasets` copy with `python -c "import datasets; '
+            f"datasets.load_dataset('{hub}').save_to_disk('{root / self.variant}')\"` and set "
+            f"dataset.folder={self.variant}, or read it from the hub when online with dataset.hub_id={hub}."
+        )
+
+
+class HFDiskParams(Loader, TextColumn):
     path: str = path_field(description="a folder written by datasets' save_to_disk")
     split: str | None = Field("train", description="for a DatasetDict: which split to read")
     target: str = "label"
     features: list[str] | None = None
-    text: str | None = None
     task_type: Task = "classification"
 
 
 # ---- splits and resampling -----------------------------------------------------------------------
 class SplitParams(TransformParams):
     makes_splits: ClassVar[bool] = True
+    keep_order: ClassVar[bool] = False  # parts in index order; True keeps train_test_split's shuffled order
     val_fraction: float = Field(0.15, ge=0.0, le=0.5)
     test_fraction: float = Field(0.2, ge=0.05, le=0.5)
     seed: int = Field(0, ge=0, le=2**31 - 1)
@@ -113,6 +234,7 @@ class BalanceParams(TransformParams):
 
 # ---- features ------------------------------------------------------------------------------------
 class StandardizeParams(TransformParams):
+    features: bool = Field(True, description="scale the features (false: the targets only, with targets=true)")
     targets: bool = Field(False, description="regression: also standardise the targets")
 
 
@@ -142,9 +264,12 @@ class AugmentParams(TransformParams):
 _T = "engine.data_pipe.transforms"
 for _name, _schema, _impl in (
     ("sklearn", SklearnParams, f"{_T}.load:load_sklearn"),
+    ("synthetic_classification", SyntheticClassificationParams, f"{_T}.load:make_classification"),
+    ("synthetic_regression", SyntheticRegressionParams, f"{_T}.load:make_regression"),
     ("csv", CSVParams, f"{_T}.load:load_csv"),
     ("jsonl", JSONLParams, f"{_T}.load:load_jsonl"),
     ("image_folder", ImageFolderParams, f"{_T}.load:load_image_folder"),
+    ("cifar", CifarParams, f"{_T}.load:load_cifar"),
     ("hf_disk", HFDiskParams, f"{_T}.load:load_hf_disk"),
     ("split", SplitParams, f"{_T}.split:split"),
     ("kfold", KFoldParams, f"{_T}.split:kfold"),
@@ -238,6 +363,18 @@ class DagDatasetConfig(Component):
 
     def task(self) -> Task:
         return self.task_type
+
+    def graph(self) -> Graph:
+        return Graph(self.nodes, self.output or self.nodes[-1].name, fixed=False)
+
+
+@dataclass(frozen=True)
+class Graph:
+    """What engine.data_pipe.dag runs for a dataset: its nodes in order and the output node."""
+
+    nodes: list[Node]
+    output: str
+    fixed: bool  # built by the dataset's schema (a classic dataset), not written by the user
 
 
 DATASETS.register("dag", DagDatasetConfig, "engine.data_pipe.dag:load_dag")

@@ -7,49 +7,63 @@ validation, and sizes that do not fit surface when the model is built.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
 from engine.registry import Registry, UnknownComponent, did_you_mean
 from engine.schema.base import MODELS, Component, Schema, path_field
-from engine.schema.models import Activation, TransformerConfig
+from engine.schema.models import Activation, ConvLayers, MLPConfig, TransformerConfig
+
+if TYPE_CHECKING:
+    from engine.paths import Paths
 
 BACKBONES = Registry("backbone")
 NECKS = Registry("neck")
 HEADS = Registry("head")
 
 
-# ---- backbones -----------------------------------------------------------------------------------
-class MLPBackbone(Component):
-    name: Literal["mlp"] = "mlp"
-    hidden: int = Field(128, ge=1, le=16384)
-    layers: int = Field(2, ge=1, le=32)
-    dropout: float = Field(0.0, ge=0.0, le=0.9)
-    activation: Activation = "relu"
-
-
-class CNNBackbone(Component):
-    name: Literal["cnn"] = "cnn"
-    channels: list[int] = Field([32, 64], min_length=1, max_length=6)
-    kernel_size: int = Field(3, ge=1, le=7)
-    activation: Activation = "relu"
+# ---- backbones: the classic models' schemas, and hf -----------------------------------------------
+class CNNBackbone(ConvLayers):
+    batch_norm: bool = Field(True, description="batch norm after each convolution")
     global_pool: bool = Field(True, description="average over space: the output is the last channel count")
 
 
-class TransformerBackbone(TransformerConfig):
-    """A transformer encoder over tokens (text) or over features-as-tokens: the classic model's settings."""
+def pretrained_field() -> Any:
+    return path_field(
+        None,
+        description="pretrained weights: a folder under path.model_root written with save_pretrained, "
+        "else a hub id (online), e.g. openai/clip-vit-base-patch32",
+    )
 
 
-class HFBackbone(Component):
-    """Any transformers architecture: built from a config (random init), or loaded from a local folder."""
+def pretrained_folder(name: str | None, paths: Paths) -> Path | None:
+    """The folder `pretrained` names (absolute, or under path.model_root) when it exists; None: a hub id."""
+    if name is None:
+        return None
+    path = Path(name).expanduser()
+    folder = path if path.is_absolute() else paths.root("model_root") / path
+    return folder if folder.is_dir() else None
+
+
+class Pretrained(Component):
+    """A component that may load pretrained weights: a local folder's contents enter the run id, a hub id's name."""
+
+    def input_files(self, paths: Paths) -> dict[str, Path]:
+        folder = pretrained_folder(self.pretrained, paths)
+        return {} if folder is None else {"pretrained": folder}
+
+
+class HFBackbone(Pretrained):
+    """Any transformers architecture (text, tables or images): built from a config (random init), or pretrained."""
 
     name: Literal["hf"] = "hf"
-    model_type: str = Field("bert", description="a transformers model type (bert, roberta, distilbert, llama, ...)")
+    model_type: str = Field("bert", description="a transformers model type (bert, roberta, vit, llama, ...)")
     config: dict[str, Any] = Field(
         default_factory=dict, description="config settings, e.g. hidden_size, num_hidden_layers"
     )
-    pretrained: str | None = path_field(None, description="a local model folder (relative to path.model_root)")
+    pretrained: str | None = pretrained_field()
     pooling: Literal["mean", "first", "last"] = "mean"
 
 
@@ -83,9 +97,9 @@ class MLPHead(Component):
 
 _M = "engine.models.components"
 for _registry, _name, _schema, _impl in (
-    (BACKBONES, "mlp", MLPBackbone, f"{_M}:MLPBackbone"),
+    (BACKBONES, "mlp", MLPConfig, f"{_M}:MLPBackbone"),
     (BACKBONES, "cnn", CNNBackbone, f"{_M}:CNNBackbone"),
-    (BACKBONES, "transformer", TransformerBackbone, f"{_M}:TransformerBackbone"),
+    (BACKBONES, "transformer", TransformerConfig, f"{_M}:TransformerBackbone"),
     (BACKBONES, "hf", HFBackbone, "engine.models.hf:HFBackbone"),
     (NECKS, "identity", IdentityNeck, f"{_M}:IdentityNeck"),
     (NECKS, "projection", ProjectionNeck, f"{_M}:ProjectionNeck"),
@@ -133,30 +147,57 @@ class ComposedConfig(Component):
         return self
 
 
-class CLIPConfig(Component):
-    """transformers' CLIPModel from a small config, trained contrastively on images and class-prompt captions."""
+CLIPMode = Literal["auto", "contrastive", "zero_shot", "linear_probe", "finetune"]
+
+
+class CLIPConfig(Pretrained):
+    """transformers' CLIPModel: pretrained (zero-shot, linear probe or fine-tuning), or a small one from scratch
+    trained contrastively on images and class-prompt captions."""
 
     name: Literal["clip"] = "clip"
-    width: int = Field(64, ge=16, le=1024, description="hidden size of both towers")
-    layers: int = Field(2, ge=1, le=24)
-    heads: int = Field(4, ge=1, le=16)
-    patch_size: int = Field(2, ge=1, le=32, description="must divide the image size")
-    projection_dim: int = Field(64, ge=8, le=1024)
-    templates: list[str] = Field(
-        default_factory=lambda: ["a photo of the digit {}", "a handwritten {}", "an image of the number {}", "{}"],
+    pretrained: str | None = pretrained_field()
+    mode: CLIPMode = Field(
+        "auto",
+        description="zero_shot (evaluate only), linear_probe (frozen encoder, trained head), finetune (the image "
+        "encoder too), contrastive (from scratch); auto: zero_shot when pretrained, else contrastive",
+    )
+    finetune_layers: int | None = Field(
+        None, ge=1, le=128, description="finetune: train the image encoder's last N layers; null: all of it"
+    )
+    backbone_lr: float = Field(1e-5, gt=0.0, le=1.0, description="finetune: learning rate of the image encoder")
+    width: int = Field(64, ge=16, le=1024, description="from scratch: hidden size of both towers")
+    layers: int = Field(2, ge=1, le=24, description="from scratch")
+    heads: int = Field(4, ge=1, le=16, description="from scratch")
+    patch_size: int = Field(2, ge=1, le=32, description="from scratch: must divide the image size")
+    projection_dim: int = Field(64, ge=8, le=1024, description="from scratch")
+    templates: list[str] | None = Field(
+        None,
         min_length=1,
-        max_length=32,
-        description="caption templates; {} is the class name",
+        max_length=100,
+        description="prompt templates, {} is the class name; null: CLIP's CIFAR prompts when pretrained, "
+        "digit captions from scratch",
     )
 
     @model_validator(mode="after")
     def _check(self) -> CLIPConfig:
         if self.width % self.heads:
             raise ValueError(f"width ({self.width}) must be divisible by heads ({self.heads})")
-        if any("{}" not in t for t in self.templates):
+        if any("{}" not in t for t in self.templates or []):
             raise ValueError("every template must hold {} for the class name")
+        if self.pretrained is None and self.mode not in ("auto", "contrastive"):
+            raise ValueError(
+                f"mode {self.mode} needs pretrained weights (model.pretrained: a hub id or a folder under "
+                "path.model_root); without them the small CLIP trains from scratch (mode contrastive)"
+            )
+        if self.pretrained is not None and self.mode == "contrastive":
+            raise ValueError("mode contrastive trains the small CLIP from scratch: set pretrained to null")
         return self
+
+    def resolved_mode(self) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "zero_shot" if self.pretrained else "contrastive"
 
 
 MODELS.register("composed", ComposedConfig, "engine.models.composed:Model")
-MODELS.register("clip", CLIPConfig, "engine.models.clip:CLIP")
+MODELS.register("clip", CLIPConfig, "engine.models.clip:build")

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from engine.schema.base import PIPELINES, Component, Schema
+from engine.schema.datasets import DataLoading
 
 
 class Resources(Schema):
@@ -83,6 +84,8 @@ class ExecutionConfig(PipelineConfig):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="CUDA autocast: auto is bf16 where supported (else fp16); CPU always runs fp32"
     )
+    # in memory or streamed: the same batches either way, so not part of the id (excluded from the dump)
+    loader: DataLoading = Field(DataLoading(), exclude=True, description="in memory or streamed (DataLoader)")
 
     def default_objective(self, task: str) -> tuple[str, str]:
         return ("val/accuracy", "max") if task == "classification" else ("val/mse", "min")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.data_pipe.dag import TransformEnv
-from engine.data_pipe.frame import Data
-from engine.data_pipe.loaders import DataError
+from engine.data_pipe.frame import Data, DataError
 
 
 def _fit_prefix(data: Data) -> str:
@@ -15,23 +14,26 @@ def _fit_prefix(data: Data) -> str:
 
 def standardize(inputs: list[Data], params, env: TransformEnv) -> Data:
     data = inputs[0]
-    if data.meta.get("input_kind") in ("text", "tokens"):
-        raise DataError("standardize needs numeric features or images, not text or tokens")
-    fit = data.arrays[f"{_fit_prefix(data)}x"]
-    flat = fit.reshape(len(fit), -1)
-    mean, std = flat.mean(0), flat.std(0)
-    std = np.where(std > 0, std, 1.0)
     arrays = dict(data.arrays)
-    meta = {}
-    for prefix in data.parts():
-        x = data.arrays[f"{prefix}x"]
-        arrays[f"{prefix}x"] = ((x.reshape(len(x), -1) - mean) / std).reshape(x.shape).astype(np.float32)
+    meta: dict = {}
+    if params.features:
+        if data.meta.get("input_kind") in ("text", "tokens"):
+            raise DataError("standardize needs numeric features or images, not text or tokens")
+        fit = data.arrays[f"{_fit_prefix(data)}x"]
+        flat = fit.reshape(len(fit), -1)
+        mean, std = flat.mean(0), flat.std(0)
+        std = np.where(std > 0, std, 1.0)
+        for prefix in data.parts():
+            x = data.arrays[f"{prefix}x"]
+            arrays[f"{prefix}x"] = ((x.reshape(len(x), mean.size) - mean) / std).reshape(x.shape).astype(np.float32)
+        if "pixels" in data.meta:  # images are no longer in [0, 1]: pretrained image processors must know
+            meta["pixels"] = "standardized"
     if params.targets and data.meta.get("task") == "regression":
         y = data.arrays[f"{_fit_prefix(data)}y"]
         t_mean, t_std = float(y.mean()), float(y.std() or 1.0)
         for prefix in data.parts():
             arrays[f"{prefix}y"] = ((data.arrays[f"{prefix}y"] - t_mean) / t_std).astype(np.float32)
-        meta = {"target_mean": t_mean, "target_std": t_std}
+        meta.update(target_mean=t_mean, target_std=t_std)
     return data.with_arrays(arrays, **meta)
 
 

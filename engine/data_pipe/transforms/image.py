@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.data_pipe.dag import TransformEnv
-from engine.data_pipe.frame import Data
-from engine.data_pipe.loaders import DataError
+from engine.data_pipe.frame import Data, DataError
 
 
 def augment(inputs: list[Data], params, env: TransformEnv) -> Data:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.data_pipe.dag import TransformEnv
-from engine.data_pipe.frame import PARTS, Data
-from engine.data_pipe.loaders import DataError
+from engine.data_pipe.frame import PARTS, Data, DataError
 
 
 def _whole(data: Data, what: str) -> Data:
@@ -30,44 +29,53 @@ def _stratify(data: Data, y: np.ndarray, wanted: bool) -> np.ndarray | None:
 def split(inputs: list[Data], params, env: TransformEnv) -> Data:
     from sklearn.model_selection import train_test_split
 
-    data = _whole(inputs[0], "split")
-    y = data.arrays["y"]
-    index = np.arange(len(y))
-    strat = _stratify(data, y, params.stratify)
-    try:
-        rest, test = train_test_split(index, test_size=params.test_fraction, random_state=params.seed, stratify=strat)
-        val = np.array([], dtype=np.int64)
-        train = rest
-        if params.val_fraction > 0:
-            share = params.val_fraction / (1.0 - params.test_fraction)
-            rest_strat = strat[rest] if strat is not None else None
+    data, y, rest, test, strat = _hold_out_test(inputs[0], params, "split")
+    train, val = rest, np.array([], dtype=np.int64)
+    if params.val_fraction > 0:
+        share = params.val_fraction / (1.0 - params.test_fraction)
+        rest_strat = strat[rest] if strat is not None else None
+        try:
             train, val = train_test_split(rest, test_size=share, random_state=params.seed, stratify=rest_strat)
-    except ValueError as exc:
-        raise DataError(f"cannot split {len(y)} samples: {exc}") from None
-    arrays: dict[str, np.ndarray] = {}
-    for name, ix in zip(PARTS, (train, val, test), strict=True):
-        arrays.update(_take(data, "", np.sort(ix), f"{name}/"))
-    return data.with_arrays(arrays)
+        except ValueError as exc:
+            raise DataError(f"cannot split {len(y)} samples: {exc}") from None
+    return data.with_arrays(_parts(data, (train, val, test), params.keep_order))
 
 
 def kfold(inputs: list[Data], params, env: TransformEnv) -> Data:
     """Hold out a test part, then fold `fold` of k over the rest is validation, the others train."""
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+    from sklearn.model_selection import KFold, StratifiedKFold
 
-    data = _whole(inputs[0], "kfold")
-    y = data.arrays["y"]
-    index = np.arange(len(y))
-    strat = _stratify(data, y, params.stratify)
+    data, y, rest, test, strat = _hold_out_test(inputs[0], params, "kfold")
+    folder = (StratifiedKFold if strat is not None else KFold)(params.k, shuffle=True, random_state=params.seed)
     try:
-        rest, test = train_test_split(index, test_size=params.test_fraction, random_state=params.seed, stratify=strat)
-        folder = (StratifiedKFold if strat is not None else KFold)(params.k, shuffle=True, random_state=params.seed)
         train, val = list(folder.split(rest, y[rest]))[params.fold]
     except ValueError as exc:
         raise DataError(f"cannot make {params.k} folds of {len(y)} samples: {exc}") from None
+    return data.with_arrays(_parts(data, (rest[train], rest[val], test)), fold=params.fold, k=params.k)
+
+
+def _hold_out_test(data: Data, params, what: str):
+    """(data, targets, rest index, test index, stratification labels) for a split of unsplit data."""
+    from sklearn.model_selection import train_test_split
+
+    data = _whole(data, what)
+    y = data.arrays["y"]
+    strat = _stratify(data, y, params.stratify)
+    try:
+        rest, test = train_test_split(
+            np.arange(len(y)), test_size=params.test_fraction, random_state=params.seed, stratify=strat
+        )
+    except ValueError as exc:
+        raise DataError(f"cannot split {len(y)} samples: {exc}") from None
+    return data, y, rest, test, strat
+
+
+def _parts(data: Data, indices: tuple[np.ndarray, ...], keep_order: bool = False) -> dict[str, np.ndarray]:
+    """train / val / test arrays from their indices, in index order unless the given order is kept."""
     arrays: dict[str, np.ndarray] = {}
-    for name, ix in zip(PARTS, (rest[train], rest[val], test), strict=True):
-        arrays.update(_take(data, "", np.sort(ix), f"{name}/"))
-    return data.with_arrays(arrays, fold=params.fold, k=params.k)
+    for name, ix in zip(PARTS, indices, strict=True):
+        arrays.update(_take(data, "", ix if keep_order else np.sort(ix), f"{name}/"))
+    return arrays
 
 
 def _targeted_parts(data: Data, part: str) -> list[str]:

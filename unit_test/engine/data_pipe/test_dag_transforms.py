@@ -10,8 +10,7 @@ import pytest
 from dag_fixtures import dag_config
 
 from engine.data_pipe.dag import TransformEnv, run_dag, to_splits
-from engine.data_pipe.frame import Data
-from engine.data_pipe.loaders import DataError
+from engine.data_pipe.frame import Data, DataError
 from engine.schema.data_dag import TRANSFORMS
 
 WORDS = {0: "bad awful poor terrible", 1: "good great fine excellent"}
