@@ -40,9 +40,10 @@ def _run_job(canonical: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]
     from util.tune_trial import worker_logging
 
     worker_logging()
-    mp = validate(canonical, trusted=True)  # checked by the driver already; this rebuilds the objects
+    roots = Paths(**paths)
+    mp = validate(canonical, trusted=True, paths=roots)  # checked by the driver already; this rebuilds the objects
     try:
-        results = execute(mp, Paths(**paths))
+        results = execute(mp, roots)
     except RunFailed as exc:  # a plain error pickles across processes; RunFailed's signature does not
         raise RuntimeError(f"run {exc.run_id} failed: {exc.error}") from None
     results["node_id"] = ray.get_runtime_context().get_node_id()
