@@ -9,6 +9,8 @@ import pytest
 
 from unit_test.helpers import files_under, run_cli
 
+pytestmark = pytest.mark.integration  # the command line, in subprocesses
+
 EXAMPLE = ["--config-name=metaprogram/example"]
 COMPONENTS = [
     "+metaprogram/component/pipeline=execution",

@@ -121,6 +121,7 @@ def test_objective_follows_the_task():
     assert validate(custom, trusted=True).objective() == ("val/loss", "min")
 
 
+@pytest.mark.integration  # a fresh interpreter
 def test_validation_never_imports_torch():
     import subprocess
     import sys
