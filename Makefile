@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow lint format bench data install install-dev clean
+.PHONY: demo test test-fast test-slow lint format bench data install install-dev clean
 
 $(VENV)/.installed: pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
@@ -19,8 +19,11 @@ install-dev: $(VENV)/.installed-dev
 demo: install  ## run the example metaprogram (digits + MLP), print its test metrics
 	$(PY) -B run_metaprogram.py --config-name=metaprogram/example
 
-test: install-dev  ## the default suite (no slow tests)
+test: install-dev  ## the default suite, what CI runs: unit and integration tiers (no slow tests)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-fast: install-dev  ## the unit tier: no Ray, no subprocesses, no LLMs (under a minute)
+	$(PY) -m pytest -m "not slow and not integration" $(PYTEST_ARGS)
 
 test-slow: install-dev  ## the long real-model tests (SmolLM2, long sweeps)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)

@@ -11,12 +11,14 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
 
+from engine.atomic import atomic_write  # noqa: E402  (the repository is on the path from here)
+
 
 def save(name: str, figures: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     figures = {**figures, "machine": {"python": platform.python_version(), "cpu": platform.processor() or "?"}}
-    path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    atomic_write(path, json.dumps(figures, indent=2, sort_keys=True) + "\n")
     return path
 
 

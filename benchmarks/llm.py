@@ -196,7 +196,9 @@ def main() -> None:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     figures["machine"] = {"python": platform.python_version(), "cpu": platform.processor() or "?"}
-    (RESULTS / "llm.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    from engine.atomic import atomic_write
+
+    atomic_write(RESULTS / "llm.json", json.dumps(figures, indent=2, sort_keys=True) + "\n")
 
     print("\n== LLM figures (ratios last)")
     schemes = {k: v for k, v in figures.get("schemes", {}).items() if "error" not in v}

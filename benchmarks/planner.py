@@ -32,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.atomic import atomic_write  # noqa: E402
 from planner.baselines import make_searcher  # noqa: E402
 from planner.dev_data import HELDOUT_TASKS, TableObjective, load_tables  # noqa: E402
 
@@ -172,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": seconds,
         "curves": {m: dict(zip(pairs, curves[m], strict=True)) for m in METHODS},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2))
+    atomic_write(args.out, json.dumps(figures, indent=2))
     png = args.out.with_name(f"{args.out.stem}_regret.png")
     _plot(mean, horizon, png, len(pairs))
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.atomic import atomic_write  # noqa: E402  (the repository is on the path from here)
+
 RESULTS = Path(__file__).resolve().parent / "results" / "sweep_overhead.json"
 
 
@@ -102,8 +104,7 @@ def main() -> None:
         "job_launch_ratio": round(launch_wall / (len(jobs) * t / c), 3),
         "load_average": os.getloadavg()[0],
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    atomic_write(RESULTS, json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     print(f"tune: {tune_wall:.1f} s for {n} x {t} s trials at concurrency {c} (ideal {ideal:.1f} s)")
     print(f"job_launch: {launch_wall:.1f} s for {len(jobs)} jobs")

@@ -1,136 +1,100 @@
-"""The command-line side of run_metaprogram.py: check first, then run and report."""
+"""The one entry path of run_metaprogram.py: read the command line as Hydra does, compose every job
+once, validate them all, then run them.
+
+    main(argv) -> exit status: 0 done, 1 a run failed, 2 invalid input (nothing run or written),
+                               143 interrupted (run the same command again to resume)
+
+Hydra parses the command line (its own parser) and composes each job (its compose API); what
+prints and runs nothing (--help, --cfg, --info, shell completion) is Hydra's own main. A multirun's
+jobs are composed and validated before the first one starts, then handed to the launcher Hydra's
+`hydra/launcher` group chose: `basic` runs them one after another here, `ray` in parallel
+through job_launch (engine/launchers.py).
+"""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
-from engine.compose import PRIMARY_CONFIG, compose_sweep, from_config, load
+from engine.compose import CONFIG_DIR, PRIMARY_CONFIG, Composed, Composer, expand_sweep
 from engine.metaprogram import MetaprogramError
 
-EXIT_INVALID = 2
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 EXIT_INTERRUPTED = 143  # 128 + SIGTERM, as a shell reports a terminated job
-# Hydra flags that print something and run no job; Hydra handles them itself.
-_INFO_FLAGS = (
-    "-h",
-    "--help",
-    "--hydra-help",
-    "-c",
-    "--cfg",
-    "-i",
-    "--info",
-    "--shell-completion",
-    "--version",
-)
-_VALUE_FLAGS = (
-    "-cn",
-    "--config-name",
-    "-cp",
-    "--config-path",
-    "-cd",
-    "--config-dir",
-    "-p",
-    "--package",
-    "--experimental-rerun",
-)
 
 
-def split_argv(argv: list[str]) -> tuple[str, list[str], bool, bool]:
-    """(config name, overrides, multirun?, info flag?) as Hydra will read them."""
-    config_name, overrides, multirun, info = PRIMARY_CONFIG, [], False, False
-    args = iter(argv)
-    for arg in args:
-        flag, eq, value = arg.partition("=")
-        if flag in ("-m", "--multirun"):
-            multirun = True
-        elif flag in _INFO_FLAGS:
-            info = True
-            if flag in ("-c", "--cfg", "-i", "--info") and not eq:
-                next(args, None)
-        elif flag in _VALUE_FLAGS:
-            value = value if eq else next(args, "")
-            if flag in ("-cn", "--config-name"):
-                config_name = value
-        elif arg.startswith("-"):
-            info = True  # an unknown flag: let Hydra answer it
-        else:
-            overrides.append(arg)
-    return config_name, overrides, multirun, info
+def main(argv: list[str]) -> int:
+    from hydra._internal.utils import get_args_parser
 
-
-def preflight(argv: list[str]) -> bool:
-    """Compose and validate every job on the command line; print all problems; run nothing.
-
-    A single dry run is answered here, without composing a second time in Hydra's main.
-    Returns True when Hydra's main should go on.
-    """
-    config_name, overrides, multirun, info = split_argv(argv)
-    if info:
-        return True
+    args = get_args_parser().parse_args(argv)  # exits itself for --version and unknown flags
+    if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
+        return _hydra_answers(argv)
+    unsupported = [flag for flag, given in (("--config-path", args.config_path), ("--config-dir", args.config_dir),
+                   ("--experimental-rerun", args.experimental_rerun)) if given]  # fmt: skip
+    if unsupported:
+        print(f"{', '.join(unsupported)}: not supported; configs come from {CONFIG_DIR}", file=sys.stderr)
+        return EXIT_INVALID
+    config_name = args.config_name or PRIMARY_CONFIG
     try:
-        jobs = compose_sweep(overrides) if multirun else [overrides]
+        jobs = expand_sweep(args.overrides) if args.multirun else [list(args.overrides)]
     except MetaprogramError as exc:
-        _report_invalid([exc], [overrides])
-        sys.exit(EXIT_INVALID)
-    failures, composed = [], []
-    for job in jobs:
-        try:
-            composed.append(load(job, config_name))
-        except MetaprogramError as exc:
-            failures.append(exc)
+        return _report_invalid([exc], 1)
+
+    composed, failures = [], []
+    with Composer() as composer:
+        for number, job in enumerate(jobs):
+            try:  # the launcher is the command's: Hydra's settings are read from the first job
+                composed.append(composer.load(job, config_name, with_hydra=number == 0))
+            except MetaprogramError as exc:
+                failures.append(exc)
     if failures:
-        _report_invalid(failures, jobs)
-        sys.exit(EXIT_INVALID)
-    if not multirun and composed[0].dry_run:
-        print_dry_run(composed[0])
-        sys.exit(0)
-    return True
+        return _report_invalid(failures, len(jobs))
+    for job in composed:
+        if job.dry_run:
+            print_dry_run(job)
+    to_run = [job for job in composed if not job.dry_run]
+    if not to_run:
+        return EXIT_OK
+    from engine.launchers import LAUNCHERS
+
+    name = composed[0].launcher
+    if name not in LAUNCHERS:
+        print(f"hydra/launcher={name}: run_metaprogram.py runs jobs with {' or '.join(LAUNCHERS)}", file=sys.stderr)
+        return EXIT_INVALID
+    return LAUNCHERS[name](to_run, composed[0].launcher_settings)
 
 
-def print_dry_run(composed: Any) -> None:
+def _hydra_answers(argv: list[str]) -> int:
+    """Hydra's own main for what prints and runs nothing: help, --cfg, --info, shell completion."""
+    import hydra
+
+    @hydra.main(config_path=str(CONFIG_DIR), config_name=PRIMARY_CONFIG, version_base=None)
+    def _runs_nothing(cfg: Any) -> None:  # Hydra answers these flags without calling its task
+        raise AssertionError("Hydra called its task for an information flag")
+
+    sys.argv = [sys.argv[0], *argv]
+    _runs_nothing()
+    return EXIT_OK
+
+
+def print_dry_run(composed: Composed) -> None:
     import yaml
 
     print(yaml.safe_dump(composed.metaprogram.canonical, sort_keys=True).rstrip())
     print(f"id: {composed.metaprogram.id}")
 
 
-def _report_invalid(failures: list[MetaprogramError], jobs: list[list[str]]) -> None:
+def _report_invalid(failures: list[MetaprogramError], jobs: int) -> int:
     seen = set()
     for exc in failures:
         text = exc.render()
         if text not in seen:
             seen.add(text)
             print(text, file=sys.stderr)
-    if len(jobs) > 1:
-        print(f"{len(failures)} of {len(jobs)} jobs are invalid; none was run.", file=sys.stderr)
+    if jobs > 1:
+        print(f"{len(failures)} of {jobs} jobs are invalid; none was run.", file=sys.stderr)
     print("Nothing was run or written.", file=sys.stderr)
-
-
-def run_composed(cfg: Any, overrides: list[str]) -> bool:
-    """Run one composed job; print its metrics. False when the run failed."""
-    from engine.runner import Interrupted, RunFailed, execute, setup_console_logging
-
-    composed = from_config(cfg)  # already checked by preflight: cannot fail here
-    mp = composed.metaprogram
-    if composed.dry_run:
-        print_dry_run(composed)
-        return True
-    setup_console_logging()
-    try:
-        results = execute(mp, composed.paths, overrides=overrides, force=composed.force)
-    except (Interrupted, KeyboardInterrupt):
-        print(
-            f"run {mp.id} interrupted; run the same command again to resume from its last checkpoint", file=sys.stderr
-        )
-        sys.exit(EXIT_INTERRUPTED)
-    except RunFailed as exc:
-        print(
-            f"run {exc.run_id} failed: {exc.error}\n(the log is in {composed.paths.run_dir(exc.run_id)}/run.log)",
-            file=sys.stderr,
-        )
-        return False
-    print_results(results, composed.paths.run_dir(mp.id))
-    return True
+    return EXIT_INVALID
 
 
 def print_results(results: dict[str, Any], run_dir: Any) -> None:

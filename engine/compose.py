@@ -1,14 +1,17 @@
-"""Compose a metaprogram with Hydra's compose API and turn its errors into ours.
+"""Compose metaprograms with Hydra's compose API and turn its errors into ours.
 
-Hydra's own messages for a misspelt component or key exit 1 with no
-suggestion; here every problem becomes one line with its key path and the
-nearest valid names, so that the command line can exit 2 before anything runs.
+Hydra composes; our schemas validate. Hydra's struct mode would refuse a setting that the
+component YAML leaves to its schema's default (`pipeline.hooks.progress.leave`), so a plain
+`key=value` on a metaprogram or run setting is applied as Hydra's `++key=value` (set, adding the key
+when absent) and the schema, which knows every setting and default, refuses what is misspelt, with
+the nearest valid names. Hydra's own messages for a misspelt option exit 1 with no suggestion; here
+every problem becomes one line with its key path, so the command line can exit 2 before anything runs.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from engine.registry import did_you_mean, nearest
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 RUN_KEYS = ("dry_run", "force", "path", "hydra")
 PRIMARY_CONFIG = "run"
+_SETTABLE = (*TOP_LEVEL_KEYS, *RUN_KEYS[:-1])  # first segments that `key=value` may add (not hydra.*)
 
 
 @dataclass
@@ -28,6 +32,9 @@ class Composed:
     paths: Paths
     dry_run: bool
     force: bool
+    overrides: list[str] = field(default_factory=list)  # as the user wrote them
+    launcher: str = "basic"  # Hydra's hydra/launcher choice: basic (one after another) or ray (parallel)
+    launcher_settings: dict[str, Any] = field(default_factory=dict)
 
 
 def group_options(group: str) -> list[str]:
@@ -36,33 +43,18 @@ def group_options(group: str) -> list[str]:
     return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
 
 
-def compose(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> tuple[Any, list[str]]:
-    """Hydra-compose `config_name` with `overrides`.
-
-    Returns the config composed from the overrides that are fine (None when even that
-    fails) and one line per override Hydra refused, so that every problem is reported at once.
-    """
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    errors: list[str] = []
-    remaining = list(overrides)
-    while True:  # drop each refused override in turn to find them all
-        GlobalHydra.instance().clear()
-        try:
-            with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-                return hydra_compose(config_name=config_name, overrides=remaining), errors
-        except Exception as exc:  # Hydra raises several unrelated types; all are input errors here
-            message, bad = _explain(exc, remaining, config_name)
-            errors.append(message)
-            if bad is None:
-                return None, errors
-            remaining.remove(bad)
+def settable(override: str) -> str:
+    """`key=value` on a metaprogram or run setting as `++key=value`: the schema, not struct mode, checks keys."""
+    key, eq, _ = override.partition("=")
+    if not eq or key.startswith(("+", "~")) or "/" in key or "@" in key:
+        return override
+    if key.split(".")[0] not in _SETTABLE or (CONFIG_DIR / key).is_dir():  # `path=default` picks a group option
+        return override
+    return "++" + override
 
 
-def compose_sweep(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> list[list[str]]:
-    """The override lists of every job in a Hydra multirun (cartesian product of sweeps)."""
+def expand_sweep(overrides: list[str]) -> list[list[str]]:
+    """The override lists of every job in a Hydra multirun (cartesian product of sweeps), by Hydra's parser."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
@@ -71,53 +63,110 @@ def compose_sweep(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> li
         raise MetaprogramError([_first_line(exc)]) from None
     choices = []
     for override in parsed:
-        key = override.get_key_element()
         if override.is_sweep_override():
+            key = override.get_key_element()
             choices.append([f"{key}={v}" for v in override.sweep_string_iterator()])
         else:
             choices.append([override.input_line])
     return [list(combo) for combo in product(*choices)]
 
 
+class Composer:
+    """Hydra initialised once for many compositions (a multirun's jobs)."""
+
+    def __enter__(self) -> Composer:
+        from hydra import initialize_config_dir
+        from hydra.core.global_hydra import GlobalHydra
+
+        GlobalHydra.instance().clear()
+        self._context = initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None)
+        self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._context.__exit__(*exc)
+
+    def compose(
+        self, overrides: list[str], config_name: str = PRIMARY_CONFIG, with_hydra: bool = False
+    ) -> tuple[Any, list[str]]:
+        """The config composed from the overrides Hydra accepts (None if even that fails), and one line per refusal.
+
+        `with_hydra` keeps Hydra's own settings (the launcher) under `hydra`; they cost time to compose.
+        """
+        from hydra import compose as hydra_compose
+
+        errors: list[str] = []
+        remaining = [settable(o) for o in overrides]
+        while True:  # drop each refused override in turn to find them all
+            try:
+                return hydra_compose(
+                    config_name=config_name, overrides=remaining, return_hydra_config=with_hydra
+                ), errors
+            except Exception as exc:  # Hydra raises several unrelated types; all are input errors here
+                message, bad = _explain(exc, remaining, config_name)
+                errors.append(message)
+                if bad is None:
+                    return None, errors
+                remaining.remove(bad)
+
+    def load(self, overrides: list[str], config_name: str = PRIMARY_CONFIG, with_hydra: bool = False) -> Composed:
+        """Compose and validate one job (trusted: hand-written config and command line)."""
+        cfg, errors = self.compose(overrides, config_name, with_hydra)
+        if cfg is None:
+            raise MetaprogramError(errors)
+        composed = from_config(cfg, errors)
+        composed.overrides = list(overrides)
+        return composed
+
+
 def load(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> Composed:
-    """Compose and validate (trusted: hand-written config and command line)."""
-    cfg, errors = compose(overrides, config_name)
-    if cfg is None:
-        raise MetaprogramError(errors)
-    return from_config(cfg, errors)
+    """Compose and validate one metaprogram."""
+    with Composer() as composer:
+        return composer.load(overrides, config_name)
 
 
 def from_config(cfg: Any, errors: list[str] | None = None) -> Composed:
     """Validate a composed config; `errors` from composition are reported with the schema's."""
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
 
     errors = list(errors or [])
+    launcher, launcher_settings = "basic", {}
+    if "hydra" in cfg:
+        with open_dict(cfg):
+            hydra_cfg = cfg.pop("hydra")
+        launcher = str(hydra_cfg.runtime.choices.get("hydra/launcher", "basic"))
+        launcher_settings = OmegaConf.to_container(hydra_cfg.launcher, resolve=True)
     try:
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     except Exception as exc:  # an interpolation that cannot be resolved
         raise MetaprogramError([*errors, _first_line(exc)]) from None
-    data.pop("hydra", None)
+    paths = None
+    try:
+        paths = paths_from(data.get("path"))
+    except MetaprogramError as exc:
+        errors += exc.errors
     raw = {k: v for k, v in data.items() if k not in RUN_KEYS}
     try:
-        mp = validate(raw, trusted=True)
+        mp = validate(raw, trusted=True, paths=paths) if paths is not None else None
     except MetaprogramError as exc:
         # a refused component option already explains why that component is missing
         refused = {kind for kind in TOP_LEVEL_KEYS if any(f"/component/{kind}=" in e for e in errors)}
         rest = [e for e in exc.errors if not any(e.startswith(f"{kind}: missing") for kind in refused)]
         raise MetaprogramError([*errors, *rest]) from None
-    if errors:
+    if errors or mp is None:
         raise MetaprogramError(errors)
-    try:
-        paths = paths_from(data.get("path"))
-    except Exception as exc:
-        raise MetaprogramError([f"path: {_first_line(exc)}"]) from None
-    return Composed(mp, paths, bool(data.get("dry_run")), bool(data.get("force")))
+    return Composed(
+        mp, paths, bool(data.get("dry_run")), bool(data.get("force")), [], launcher, launcher_settings or {}
+    )
 
 
 def _explain(exc: Exception, overrides: list[str], config_name: str) -> tuple[str, str | None]:
     """One line for a Hydra composition error, and the override that caused it (if any)."""
+    import yaml
     from hydra.errors import MissingConfigException
 
+    if isinstance(exc, yaml.YAMLError):
+        return _yaml_problem(exc), None
     text = str(exc)
     if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
         missing = exc.missing_cfg_file.strip("/")
@@ -129,49 +178,37 @@ def _explain(exc: Exception, overrides: list[str], config_name: str) -> tuple[st
         if missing == config_name.strip("/"):
             return f"--config-name={config_name}: no such config; {did_you_mean(missing, group_options(''))}", None
         return f"config {missing!r} not found", None
-    match = re.search(r"Could not override '([^']+)'", text) or re.search(
-        r"Could not (?:append|delete) (?:to config\. )?.*?'([^']+)'", text
-    )
+    match = re.search(r"Could not (?:override|append|delete)[^']*'([^']+)'", text)
     if match:
         key = match.group(1)
         override = next((o for o in overrides if o.lstrip("+~").split("=")[0] == key), None)
-        parent, _, leaf = key.rpartition(".")
-        siblings = _keys_at(parent, [o for o in overrides if o != override], config_name)
-        if siblings is not None and leaf not in siblings:
-            return f"{key}: unknown key; {did_you_mean(leaf, siblings)}", override
         return f"{key}: {_first_line(exc.__cause__ or exc)}", override
     return _first_line(exc), None
 
 
+def _yaml_problem(exc: Exception) -> str:
+    """A config file that is not valid YAML, or repeats a key: name the file and the lines."""
+    from engine.strict_yaml import DuplicateKey, load_file
+
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None and Path(mark.name).is_file():
+        try:
+            load_file(Path(mark.name))
+        except DuplicateKey as duplicate:
+            return str(duplicate)
+        except Exception:
+            pass
+        return f"{mark.name}: not valid YAML at line {mark.line + 1}: {getattr(exc, 'problem', None) or exc}"
+    return _first_line(exc)
+
+
 def _nearest_option(value: str, options: list[str]) -> str:
-    """Did-you-mean for 'family/name' options: compare names within the same family first."""
+    """Did-you-mean for 'family/name' options: names within the same family first, then any option."""
     family, _, name = value.rpartition("/")
-    by_name: dict[str, list[str]] = {}
-    for option in options:  # without a family, any family's option of that name is a candidate
-        if not family or option.rpartition("/")[0] == family:
-            by_name.setdefault(option.rpartition("/")[2], []).append(option)
-    close = [option for match in nearest(name, list(by_name)) for option in by_name[match]]
-    if close:
-        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    same = [o for o in options if not family or o.rpartition("/")[0] == family]
+    if nearest(name, same, key=lambda option: option.rpartition("/")[2]):
+        return did_you_mean(name, same, key=lambda option: option.rpartition("/")[2])
     return did_you_mean(value, options)
-
-
-def _keys_at(parent: str, overrides: list[str], config_name: str) -> list[str] | None:
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
-
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-            cfg = hydra_compose(config_name=config_name, overrides=overrides)
-        node = OmegaConf.select(cfg, parent) if parent else cfg
-        if node is None and parent in TOP_LEVEL_KEYS:
-            return None
-        return [str(k) for k in node.keys()] if hasattr(node, "keys") else None
-    except Exception:
-        return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,10 +12,23 @@ from typing import Any
 from engine.paths import Paths
 
 Reporter = Callable[[dict[str, Any]], None]
+StageRunner = Callable[[Any], dict[str, Any]]  # a Metaprogram -> its results.json content
 
 
 class TimeLimitExceeded(RuntimeError):
     pass
+
+
+class RunFailed(RuntimeError):
+    """A run ended in error; it is recorded `failed` with that error in its run directory."""
+
+    def __init__(self, run_id: str, error: str, results: dict[str, Any]):
+        self.run_id, self.error, self.results = run_id, error, results
+        super().__init__(f"run {run_id} failed: {error}")
+
+
+def _no_stages(_: Any) -> dict[str, Any]:
+    raise RuntimeError("this context runs no stages (RunContext.run_stage is set by engine.runner.execute)")
 
 
 def _ignore(_: dict[str, Any]) -> None:
@@ -31,6 +44,9 @@ class RunContext:
     # Ray Tune and trackers listen here. It may raise to stop the run early.
     report: Reporter = field(default=_ignore)
     deadline: float | None = None  # time.monotonic() past which the run must stop
+    # Runs another metaprogram as its own recorded, reusable run (a chain's stage) and returns its
+    # results; raises RunFailed. Given by the runner, so that pipelines never import it.
+    run_stage: StageRunner = field(default=_no_stages)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check_deadline(self) -> None:

@@ -2,26 +2,29 @@
 
 `validate(raw, trusted=...)` is the single gate every metaprogram passes through,
 whoever wrote it: Hydra composition, a sweep, a file, or the planner. It reports
-every error at once, each with its key path, and never imports torch.
+every error at once, each with its key path, and never imports torch. Its id is
+a hash of what determines the results (engine/identity.py): the settings without
+observers, and the contents of every file the metaprogram refers to.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
+import copy
 from dataclasses import dataclass, field
-from typing import Any, get_args, get_origin
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine.registry import UnknownComponent, did_you_mean
+from engine.identity import digest, identity, split_observers
+from engine.registry import did_you_mean
 from engine.schema import REGISTRIES
-from engine.schema.base import COMPONENT_KINDS, HOOKS, is_path_field
+from engine.schema.base import COMPONENT_KINDS, is_path_field, nested_schemas
+
+if TYPE_CHECKING:
+    from engine.paths import Paths
 
 TOP_LEVEL_KEYS = (*COMPONENT_KINDS, "seed")
 MISSING = "???"
-_ID_LENGTH = 16
 
 
 class MetaprogramError(ValueError):
@@ -55,11 +58,14 @@ class Metaprogram:
     dataset: BaseModel
     pipeline: BaseModel
     seed: int = 0
+    # every file or folder it refers to: dotted setting -> {"path": absolute path, "sha256": contents}
+    inputs: dict[str, dict[str, str]] = field(default_factory=dict)
     _canonical: dict[str, Any] = field(default_factory=dict, repr=False)
+    _split: tuple[dict[str, Any], dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def canonical(self) -> dict[str, Any]:
-        """The resolved form, every default filled in: what the id hashes."""
+        """The resolved form, every default filled in, observers included: what metaprogram.yaml records."""
         if not self._canonical:
             self._canonical = {
                 "model": self.model.model_dump(mode="json"),
@@ -70,8 +76,27 @@ class Metaprogram:
         return self._canonical
 
     @property
+    def computation(self) -> dict[str, Any]:
+        """The canonical form without observers: what the id hashes (with the inputs' digests)."""
+        return self._split_observers()[0]
+
+    @property
+    def observers(self) -> dict[str, Any]:
+        """What watches the run without changing its results, by dotted key: recorded beside the id."""
+        return self._split_observers()[1]
+
+    def _split_observers(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        if self._split is None:
+            computation, observers = copy.deepcopy(self.canonical), {}
+            for kind in COMPONENT_KINDS:
+                removed = split_observers(getattr(self, kind), computation[kind])
+                observers.update({f"{kind}.{key}": value for key, value in removed.items()})
+            self._split = (computation, observers)
+        return self._split
+
+    @property
     def id(self) -> str:
-        return identity(self.canonical)
+        return identity(self.computation, {key: entry["sha256"] for key, entry in self.inputs.items()})
 
     @property
     def task(self) -> str:
@@ -82,13 +107,53 @@ class Metaprogram:
         return self.pipeline.resolve_objective(self.task)
 
 
-def identity(canonical: dict[str, Any]) -> str:
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:_ID_LENGTH]
+def assemble(model: BaseModel, dataset: BaseModel, pipeline: BaseModel, seed: int, paths: Paths) -> Metaprogram:
+    """A metaprogram from validated components, its input files found and digested.
+
+    Raises MetaprogramError naming every input file that does not exist.
+    """
+    errors: list[str] = []
+    inputs = input_digests(model, dataset, pipeline, paths, errors)
+    if errors:
+        raise MetaprogramError(errors)
+    return Metaprogram(model, dataset, pipeline, seed, inputs)
 
 
-def validate(raw: Any, *, trusted: bool, caps: Caps = Caps(), source: str | None = None) -> Metaprogram:
-    """Check `raw` (plain dicts, interpolations already resolved for trusted input)."""
+def input_digests(model, dataset, pipeline, paths: Paths, errors: list[str]) -> dict[str, dict[str, str]]:
+    """{setting: {path, sha256}} for every file the run reads; a missing one is appended to `errors`."""
+    files = {}
+    for kind, found in (
+        ("model", lambda: model.input_files(paths)),
+        ("dataset", lambda: pipeline.dataset_files(dataset, paths)),
+        ("pipeline", lambda: pipeline.input_files(paths)),
+    ):
+        try:
+            files.update({f"{kind}.{key}": path for key, path in found().items()})
+        except OSError as exc:  # e.g. a package that should hold the file is not installed
+            errors.append(f"{kind}: {exc}")
+    inputs = {}
+    for key, path in sorted(files.items()):
+        if not path.exists():
+            root = "path.model_root" if key.startswith("model.") else "path.data_root"
+            errors.append(f"{key}: {path} does not exist (relative paths start at {root})")
+            continue
+        inputs[key] = {"path": str(path), "sha256": digest(path, paths.root("cache_root"))}
+    return inputs
+
+
+def validate(
+    raw: Any,
+    *,
+    trusted: bool,
+    caps: Caps = Caps(),
+    source: str | None = None,
+    paths: Paths | None = None,
+) -> Metaprogram:
+    """Check `raw` (plain dicts, interpolations already resolved for trusted input).
+
+    Files the metaprogram refers to are found under `paths` (default: the environment's roots,
+    as configs/path/default.yaml sets them).
+    """
     errors: list[str] = []
     if not isinstance(raw, dict):
         raise MetaprogramError([f"expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}"], source)
@@ -116,18 +181,18 @@ def validate(raw: Any, *, trusted: bool, caps: Caps = Caps(), source: str | None
     if not trusted:
         for kind, built in components.items():
             errors += [f"{kind}.{p}: path keys are not accepted from untrusted input" for p in _paths_set(built)]
-        for name, settings in (getattr(pipeline, "hooks", None) or {}).items():  # hooks are kept as dicts
-            schema = HOOKS.schema(name)
-            errors += [
-                f"pipeline.hooks.{name}.{k}: path keys are not accepted from untrusted input"
-                for k, v in (settings or {}).items()
-                if v is not None and is_path_field(schema, k)
-            ]
         if pipeline is not None:
             errors += _over_caps(pipeline, caps)
     if errors:
         raise MetaprogramError(errors, source)
-    return Metaprogram(components["model"], components["dataset"], components["pipeline"], seed)
+    if paths is None:
+        from engine.paths import default_paths
+
+        paths = default_paths()
+    inputs = input_digests(components["model"], components["dataset"], pipeline, paths, errors)
+    if errors:
+        raise MetaprogramError(errors, source)
+    return Metaprogram(components["model"], components["dataset"], pipeline, seed, inputs)
 
 
 def validate_component(kind: str, value: Any, errors: list[str]) -> BaseModel | None:
@@ -140,41 +205,16 @@ def validate_component(kind: str, value: Any, errors: list[str]) -> BaseModel | 
     if name is None or name == MISSING:
         errors.append(f"{kind}.name: missing; registered {kind}s: {', '.join(registry.names())}")
         return None
-    try:
-        schema = registry.schema(name)
-    except UnknownComponent as exc:
-        errors.append(f"{kind}.name: {exc}")
-        return None
     value, missing = _strip_missing(value)
     errors += [f"{kind}.{path}: missing required value" for path in missing]
-    hooks = value.pop("hooks", None) if "hooks" in schema.model_fields else None
-    checked_hooks = _validate_hooks(hooks, errors) if isinstance(hooks, dict) else None
-    if hooks is not None and not isinstance(hooks, dict):
-        errors.append(f"{kind}.hooks: expected a mapping of hook name to settings")
     try:
-        built = schema.model_validate(value)
+        return registry.build(name, value)
     except ValidationError as exc:
-        errors += format_errors(exc, schema, kind, skip=set(missing))
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            if where not in missing:
+                errors.append(f"{kind}.{where}: {error['msg']}" if where else f"{kind}: {error['msg']}")
         return None
-    if checked_hooks is not None:
-        built.hooks = checked_hooks
-    return built
-
-
-def _validate_hooks(hooks: dict[str, Any], errors: list[str]) -> dict[str, Any]:
-    checked = {}
-    for name, settings in sorted(hooks.items()):
-        where = f"pipeline.hooks.{name}"
-        try:
-            schema = HOOKS.schema(name)
-        except UnknownComponent as exc:
-            errors.append(f"{where}: {exc}")
-            continue
-        try:
-            checked[name] = schema.model_validate(settings or {}).model_dump(mode="json")
-        except ValidationError as exc:
-            errors += format_errors(exc, schema, where)
-    return checked
 
 
 def _strip_missing(value: Any, prefix: str = "") -> tuple[Any, list[str]]:
@@ -190,55 +230,6 @@ def _strip_missing(value: Any, prefix: str = "") -> tuple[Any, list[str]]:
             missing += inner
         return out, missing
     return value, []
-
-
-def format_errors(
-    exc: ValidationError, schema: type[BaseModel], prefix: str, skip: set[str] = frozenset()
-) -> list[str]:
-    """One line per pydantic error: key path, what is wrong, and the nearest valid names."""
-    lines = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        path = ".".join([prefix, *loc])
-        if ".".join(loc) in skip:
-            continue
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            valid = list(_schema_at(schema, loc[:-1]).model_fields)
-            lines.append(f"{path}: unknown key; {did_you_mean(loc[-1], valid)}")
-        elif kind == "missing":
-            lines.append(f"{path}: missing required value")
-        elif kind == "literal_error":
-            options = re.findall(r"'([^']*)'", err["ctx"]["expected"])
-            lines.append(f"{path}: {err['input']!r} is not allowed; {did_you_mean(str(err['input']), options)}")
-        else:
-            message = err["msg"].removeprefix("Value error, ")
-            got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""
-            lines.append(f"{path}: {message}{got}")
-    return lines
-
-
-def _schema_at(schema: type[BaseModel], loc: list[str]) -> type[BaseModel]:
-    """The nested schema that holds the key at `loc` (for did-you-mean)."""
-    for part in loc:
-        field_info = schema.model_fields.get(part)
-        if field_info is None:
-            continue
-        nested = _model_in(field_info.annotation)
-        if nested is not None:
-            schema = nested
-    return schema
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if get_origin(annotation) is not None:
-        for arg in get_args(annotation):
-            found = _model_in(arg)
-            if found is not None:
-                return found
-    return None
 
 
 def _sanitize(raw: Any, errors: list[str], prefix: str = "") -> Any:
@@ -274,12 +265,9 @@ def _paths_set(model: BaseModel, prefix: str = "") -> list[str]:
         if is_path_field(type(model), key):
             if value is not None:  # an optional path left unset (null) names no file
                 found.append(prefix + key)
-        elif isinstance(value, BaseModel):
-            found += _paths_set(value, f"{prefix}{key}.")
-        elif isinstance(value, list):  # e.g. the nodes of a data DAG
-            for i, item in enumerate(value):
-                if isinstance(item, BaseModel):
-                    found += _paths_set(item, f"{prefix}{key}.{i}.")
+            continue
+        for where, part in nested_schemas(key, value):  # nested settings, DAG nodes, hooks
+            found += _paths_set(part, f"{prefix}{where}.")
     return found
 
 

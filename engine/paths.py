@@ -17,6 +17,7 @@ ENV_VARS = {
     "output_root": "METAPROGRAM_OUTPUT_ROOT",
 }
 DEFAULTS = {"data_root": "data", "model_root": "models", "cache_root": ".cache", "output_root": "outputs"}
+EXAMPLES_DIR = Path(__file__).resolve().parent / "data_pipe" / "examples"  # `example:<name>`: shipped sample data
 
 
 class Paths(Schema):
@@ -31,10 +32,17 @@ class Paths(Schema):
     def run_dir(self, run_id: str) -> Path:
         return self.root("output_root") / "runs" / run_id
 
+    def resolve(self, name: str, root: str = "data_root") -> Path:
+        """A file or folder a setting names: `example:<name>` is shipped sample data (EXAMPLES_DIR),
+        an absolute path is taken as given (~ expanded), anything else is under `root`."""
+        if name.startswith("example:"):
+            return EXAMPLES_DIR / name.removeprefix("example:")
+        path = Path(name).expanduser()
+        return path if path.is_absolute() else self.root(root) / path
+
     def data_file(self, name: str) -> Path:
         """A dataset file: absolute as given, else under data_root."""
-        path = Path(name).expanduser()
-        return path if path.is_absolute() else self.root("data_root") / path
+        return self.resolve(name, "data_root")
 
 
 def default_paths() -> Paths:
@@ -43,6 +51,17 @@ def default_paths() -> Paths:
 
 
 def paths_from(section: dict[str, Any] | None) -> Paths:
+    """The `path` section of a composed config over the defaults; raises MetaprogramError when it is wrong."""
+    from pydantic import ValidationError
+
+    from engine.metaprogram import MetaprogramError
+    from engine.registry import check
+
     if not section:
         return default_paths()
-    return Paths(**{**default_paths().model_dump(), **section})
+    if not isinstance(section, dict):
+        raise MetaprogramError([f"path: expected a mapping of {', '.join(ENV_VARS)}"])
+    try:
+        return check(Paths, {**default_paths().model_dump(), **section})
+    except ValidationError as exc:
+        raise MetaprogramError([f"path.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]) from None

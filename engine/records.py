@@ -1,4 +1,4 @@
-"""The run directory: what ran, with what, and what came out. Every write is atomic."""
+"""The run directory: what ran, with what, and what came out. Every write is atomic (engine/atomic.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import functools
 import json
 import os
 import subprocess
-import tempfile
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -14,7 +13,10 @@ from typing import Any
 
 import yaml
 
+from engine.atomic import atomic_write
 from engine.metaprogram import Metaprogram
+
+__all__ = ["RunRecord", "atomic_write", "code_revision", "now", "package_versions", "write_json"]
 
 PACKAGES = (
     "metaprogram-runner",
@@ -33,21 +35,6 @@ PACKAGES = (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Set by job_launch on Ray workers, whose copy of the code has no .git: the driver's revision.
 CODE_REVISION_ENV = "METAPROGRAM_CODE_REVISION"
-
-
-def atomic_write(path: Path, text: str | bytes) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode() if isinstance(text, str) else text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -121,6 +108,9 @@ class RunRecord:
             "pipeline": mp.pipeline.name,
             "status": "running",
             "objective": {"metric": metric, "mode": mode, "value": None},
+            # beside the id, not in it: what watched the run, and the files whose contents it hashes
+            "observers": mp.observers,
+            "inputs": mp.inputs,
             "metrics": {},
             "timings": {"started": now()},
             "versions": dict(package_versions()),

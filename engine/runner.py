@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from engine import observe
-from engine.context import Reporter, RunContext
+from engine.context import Reporter, RunContext, RunFailed
 from engine.metaprogram import Metaprogram
 from engine.paths import Paths
 from engine.records import RunRecord
@@ -31,10 +31,7 @@ class Interrupted(BaseException):
     """SIGTERM arrived: stop, keep the last checkpoint, resume on the next start."""
 
 
-class RunFailed(RuntimeError):
-    def __init__(self, run_id: str, error: str, results: dict[str, Any]):
-        self.run_id, self.error, self.results = run_id, error, results
-        super().__init__(f"run {run_id} failed: {error}")
+__all__ = ["Interrupted", "RunFailed", "execute", "setup_console_logging"]
 
 
 def execute(
@@ -66,6 +63,7 @@ def execute(
         log=log,
         report=report or (lambda _: None),
         deadline=started + limit if limit else None,
+        run_stage=lambda stage: execute(stage, paths),
     )
     with _log_to(run_dir / "run.log", log), _sigterm_interrupts(), observe.watch(mp, context):
         log.info("run %s: %s on %s with %s", mp.id, mp.pipeline.name, mp.dataset.name, mp.model.name)
@@ -125,4 +123,5 @@ def setup_console_logging(level: int = logging.INFO) -> None:
         handler._metaprogram_console = True  # type: ignore[attr-defined]
         handler.setLevel(level)
         log.addHandler(handler)
+    log.setLevel(logging.DEBUG)  # each handler filters at its own level
     log.propagate = False

@@ -15,18 +15,21 @@ from typing import Any
 
 import yaml
 
+from engine import strict_yaml
 from engine.metaprogram import Caps, Metaprogram, MetaprogramError, validate
 
 EXIT_INVALID = 2
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def validate_file(path: Path, *, trusted: bool, caps: Caps = Caps()) -> Metaprogram:
     """Read one YAML file and validate it; raise MetaprogramError naming the file."""
     try:
-        raw: Any = yaml.load(path.read_text(), Loader=_Loader)
+        raw: Any = strict_yaml.load(path.read_text(), str(path))
     except OSError as exc:
         raise MetaprogramError([f"cannot read: {exc.strerror}"], str(path)) from None
+    except strict_yaml.DuplicateKey as exc:
+        first, second = exc.lines
+        raise MetaprogramError([f"duplicate key {exc.key!r} at lines {first} and {second}"], str(path)) from None
     except yaml.YAMLError as exc:
         raise MetaprogramError([f"not valid YAML: {str(exc).splitlines()[0]}"], str(path)) from None
     if trusted and isinstance(raw, dict) and "defaults" in raw:

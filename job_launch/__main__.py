@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+from engine import strict_yaml
 from engine.metaprogram import MetaprogramError, validate
 from engine.paths import default_paths
 from job_launch.shipping import DEFAULT_MAX_FILE_MB
@@ -34,7 +35,7 @@ def read_jobs(files: list[str], trusted: bool) -> tuple[list, list[str]]:
     jobs, errors = [], []
     for name in files:
         try:
-            raw = yaml.safe_load(Path(name).read_text())
+            raw = strict_yaml.load(Path(name).read_text(), name)  # a key written twice is refused
             jobs.append(Job(validate(raw, trusted=trusted, source=name), name))
         except OSError as exc:
             errors.append(f"{name}: cannot read it ({exc.strerror})")

@@ -54,7 +54,7 @@ def _run_job(canonical: dict[str, Any], placement: dict[str, Any], tracking: dic
     worker_logging()
     where = Placement(**placement)
     paths, remote = where.paths_here()
-    mp = validate(canonical, trusted=True)  # checked by the driver already; this rebuilds the objects
+    mp = validate(canonical, trusted=True, paths=paths)  # checked by the driver already; this rebuilds the objects
     try:
         with parent_context(tracking):
             results = execute(mp, paths)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.atomic import atomic_write
 from planner.serialize import N_BINS, N_Y
 from planner.vocab import Vocabulary
 
@@ -69,7 +70,7 @@ def save_checkpoint(out: Path, model, vocab: Vocabulary, settings: Settings, rep
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out / "model")
     vocab.save(out / "vocab.json")
-    (out / "settings.json").write_text(json.dumps({"settings": asdict(settings), **report}, indent=2))
+    atomic_write(out / "settings.json", json.dumps({"settings": asdict(settings), **report}, indent=2))
 
 
 def load_checkpoint(path: Path, device: str = "cpu"):

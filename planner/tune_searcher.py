@@ -22,6 +22,7 @@ from typing import Any
 from ray.tune.search import Searcher
 from ray.tune.search.sample import Categorical, Domain, Float, Integer, LogUniform, Uniform
 
+from engine.atomic import atomic_write
 from planner.serialize import check_serializable
 
 
@@ -165,7 +166,7 @@ class PlannerSearch(Searcher):
         self.paths = {k: tuple(v) for k, v in state["paths"].items()}
 
     def save(self, checkpoint_path: str) -> None:
-        Path(checkpoint_path).write_text(json.dumps(self.get_state()))
+        atomic_write(Path(checkpoint_path), json.dumps(self.get_state()))
 
     def restore(self, checkpoint_path: str) -> None:
         self.set_state(json.loads(Path(checkpoint_path).read_text()))

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from engine.atomic import atomic_write
 from planner.serialize import FAIL, N_BINS, N_Y
 
 STRUCTURE = ["<pad>", "<unk>", "<study>", "<space>", "<p>", "<trials>", "<t>", "<end>", "<n>"]
@@ -108,7 +109,7 @@ class Vocabulary:
         return " ".join(words)
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"tokens": self.tokens, "n_bins": self.n_bins, "n_y": self.n_y}, indent=0))
+        atomic_write(path, json.dumps({"tokens": self.tokens, "n_bins": self.n_bins, "n_y": self.n_y}, indent=0))
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:

@@ -8,7 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from unit_test.helpers import REPO, run_cli
+
+pytestmark = pytest.mark.integration  # a subprocess killed and restarted
 
 ARGS = [
     "+metaprogram/component/pipeline=execution",

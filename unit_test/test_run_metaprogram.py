@@ -9,6 +9,8 @@ import pytest
 
 from unit_test.helpers import files_under, run_cli
 
+pytestmark = pytest.mark.integration  # the command line, in subprocesses
+
 EXAMPLE = ["--config-name=metaprogram/example"]
 COMPONENTS = [
     "+metaprogram/component/pipeline=execution",
@@ -94,6 +96,11 @@ BAD_INPUTS = [
         id="missing-value",
     ),
     pytest.param([*EXAMPLE, "pipeline.optim.name=adamm"], "did you mean 'adam' or 'adamw'?", id="bad-choice"),
+    pytest.param(
+        [*EXAMPLE, "metaprogram/component/dataset=local/csv", "dataset.file=absent.csv", "dataset.target=y"],
+        "absent.csv does not exist (relative paths start at path.data_root)",
+        id="missing-file",
+    ),
     pytest.param(["--config-name=metaprogram/exampel"], "did you mean 'metaprogram/example'", id="unknown-config"),
     pytest.param(
         [*EXAMPLE, "-m", "pipeline.optim.lr=1e-3,-1"], "1 of 2 jobs are invalid; none was run", id="multirun-one-bad"
@@ -114,10 +121,12 @@ def test_bad_input_exits_2_with_a_clear_message_no_traceback_and_no_files(args, 
 
 
 def test_a_failing_run_is_recorded_failed_and_exits_1(cli_env, tmp_path):
-    args = [*EXAMPLE, "metaprogram/component/dataset=local/csv", "dataset.file=absent.csv", "dataset.target=y"]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "table.csv").write_text("a,b\n1,2\n3,4\n")  # no column y: the run fails reading it
+    args = [*EXAMPLE, "metaprogram/component/dataset=local/csv", "dataset.file=table.csv", "dataset.target=y"]
     result = run_cli(args, cli_env, tmp_path)
     assert result.returncode == 1
-    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+    assert "no column 'y'" in result.stderr and "Traceback" not in result.stderr
     (results,) = (tmp_path / "out" / "runs").glob("*/results.json")
     recorded = json.loads(results.read_text())
-    assert recorded["status"] == "failed" and "absent.csv" in recorded["error"]
+    assert recorded["status"] == "failed" and "no column 'y'" in recorded["error"]

@@ -15,6 +15,8 @@ from engine.compose import CONFIG_DIR, load
 from engine.runner import execute
 from unit_test.helpers import REPO
 
+pytestmark = pytest.mark.integration  # every shipped metaprogram end to end, the tiny LLM chain included
+
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 METAPROGRAMS = sorted((CONFIG_DIR / "metaprogram").glob("*.yaml"))

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.compose import CONFIG_DIR, load
 from engine.metaprogram import Metaprogram, MetaprogramError, validate
@@ -222,8 +230,11 @@ def load_sweep(name: str, overrides: list[str] = ()) -> Sweep:
     """A sweep config file (path or name under configs/sweep/) with `key=value` overrides applied."""
     from omegaconf import OmegaConf
 
+    from engine.strict_yaml import load_file
+
     path = resolve_file(name)
     try:
+        load_file(path)  # a key written twice is refused, naming it and both lines
         cfg = OmegaConf.load(path)
         if overrides:
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))

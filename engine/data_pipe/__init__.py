@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from engine.data_point import Splits
+from typing import TYPE_CHECKING
+
 from engine.paths import Paths
+
+if TYPE_CHECKING:  # torch stays unimported until data is built: validation reads llm_data's task files
+    from engine.data_point import Splits
 
 
 def build_splits(cfg, paths: Paths, context=None) -> Splits:

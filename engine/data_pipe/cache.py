@@ -13,13 +13,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import struct
-import uuid
 from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_write
 from engine.data_pipe.frame import Data
 
 MAGIC = b"MPCACHE1"
@@ -78,16 +77,7 @@ class NodeCache:
             }
         ).encode()
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with tmp.open("wb") as handle:
-                handle.write(MAGIC + _LEN.pack(len(header)) + header + payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)  # atomic: readers never see a partial file
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write(path, MAGIC + _LEN.pack(len(header)) + header + payload)  # readers never see a partial file
         return path
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from engine.data_pipe.cache import CorruptCache, NodeCache
 from engine.data_pipe.frame import Data, DataError
 from engine.paths import Paths
+from engine.schema.base import path_root
 
 FORMAT_VERSION = 1  # bump when Data's layout changes: every key changes with it
 _log = logging.getLogger("metaprogram")
@@ -46,19 +47,9 @@ class TransformEnv:
     log: logging.Logger
 
 
-EXAMPLES = Path(__file__).resolve().parent / "examples"  # small data shipped with the engine
-
-
 def resolve_path(params: Any, field: str, paths: Paths) -> Path:
-    """A path parameter: `example:<name>` is a file shipped in engine/data_pipe/examples; an absolute
-    path is taken as given; anything else is under the transform's root (data_root by default)."""
-    raw = str(getattr(params, field))
-    if raw.startswith("example:"):
-        return EXAMPLES / raw.removeprefix("example:")
-    value = Path(raw).expanduser()
-    if value.is_absolute():
-        return value
-    return paths.root(getattr(type(params), "path_root", "data_root")) / value
+    """A path parameter, resolved as every path setting is (engine.paths.Paths.resolve)."""
+    return paths.resolve(str(getattr(params, field)), path_root(type(params), field) or "data_root")
 
 
 def _stamp(path: Path) -> list:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from engine.atomic import atomic_write
 from engine.paths import Paths
 from engine.schema.llm import STANDARDS_DIR, TASKS_DIR, local_task_names
 
@@ -126,6 +127,20 @@ _DATA_FILES = re.compile(r"^(\s*)data_files:\s*\n((?:\1\s+\w+:.*\n)+)", re.MULTI
 _ENTRY = re.compile(r"^(\s+)(\w+):\s*(\S+)\s*$")
 
 
+def local_task_files(ds_cfg, paths: Paths) -> dict[tuple[str, str], Path]:
+    """(task, split) -> the data file a local task reads: dataset.data_files.<task>, else its own, under data_root."""
+    overrides = ds_cfg.data_files or {}
+    found = {}
+    for spec in task_specs(ds_cfg):
+        if not spec.local:
+            continue
+        for block in _DATA_FILES.finditer((TASKS_DIR / f"{spec.name}.yaml").read_text()):
+            for line in block.group(2).splitlines():
+                _, split, name = _ENTRY.match(line).groups()
+                found[(spec.name, split)] = paths.data_file(overrides.get(spec.name) or name)
+    return found
+
+
 def prepare_local_tasks(specs: list[TaskSpec], ds_cfg, paths: Paths, dest: Path) -> Path | None:
     """Copy the local tasks in `specs` to `dest` with data files resolved; the folder for lm-eval's include_path."""
     local = [s for s in specs if s.local]
@@ -139,7 +154,7 @@ def prepare_local_tasks(specs: list[TaskSpec], ds_cfg, paths: Paths, dest: Path)
         text = (TASKS_DIR / f"{spec.name}.yaml").read_text()
         name, override = spec.name, overrides.get(spec.name)
         text = _DATA_FILES.sub(lambda m, name=name, override=override: _resolve_block(m, name, override, paths), text)
-        (dest / f"{spec.name}.yaml").write_text(text)
+        atomic_write(dest / f"{spec.name}.yaml", text)
     return dest
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.hooks.base import Hook, TrainState
 
 
-def build_hooks(settings: dict[str, dict]) -> list[Hook]:
-    """Instantiate the hooks named in the pipeline, in the order they must run."""
+def build_hooks(settings: dict[str, Any]) -> list[Hook]:
+    """Instantiate the hooks named in the pipeline, in the order they must run.
+
+    A pipeline's hooks were validated with it (ExecutionConfig.hooks): they pass through unchanged.
+    """
     from engine.schema.base import HOOKS
 
-    hooks = []
-    for name, params in settings.items():
-        schema = HOOKS.schema(name)
-        hooks.append(HOOKS.load(name)(schema.model_validate(params or {})))
+    hooks = [HOOKS.load(name)(cfg) for name, cfg in HOOKS.build_all(settings).items()]
     return sorted(hooks, key=lambda hook: hook.order)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
 
+from engine.atomic import atomic_path
 from engine.hooks.base import Hook, TrainState
 
 LAST = "last.pt"
@@ -49,7 +49,5 @@ class CheckpointHook(Hook):
             "rng": torch.get_rng_state(),
         }
         context.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        path = context.checkpoint_dir / LAST
-        tmp = path.with_suffix(".tmp")
-        torch.save(saved, tmp)
-        os.replace(tmp, path)  # a kill mid-save leaves the previous checkpoint whole
+        with atomic_path(context.checkpoint_dir / LAST) as tmp:  # a kill mid-save leaves the last one whole
+            torch.save(saved, tmp)

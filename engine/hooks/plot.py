@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from engine.atomic import atomic_path
 from engine.hooks.base import Hook, TrainState
 
 _SKIP = ("epoch", "lr", "grad_norm")
@@ -43,7 +43,6 @@ class PlotHook(Hook):
                 ax.legend()
             ax.grid(alpha=0.3)
         fig.tight_layout()
-        tmp = path.with_name(f".{path.name}.tmp.png")
-        fig.savefig(tmp, dpi=100)
+        with atomic_path(path) as tmp:  # a reader never sees half an image
+            fig.savefig(tmp, dpi=100)
         plt.close(fig)
-        os.replace(tmp, path)  # a reader never sees half an image

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from engine.atomic import atomic_write
 from engine.context import RunContext, resolve_device
 from engine.metaprogram import Metaprogram
 from engine.models.llm.materialize import materialize
@@ -53,7 +54,7 @@ def benchmark_folder(folder: Path, mp: Metaprogram, context: RunContext, prefix:
     cfg = mp.pipeline
     load = resolve_load(cfg)
     context.log.info("benchmark %s with guidellm: %s", folder, load)
-    (context.run_dir / f"{prefix}load.yaml").write_text(yaml.safe_dump(load, sort_keys=True))
+    atomic_write(context.run_dir / f"{prefix}load.yaml", yaml.safe_dump(load, sort_keys=True))
     report = context.run_dir / f"{prefix}{REPORT}"
 
     if cfg.server == "external":
@@ -67,7 +68,7 @@ def benchmark_folder(folder: Path, mp: Metaprogram, context: RunContext, prefix:
     command = server_command(cfg, folder, port, device, mp.model.dtype, load)
     server = Server(command, port, context.run_dir / f"{prefix}{SERVER_LOG}")
     try:
-        (context.run_dir / f"{prefix}server.pid").write_text(f"{server.pid}\n")
+        atomic_write(context.run_dir / f"{prefix}server.pid", f"{server.pid}\n")
         seconds = server.wait_healthy(cfg.startup_timeout_s)
         context.log.info("server %s healthy on port %d after %.1f s", cfg.server, port, seconds)
         _run_guidellm(cfg, load, server.url, folder, report, context, prefix, server, mp.seed)

@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from engine.atomic import atomic_write
 from engine.context import RunContext, resolve_device
 from engine.data_pipe.llm_data import TaskSpec, prepare_local_tasks, task_specs
 from engine.metaprogram import Metaprogram
@@ -152,7 +153,7 @@ def _hf_env(context: RunContext, offline: bool) -> None:
 
 
 def _write(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def _write_samples(folder: Path, samples: dict[str, list[Any]]) -> None:

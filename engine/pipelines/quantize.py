@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from engine.atomic import atomic_write
 from engine.context import RunContext, resolve_device
 from engine.data_pipe.llm_data import calibration_dataset
 from engine.metaprogram import Metaprogram
@@ -42,7 +43,7 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     if needs_calibration:
         dataset = calibration_dataset(mp.dataset, context.paths, cfg.num_calibration_samples, mp.seed)
     recipe_text = yaml.safe_dump(recipe, sort_keys=False)
-    (context.run_dir / "recipe.yaml").write_text(recipe_text)
+    atomic_write(context.run_dir / "recipe.yaml", recipe_text)
 
     out = context.run_dir / MODEL_SUBDIR
     seconds = compress(source, out, recipe_text, dataset, cfg, resolve_device(cfg.device), mp.seed, context)

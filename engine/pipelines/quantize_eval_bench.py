@@ -1,7 +1,7 @@
 """The quantize_eval_bench chain: evaluate the baseline, quantize, evaluate the quantized model, benchmark both.
 
 Each stage is a metaprogram of its own (same model / dataset / seed, the
-stage's pipeline settings) run through engine.runner.execute, so it has its
+stage's pipeline settings) run through the context's run_stage, so it has its
 own id and run directory and is reused when unchanged: a chain whose quantize
 stage did not change reuses the compressed model, and the baseline's
 evaluation and benchmark are shared by every scheme. The quantized model
@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.context import RunContext
+from engine.atomic import atomic_write
+from engine.context import RunContext, RunFailed
 from engine.data_pipe.llm_data import task_specs
-from engine.metaprogram import Metaprogram
+from engine.metaprogram import Metaprogram, assemble
 from engine.pipelines.quantize import MODEL_SUBDIR
 from engine.schema.llm import CalibrationConfig, HFModelConfig, LMTasksConfig
 
@@ -28,8 +29,6 @@ class StageFailed(RuntimeError):
 
 
 def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
-    from engine.runner import RunFailed, execute
-
     cfg = mp.pipeline
     paths = context.paths
     # Stages see only what they use, so that unrelated settings do not change their ids.
@@ -39,10 +38,10 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
 
     def stage(name: str, model, dataset, pipeline) -> dict[str, Any]:
-        sub = Metaprogram(model, dataset, pipeline.model_copy(update={"device": cfg.device}), mp.seed)
+        sub = assemble(model, dataset, pipeline.model_copy(update={"device": cfg.device}), mp.seed, paths)
         context.log.info("chain stage %s: run %s", name, sub.id)
         try:
-            results = execute(sub, paths)
+            results = context.run_stage(sub)
         except RunFailed as exc:
             stages[name] = {"id": exc.run_id, "status": "failed", "error": exc.error}
             _write_stages(context, stages)
@@ -114,4 +113,4 @@ def _ratio(quantized: float, baseline: float) -> float | None:
 
 
 def _write_stages(context: RunContext, stages: dict[str, Any]) -> None:
-    (context.run_dir / "stages.json").write_text(json.dumps(stages, indent=2, sort_keys=True) + "\n")
+    atomic_write(context.run_dir / "stages.json", json.dumps(stages, indent=2, sort_keys=True) + "\n")

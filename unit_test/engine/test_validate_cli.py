@@ -3,9 +3,12 @@
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from engine.validate import main
+
+pytestmark = pytest.mark.integration  # python -m engine.validate in subprocesses
 
 GOOD = {"model": {"name": "mlp", "hidden": 32}, "dataset": {"name": "iris"}, "pipeline": {"name": "execution"}}
 

@@ -17,6 +17,8 @@ import yaml
 from database.store import Database
 from engine.compose import load
 
+pytestmark = pytest.mark.integration  # Ray
+
 REPO = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
 # A throwaway cluster on loopback: no auth token to share between the head and its clients.

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from planner.loop import main
+
+pytestmark = pytest.mark.integration  # proposals run through job_launch on Ray
 
 
 def test_loop_grows_the_record_with_real_runs(untrained_checkpoint, tmp_path, capsys):

@@ -8,6 +8,8 @@ from ray import tune
 from planner.propose import Planner
 from planner.tune_searcher import PlannerSearch, space_from_tune
 
+pytestmark = pytest.mark.integration  # Ray
+
 TASK = {
     "pipeline": "execution",
     "model": "mlp",

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration  # Ray
+
 REPO = Path(__file__).resolve().parents[2]
 KEYS = {"study_id", "task", "search_space", "algorithm", "scheduler", "seed", "base", "trials"}
 

@@ -12,6 +12,8 @@ import pytest
 from engine.metaprogram import validate
 from util.sweep_spec import SweepError, from_dict, load_sweep
 
+pytestmark = pytest.mark.integration  # Ray
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -9,6 +9,8 @@ from unit_test.planner.planner_helpers import structured_study
 from util.sweep_spec import SweepError, from_dict
 from util.tune_sweep import run_tune
 
+pytestmark = pytest.mark.integration  # Ray
+
 
 def planner_sweep(checkpoint) -> dict:
     return {

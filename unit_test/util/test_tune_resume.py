@@ -11,6 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration  # Ray
+
 REPO = Path(__file__).resolve().parents[2]
 TRIALS = 10
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from database.store import Database
 from engine.paths import Paths
 from engine.records import RunRecord
 from unit_test.util.sweep_helpers import sleep_sweep
 from util.sweep_spec import from_dict
 from util.tune_sweep import run_tune
+
+pytestmark = pytest.mark.integration  # Ray
 
 
 def test_a_trial_that_raises_and_one_past_its_time_limit_are_failed_and_the_sweep_goes_on(

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
+from engine.atomic import atomic_path
 from engine.paths import Paths
 
 # Bump when a builder changes what it writes, so old caches are not reused.
@@ -50,17 +49,12 @@ def _cached(paths: Paths, family: str, key: str, build) -> Path:
     target = paths.root("model_root") / family / key
     if (target / "config.json").is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{key}."))
     try:
-        build(tmp)
-        try:
-            tmp.rename(target)
-        except OSError:  # another process finished first: keep theirs
-            if not (target / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with atomic_path(target, folder=True) as tmp:
+            build(tmp)
+    except OSError:  # another process finished first: keep theirs
+        if not (target / "config.json").is_file():
+            raise
     return target
 
 

@@ -123,6 +123,7 @@ np.savez({out!r} + sys.argv[1] + ".npz", **{{k.replace("/", "_"): v for k, v in 
 """
 
 
+@pytest.mark.integration  # two subprocesses
 def test_two_concurrent_runs_sharing_a_cache_both_finish_correct(tmp_path):
     raw = {
         "name": "dag",

@@ -62,6 +62,7 @@ def test_lr_logger_plot_and_grad_clip_in_a_run(roots):
     assert results["status"] == "completed"
 
 
+@pytest.mark.integration  # a real MLflow store
 def test_mlflow_hook_records_params_metrics_and_artifacts(roots):
     mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
     mp = validate(small_run({"mlflow": {}, "plot": {}}), trusted=True)
@@ -82,6 +83,7 @@ def test_mlflow_hook_records_params_metrics_and_artifacts(roots):
     assert run.data.metrics["final/test/accuracy"] == pytest.approx(results["metrics"]["test/accuracy"])
 
 
+@pytest.mark.integration  # a real W&B offline run
 def test_wandb_hook_writes_an_offline_run(roots):
     pytest.importorskip("wandb", reason="the wandb extra is not installed")
     mp = validate(small_run({"wandb": {}}, epochs=2), trusted=True)

@@ -7,7 +7,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[3]
 
 
-def metaprogram(model: dict, dataset: dict, pipeline: dict, seed: int = 0):
+def metaprogram(model: dict, dataset: dict, pipeline: dict, seed: int = 0, paths=None):
+    """Validated as the command line would; input files are found under `paths` (default: the environment's)."""
     from engine.metaprogram import validate
 
-    return validate({"model": model, "dataset": dataset, "pipeline": pipeline, "seed": seed}, trusted=True)
+    raw = {"model": model, "dataset": dataset, "pipeline": pipeline, "seed": seed}
+    return validate(raw, trusted=True, paths=paths)

@@ -17,6 +17,8 @@ from engine.runner import RunFailed, execute
 from engine.serving.process import group_members, port_open
 from unit_test.engine.llm.llm_helpers import metaprogram
 
+pytestmark = pytest.mark.integration  # real LLMs, servers and subprocesses
+
 TINY = {"name": "tiny_llama"}
 DATA = {"name": "lm_tasks"}
 

@@ -9,10 +9,14 @@ import pytest
 from engine.compose import load
 from engine.runner import execute
 
+pytestmark = pytest.mark.integration  # real LLMs, servers and subprocesses
+
 
 def test_tiny_llama_chain_end_to_end_and_stage_reuse(llm_paths):
+    data = f"path.data_root={llm_paths.data_root}"
     composed = load(
-        ["pipeline.evaluate.limit=8", "pipeline.benchmark.max_seconds=2"], config_name="metaprogram/tiny_llama_chain"
+        ["pipeline.evaluate.limit=8", "pipeline.benchmark.max_seconds=2", data],
+        config_name="metaprogram/tiny_llama_chain",
     )
     results = execute(composed.metaprogram, llm_paths)
     metrics = results["metrics"]
@@ -39,7 +43,7 @@ def test_tiny_llama_chain_end_to_end_and_stage_reuse(llm_paths):
 
     # Same quantize and evaluate stages, another chain (no benchmark): the compressed model is reused.
     again = load(
-        ["pipeline.evaluate.limit=8", "pipeline.run_benchmark=false"], config_name="metaprogram/tiny_llama_chain"
+        ["pipeline.evaluate.limit=8", "pipeline.run_benchmark=false", data], config_name="metaprogram/tiny_llama_chain"
     )
     assert again.metaprogram.id != composed.metaprogram.id
     second = execute(again.metaprogram, llm_paths)["metrics"]
@@ -51,7 +55,12 @@ def test_a_failing_stage_fails_the_chain_with_its_cause(llm_paths):
     from engine.runner import RunFailed
 
     composed = load(
-        ["pipeline.evaluate.limit=2", "pipeline.run_benchmark=false", "pipeline.quantize.recipe_args.group_size=96"],
+        [
+            "pipeline.evaluate.limit=2",
+            "pipeline.run_benchmark=false",
+            "pipeline.quantize.recipe_args.group_size=96",
+            f"path.data_root={llm_paths.data_root}",
+        ],
         config_name="metaprogram/tiny_llama_chain",
     )
     with pytest.raises(RunFailed) as err:
@@ -70,6 +79,7 @@ def test_smollm2_chain(scheme, llm_paths):
             "pipeline.benchmark.max_requests=2",
             "pipeline.quantize.num_calibration_samples=16",
             "pipeline.device=cpu",
+            f"path.data_root={llm_paths.data_root}",
         ],
         config_name=f"metaprogram/smollm2_{scheme}",
     )

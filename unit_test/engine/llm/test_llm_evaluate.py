@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from engine.metaprogram import MetaprogramError
 from engine.runner import RunFailed, execute
 from unit_test.engine.llm.llm_helpers import metaprogram
+
+pytestmark = pytest.mark.integration  # real LLMs, servers and subprocesses
 
 TINY = {"name": "tiny_llama"}
 
@@ -17,6 +20,7 @@ def test_offline_suite_on_the_tiny_llama(llm_paths, tiny_folder):
         TINY,
         {"name": "lm_tasks", "suite": "offline"},
         {"name": "evaluate", "device": "cpu", "limit": 4, "batch_size": 4},
+        paths=llm_paths,
     )
     metrics = execute(mp, llm_paths)["metrics"]
     for key in ("hellaswag_local/acc", "hellaswag_local/acc_norm", "gsm8k_local/exact_match.flexible-extract"):
@@ -30,13 +34,15 @@ def test_offline_suite_on_the_tiny_llama(llm_paths, tiny_folder):
     assert str(llm_paths.data_file("hellaswag_val.jsonl")) in task_yaml
 
 
-def test_missing_task_data_file_fails_the_run_with_its_name(llm_paths):
+def test_missing_task_data_file_is_a_validation_error_with_its_name(llm_paths):
     data = {"name": "lm_tasks", "suite": "hellaswag", "data_files": {"hellaswag_local": "missing/hs.jsonl"}}
-    mp = metaprogram(TINY, data, {"name": "evaluate", "device": "cpu", "limit": 2})
-    with pytest.raises(RunFailed) as err:
-        execute(mp, llm_paths)
-    assert "task hellaswag_local: data file" in err.value.error and "missing/hs.jsonl does not exist" in err.value.error
-    assert json.loads((llm_paths.run_dir(mp.id) / "results.json").read_text())["status"] == "failed"
+    with pytest.raises(MetaprogramError) as err:
+        metaprogram(TINY, data, {"name": "evaluate", "device": "cpu", "limit": 2}, paths=llm_paths)
+    assert err.value.errors == [
+        f"dataset.data_files.hellaswag_local.validation: {llm_paths.data_file('missing/hs.jsonl')} does not exist"
+        " (relative paths start at path.data_root)"
+    ]
+    assert not llm_paths.root("output_root").exists()
 
 
 def test_vllm_model_args_are_built_for_a_gpu_and_refused_on_cpu(tmp_path):
@@ -75,11 +81,12 @@ def test_flatten_and_group_scores():
     assert scores["group/normalized"] == pytest.approx(((0.625 - 0.25) / 0.75 + 0.2) / 2)
 
 
-def test_hf_model_folder_that_does_not_exist(llm_paths):
+def test_hf_model_folder_that_does_not_exist_is_a_validation_error(llm_paths):
     model = {"name": "hf", "hub_id": None, "local_dir": "no/such/model"}
-    mp = metaprogram(model, {"name": "lm_tasks", "suite": "hellaswag"}, {"name": "evaluate", "device": "cpu"})
+    with pytest.raises(MetaprogramError, match=r"model.local_dir: \S*no/such/model does not exist"):
+        metaprogram(model, {"name": "lm_tasks", "suite": "hellaswag"}, {"name": "evaluate"}, paths=llm_paths)
+    (llm_paths.root("model_root") / "no/such/model").mkdir(parents=True)  # a folder, but not a model's
+    mp = metaprogram(model, {"name": "lm_tasks", "suite": "hellaswag"}, {"name": "evaluate"}, paths=llm_paths)
     with pytest.raises(RunFailed) as err:
         execute(mp, llm_paths)
-    assert (
-        "model.local_dir" in err.value.error and "no/such/model is not a transformers model folder" in err.value.error
-    )
+    assert "no/such/model is not a transformers model folder" in err.value.error

@@ -7,8 +7,11 @@ import json
 import pytest
 import yaml
 
+from engine.metaprogram import MetaprogramError
 from engine.runner import RunFailed, execute
 from unit_test.engine.llm.llm_helpers import metaprogram
+
+pytestmark = pytest.mark.integration  # real LLMs, servers and subprocesses
 
 TINY = {"name": "tiny_llama"}
 GENERATED = {"name": "lm_tasks", "suite": "hellaswag", "calibration": {"source": "generated"}}
@@ -66,16 +69,15 @@ def test_recipe_arg_the_scheme_does_not_take(llm_paths):
     assert "['smoothing_strength'] do not apply to scheme 'w4a16'" in error
 
 
-def test_missing_calibration_file(llm_paths):
+def test_missing_calibration_file_is_a_validation_error(llm_paths):
     data = {"name": "lm_tasks", "suite": "hellaswag", "calibration": {"source": "file", "file": "nope.jsonl"}}
-    mp = metaprogram(TINY, data, _quantize(scheme="w4a16"))
-    error = _failed(mp, llm_paths)
-    assert "dataset.calibration.file" in error and "nope.jsonl does not exist" in error
+    with pytest.raises(MetaprogramError, match=r"dataset.calibration.file: \S*nope.jsonl does not exist"):
+        metaprogram(TINY, data, _quantize(scheme="w4a16"), paths=llm_paths)
 
 
-def test_missing_recipe_file(llm_paths):
-    mp = metaprogram(TINY, GENERATED, _quantize(recipe_file="no_such_recipe.yaml"))
-    assert "pipeline.recipe_file" in _failed(mp, llm_paths)
+def test_missing_recipe_file_is_a_validation_error(llm_paths):
+    with pytest.raises(MetaprogramError, match=r"pipeline.recipe_file: \S*no_such_recipe.yaml does not exist"):
+        metaprogram(TINY, GENERATED, _quantize(recipe_file="no_such_recipe.yaml"), paths=llm_paths)
 
 
 def test_calibration_text_comes_from_a_jsonl_field(llm_paths):
@@ -85,6 +87,7 @@ def test_calibration_text_comes_from_a_jsonl_field(llm_paths):
         TINY,
         {"name": "lm_tasks", "calibration": {"source": "file", "file": "gsm8k_test.jsonl", "text_field": "question"}},
         {"name": "quantize"},
+        paths=llm_paths,
     )
     texts = calibration_texts(data.dataset, llm_paths, 5)
     assert len(texts) == 5 and all(isinstance(t, str) and t for t in texts)

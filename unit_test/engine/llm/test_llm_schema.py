@@ -17,6 +17,7 @@ def _mp(**pipeline):
     return {"model": {"name": "tiny_llama"}, "dataset": {"name": "lm_tasks"}, "pipeline": pipeline}
 
 
+@pytest.mark.integration  # a fresh interpreter
 def test_composing_and_validating_llm_metaprograms_imports_no_heavy_library():
     code = (
         "import sys\n"
@@ -71,7 +72,7 @@ def test_external_server_needs_a_target_and_only_then():
     assert mp.objective() == ("bench/output_tokens_per_s", "max")
 
 
-def test_chain_objective_is_the_group_recovery():
-    mp = validate(_mp(name="quantize_eval_bench"), trusted=True)
+def test_chain_objective_is_the_group_recovery(llm_paths):
+    mp = validate(_mp(name="quantize_eval_bench"), trusted=True, paths=llm_paths)
     assert mp.task == "language_modeling"
     assert mp.objective() == ("recovery/group", "max")

@@ -9,6 +9,8 @@ import pytest
 
 from engine.serving.process import Server, free_port, group_members, port_open, python_module
 
+pytestmark = pytest.mark.integration  # real LLMs, servers and subprocesses
+
 
 @pytest.fixture(scope="module")
 def server(tiny_folder, tmp_path_factory):

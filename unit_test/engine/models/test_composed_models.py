@@ -237,6 +237,7 @@ def test_clip_command_reaches_zero_shot_accuracy_on_digits(tmp_path):
     assert accuracy >= 0.7
 
 
+@pytest.mark.integration  # a shipped metaprogram end to end
 def test_text_classification_metaprogram_end_to_end(tmp_path):
     from engine.compose import load
     from engine.runner import execute

@@ -10,7 +10,7 @@ from engine.metaprogram import validate
 from engine.runner import RunFailed, execute
 
 
-def make(model=None, dataset=None, seed=0, **pipeline):
+def make(model=None, dataset=None, seed=0, paths=None, **pipeline):
     pipeline = {
         "name": "execution",
         "epochs": 2,
@@ -25,7 +25,7 @@ def make(model=None, dataset=None, seed=0, **pipeline):
         "pipeline": pipeline,
         "seed": seed,
     }
-    return validate(raw, trusted=True)
+    return validate(raw, trusted=True, paths=paths)
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,7 @@ def test_local_csv_and_jsonl(paths):
     (data / "t.csv").write_text("a,b,label\n" + "\n".join(f"{a},{b},{c}" for a, b, c in rows))
     (data / "t.jsonl").write_text("\n".join(json.dumps({"a": a, "b": b, "label": c}) for a, b, c in rows))
     for name, file in (("csv", "t.csv"), ("jsonl", "t.jsonl")):
-        mp = make(dataset={"name": name, "file": file, "target": "label"}, epochs=40, optim={"lr": 0.05})
+        mp = make(dataset={"name": name, "file": file, "target": "label"}, paths=paths, epochs=40, optim={"lr": 0.05})
         assert execute(mp, paths)["metrics"]["test/accuracy"] >= 0.9  # label is a function of column a
 
 
@@ -106,7 +106,7 @@ def test_a_bad_data_file_fails_with_its_reason_recorded(paths):
 
     Path(paths.data_root).mkdir(parents=True)
     (Path(paths.data_root) / "bad.csv").write_text("a,label\nx,1\n2,0\n")
-    mp = make(dataset={"name": "csv", "file": "bad.csv", "target": "label"})
+    mp = make(dataset={"name": "csv", "file": "bad.csv", "target": "label"}, paths=paths)
     with pytest.raises(RunFailed, match="'x' is not a number"):
         execute(mp, paths)
     recorded = json.loads((paths.run_dir(mp.id) / "results.json").read_text())
