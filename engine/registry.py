@@ -79,6 +79,15 @@ def explain(error: Any, schema: type[BaseModel] | None = None) -> str:
     return f"{message} (got {value!r})" if shown else message
 
 
+def error_lines(exc: ValidationError, schema: type[BaseModel], prefix: str = "") -> list[str]:
+    """One line per pydantic error: its key path (under `prefix`) and the sentence `explain` gives."""
+    lines = []
+    for error in exc.errors():
+        path = ".".join([prefix, *map(str, error["loc"])] if prefix else map(str, error["loc"]))
+        lines.append(f"{path}: {explain(error, schema)}" if path else explain(error, schema))
+    return lines
+
+
 def explained(message: str, loc: tuple = (), value: Any = None) -> InitErrorDetails:
     """An error carrying its final message (the template is not re-formatted, so braces are safe)."""
     return InitErrorDetails(

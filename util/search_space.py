@@ -60,7 +60,7 @@ class ParamSpec(Schema):
 
 def space_errors(space: Any, prefix: str = "space") -> list[str]:
     """Every problem of a space at once, each with its key path."""
-    from engine.metaprogram import format_errors
+    from engine.registry import error_lines
 
     if not isinstance(space, dict) or not space:
         return [f"{prefix}: a non-empty mapping of dotted keys to {{type: ..., values: [...] | low: .., high: ..}}"]
@@ -69,7 +69,7 @@ def space_errors(space: Any, prefix: str = "space") -> list[str]:
         try:
             ParamSpec.model_validate(spec)
         except ValidationError as exc:
-            errors += format_errors(exc, ParamSpec, f"{prefix}.{key}")
+            errors += error_lines(exc, ParamSpec, f"{prefix}.{key}")
     return errors
 
 

@@ -197,7 +197,7 @@ def resolve_file(name: str) -> Path:
 
 def from_dict(data: Any, source: str | None = None) -> Sweep:
     """Check a sweep config (every problem at once, with key paths) and build it; the base is composed lazily."""
-    from engine.metaprogram import format_errors
+    from engine.registry import error_lines
 
     if not isinstance(data, dict):
         raise SweepError(["expected a mapping with base, space, mode, count, seed, tune"], source)
@@ -207,7 +207,7 @@ def from_dict(data: Any, source: str | None = None) -> Sweep:
     try:
         spec = SweepFile.model_validate({"space": {}, **data})
     except ValidationError as exc:
-        errors = [e.lstrip(".") for e in format_errors(exc, SweepFile, "") if not e.startswith(".space")] + errors
+        errors = [e for e in error_lines(exc, SweepFile) if not e.startswith("space")] + errors
         raise SweepError(errors, source) from None
     if errors:
         raise SweepError(errors, source)
