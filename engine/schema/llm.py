@@ -167,6 +167,7 @@ class RecipeArgs(Schema):
     block_size: int | None = Field(None, ge=1, le=4096, description="GPTQ: columns updated at once")
     observer: Literal["minmax", "mse", "memoryless_minmax"] | None = None
     actorder: Literal["static", "group", "weight"] | None = Field(None, description="GPTQ activation ordering")
+    n_grid: int | None = Field(None, ge=3, le=100, description="AWQ: scales tried per layer (fewer: faster)")
 
 
 class QuantizeConfig(PipelineConfig):
