@@ -111,6 +111,9 @@ def from_config(cfg: Any, errors: list[str] | None = None) -> Composed:
         paths = paths_from(data.get("path"))
     except Exception as exc:
         raise MetaprogramError([f"path: {_first_line(exc)}"]) from None
+    file_problems = getattr(mp.pipeline, "file_problems", None)  # files a pipeline reads, checked before it runs
+    if file_problems and (problems := file_problems(paths)):
+        raise MetaprogramError(problems)
     return Composed(mp, paths, bool(data.get("dry_run")), bool(data.get("force")))
 
 

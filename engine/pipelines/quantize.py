@@ -22,7 +22,6 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,31 +31,11 @@ from engine.context import RunContext, resolve_device
 from engine.data_pipe.llm_data import calibration_dataset
 from engine.metaprogram import Metaprogram
 from engine.models.llm.materialize import folder_size_mb, materialize
+from engine.pipelines.recipes import RecipeError, RecipeSource, check_modifier_names, modifier_names, read_recipe_file
 from engine.registry import did_you_mean
 from engine.schema.llm import STANDARDS_DIR
 
 MODEL_SUBDIR = "model"
-
-
-class RecipeError(ValueError):
-    """A recipe that llm-compressor would reject, or that does not fit the model."""
-
-
-@dataclass(frozen=True)
-class RecipeSource:
-    """Where a recipe came from, for messages: a standard (and its recipe_args) or a user's recipe file."""
-
-    standard: str | None = None
-    file: Path | None = None
-
-    def __str__(self) -> str:
-        return f"recipe file {self.file}" if self.file else f"compression standard {self.standard!r}"
-
-    def fix(self, key: str) -> str:
-        """What to change: a recipe arg of a standard, or the recipe file itself."""
-        if self.file:
-            return f"edit {key} in {self.file}"
-        return f"set pipeline.recipe_args.{key.rsplit('.', 1)[-1]}"
 
 
 def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
@@ -142,22 +121,9 @@ def _no_pinned_memory_without_accelerator() -> Iterator[None]:
 def build_recipe(cfg, paths) -> tuple[dict[str, Any], bool, RecipeSource]:
     """(recipe as a mapping, whether it needs calibration data, where it came from)."""
     args = {k: v for k, v in cfg.recipe_args.model_dump().items() if v is not None}
-    if cfg.recipe_file is not None:
+    if cfg.recipe_file is not None:  # validation checked it too; read again here, where the run reads it
         path = paths.data_file(cfg.recipe_file)
-        if not path.is_file():
-            raise FileNotFoundError(f"pipeline.recipe_file: {path} does not exist")
-        if args:
-            raise RecipeError(
-                f"pipeline.recipe_args {sorted(args)} apply to standards only; a recipe_file is passed unchanged "
-                f"(set those values in {path} instead)"
-            )
-        try:
-            recipe = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise RecipeError(f"recipe file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        if not isinstance(recipe, dict):
-            raise RecipeError(f"recipe file {path} is not a YAML mapping of stages and modifiers")
-        return recipe, True, RecipeSource(file=path)
+        return read_recipe_file(path), True, RecipeSource(file=path)
     standard = load_standard(cfg.scheme)
     defaults = standard.get("defaults") or {}
     extra = sorted(set(args) - set(defaults))
@@ -190,24 +156,6 @@ def substitute(node: Any, values: dict[str, Any]) -> Any:
     return node
 
 
-def modifier_names(recipe: dict[str, Any]) -> list[str]:
-    """Modifier class names in a recipe: keys under `*_modifiers` groups, or CamelCase ...Modifier keys."""
-    found = []
-
-    def walk(node: Any, in_group: bool) -> None:
-        if not isinstance(node, dict):
-            return
-        for key, value in node.items():
-            key = str(key)
-            if in_group or key.endswith("Modifier"):
-                found.append(key)
-            else:
-                walk(value, key.endswith("_modifiers"))
-
-    walk(recipe, False)
-    return found
-
-
 def check_recipe(recipe: dict[str, Any], source: RecipeSource) -> None:
     """What llm-compressor would reject or silently skip, said before the model is loaded."""
     from llmcompressor.modifiers.factory import ModifierFactory
@@ -222,12 +170,8 @@ def check_recipe(recipe: dict[str, Any], source: RecipeSource) -> None:
             *ModifierFactory._registered_registry,
         }
     )
+    check_modifier_names(recipe, source, tuple(known))
     names = modifier_names(recipe)
-    if not names:
-        raise RecipeError(f"{source} has no modifiers (expected e.g. quant_stage -> quant_modifiers -> GPTQModifier)")
-    for name in names:
-        if name not in known:
-            raise RecipeError(f"{source}: unknown modifier {name!r}; {did_you_mean(name, known)}")
     try:
         parsed = Recipe.from_dict(recipe)  # builds every modifier: llm-compressor's own check of its settings
     except Exception as exc:  # pydantic's ValidationError, or a ValueError about the modifiers' order

@@ -74,8 +74,9 @@ def test_missing_calibration_file(llm_paths):
 
 
 def test_missing_recipe_file(llm_paths):
+    """Validation refuses it first (test_llm_recipe_file.py); a run that meets it anyway fails and is recorded."""
     mp = metaprogram(TINY, GENERATED, _quantize(recipe_file="no_such_recipe.yaml"))
-    assert "pipeline.recipe_file" in _failed(mp, llm_paths)
+    assert "no_such_recipe.yaml does not exist (relative paths start at path.data_root)" in _failed(mp, llm_paths)
 
 
 def test_calibration_text_comes_from_a_jsonl_field(llm_paths):
