@@ -25,6 +25,8 @@ def dataset_facts(mp: Metaprogram, paths: Paths | None = None) -> dict[str, Any]
         n, f, c = BUNDLED_FACTS[cfg.name]
     elif cfg.name.startswith("synthetic_"):
         n, f, c = cfg.n_samples, cfg.n_features, getattr(cfg, "n_classes", 0)
+    elif task == "language_modeling":  # evaluation suites and calibration text: no tensors to count
+        n, f, c = 0, 0, 0
     else:  # a local file or a data DAG: build it once to count
         from engine.data_pipe import build_splits
         from engine.paths import default_paths

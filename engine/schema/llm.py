@@ -278,6 +278,11 @@ class QuantizeEvalBenchConfig(PipelineConfig):
     def file_problems(self, paths: Any, where: str = "pipeline") -> list[str]:
         return self.quantize.file_problems(paths, f"{where}.quantize")
 
+    def stage_names(self) -> list[str]:
+        """The stages in order; the chain reports its metrics so far after each (util.tune_sweep counts them)."""
+        names = ["evaluate_baseline", "quantize", "evaluate_quantized"]
+        return names + (["benchmark_baseline", "benchmark_quantized"] if self.run_benchmark else [])
+
     def default_objective(self, task: str) -> tuple[str, str]:
         return "recovery/group", "max"
 
