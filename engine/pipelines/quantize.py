@@ -3,7 +3,8 @@
 A standard (configs/standards/compression/<scheme>.yaml) is an llm-compressor
 recipe whose "$name" strings are filled from pipeline.recipe_args (null keeps
 the standard's default), so a sweep can tune them. A user recipe file is
-passed to oneshot unchanged. Inputs are checked before the model is loaded, and
+passed to oneshot unchanged; validation already refused a missing or unreadable
+one and unknown modifiers (engine/pipelines/recipes.py). Inputs are checked before the model is loaded, and
 every message names where the problem is (the standard and its recipe_args, or
 the recipe file and the key inside it): the device, unknown modifiers, settings
 a modifier rejects (llm-compressor's own validation), stages llm-compressor would
