@@ -54,3 +54,28 @@ def test_a_good_recipe_file_passes_validation(cli_env, tmp_path):
     result = run_cli([*CHAIN, "pipeline.quantize.recipe_file=recipe.yaml", "dry_run=true"], cli_env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "recipe_file: recipe.yaml" in result.stdout
+
+
+def test_checking_a_recipe_file_imports_neither_torch_nor_llm_compressor(tmp_path):
+    import subprocess
+    import sys
+
+    from unit_test.helpers import REPO
+
+    (tmp_path / "recipe.yaml").write_text(GOOD_STAGE + "    GPTQModifer: {targets: [Linear], scheme: W4A16}\n")
+    code = (
+        "import sys\n"
+        "from engine.compose import load\n"
+        "from engine.metaprogram import MetaprogramError\n"
+        f"args = ['pipeline.quantize.recipe_file={tmp_path / 'recipe.yaml'}']\n"
+        "try:\n"
+        "    load(args, 'metaprogram/tiny_llama_chain')\n"
+        "except MetaprogramError as exc:\n"
+        "    print(exc.errors[0])\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'llmcompressor', 'ray') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    error, imported = out.stdout.strip().splitlines()[-2:]
+    assert "unknown modifier 'GPTQModifer'" in error
+    assert imported == "[]"
