@@ -15,6 +15,8 @@ def dataset_facts(mp: Metaprogram, paths: Paths | None = None, landmarks: bool =
     """Size, features and classes; with `landmarks`, what a few cheap models score (see describe_data)."""
     cfg = mp.dataset
     task = mp.task
+    if task == "language_modeling":  # evaluation suites and calibration text: no tensors to count
+        return _facts(task, 0, 0, 0)
     if not landmarks and cfg.name in BUNDLED:
         _, n, f, c = BUNDLED[cfg.name]
         return _facts(task, n, f, c)

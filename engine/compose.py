@@ -155,6 +155,9 @@ def from_config(cfg: Any, errors: list[str] | None = None) -> Composed:
         raise MetaprogramError([*errors, *rest]) from None
     if errors or mp is None:
         raise MetaprogramError(errors)
+    file_problems = getattr(mp.pipeline, "file_problems", None)  # files a pipeline reads, checked before it runs
+    if file_problems and (problems := file_problems(paths)):
+        raise MetaprogramError(problems)
     return Composed(
         mp, paths, bool(data.get("dry_run")), bool(data.get("force")), [], launcher, launcher_settings or {}
     )

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             mp, _ = sweep.base()
             print(f"tune sweep {sweep.study_id}: {sweep.count} trials, {sweep.tune.algorithm}/{sweep.tune.scheduler}")
-            print(f"base {mp.id}; objective {mp.objective()}; space: {json.dumps(sweep.space, sort_keys=True)}")
+            objective = sweep.objective.to_dict() if sweep.objective else mp.objective()  # the sweep's own first
+            print(f"base {mp.id}; objective {objective}; space: {json.dumps(sweep.space, sort_keys=True)}")
             return 0
         summary = run_tune(sweep, address=args.address, db_url=args.db)
         print(json.dumps(summary, indent=2, sort_keys=True, default=str))

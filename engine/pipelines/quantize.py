@@ -3,16 +3,26 @@
 A standard (configs/standards/compression/<scheme>.yaml) is an llm-compressor
 recipe whose "$name" strings are filled from pipeline.recipe_args (null keeps
 the standard's default), so a sweep can tune them. A user recipe file is
-passed to oneshot unchanged. Inputs are checked before the model is loaded:
-unknown modifiers, recipe args the scheme does not take, group sizes that do
-not divide the layers, missing calibration files. The compressed model is
-saved in <run dir>/model.
+passed to oneshot unchanged; validation already refused a missing or unreadable
+one and unknown modifiers (engine/pipelines/recipes.py). Inputs are checked before the model is loaded, and
+every message names where the problem is (the standard and its recipe_args, or
+the recipe file and the key inside it): the device, unknown modifiers, settings
+a modifier rejects (llm-compressor's own validation), stages llm-compressor would
+skip, recipe args the scheme does not take, group sizes that do not divide the
+layers, missing calibration files. The compressed model is saved in <run dir>/model.
+
+Every modifier runs on CPU. llm-compressor 0.14's AWQ pins its activation cache in
+page-locked memory, which needs an accelerator ("Cannot access accelerator device");
+without one, pinning (an optimisation of host-to-GPU copies) is skipped during oneshot.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +33,20 @@ from engine.context import RunContext, resolve_device
 from engine.data_pipe.llm_data import calibration_dataset
 from engine.metaprogram import Metaprogram
 from engine.models.llm.materialize import folder_size_mb, materialize
+from engine.pipelines.recipes import RecipeError, RecipeSource, check_modifier_names, modifier_names, read_recipe_file
 from engine.registry import did_you_mean
 from engine.schema.llm import STANDARDS_DIR
 
 MODEL_SUBDIR = "model"
 
 
-class RecipeError(ValueError):
-    """A recipe that llm-compressor would reject, or that does not fit the model."""
-
-
 def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     cfg = mp.pipeline
-    recipe, needs_calibration = build_recipe(cfg, context.paths)
-    check_modifiers(recipe)
-    source = materialize(mp.model, context.paths)
-    check_group_sizes(recipe, json.loads((source / "config.json").read_text()))
+    device = resolve_device(cfg.device)  # no CUDA for device=cuda: refused before anything is loaded
+    recipe, needs_calibration, source = build_recipe(cfg, context.paths)
+    check_recipe(recipe, source)
+    model_folder = materialize(mp.model, context.paths)
+    check_group_sizes(recipe, json.loads((model_folder / "config.json").read_text()), source)
     dataset = None
     if needs_calibration:
         dataset = calibration_dataset(mp.dataset, context.paths, cfg.num_calibration_samples, mp.seed)
@@ -46,10 +54,10 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     atomic_write(context.run_dir / "recipe.yaml", recipe_text)
 
     out = context.run_dir / MODEL_SUBDIR
-    seconds = compress(source, out, recipe_text, dataset, cfg, resolve_device(cfg.device), mp.seed, context)
-    before, after = folder_size_mb(source), folder_size_mb(out)
+    seconds = compress(model_folder, out, recipe_text, dataset, cfg, device, mp.seed, context)
+    before, after = folder_size_mb(model_folder), folder_size_mb(out)
     context.log.info(
-        "quantized %s with %s in %.1f s: %.1f MB -> %.1f MB", mp.model.name, cfg.scheme, seconds, before, after
+        "quantized %s with %s in %.1f s: %.1f MB -> %.1f MB", mp.model.name, source, seconds, before, after
     )
     return {
         "quantize/wall_s": round(seconds, 3),
@@ -81,7 +89,8 @@ def compress(source: Path, out: Path, recipe_text: str, dataset, cfg, device: st
             "shuffle_calibration_samples": False,
         }
     try:
-        model = oneshot(model=model, processor=tokenizer, recipe=recipe_text, log_dir=None, **kwargs)
+        with _no_pinned_memory_without_accelerator():
+            model = oneshot(model=model, processor=tokenizer, recipe=recipe_text, log_dir=None, **kwargs)
     except ValueError as exc:
         raise RecipeError(f"llm-compressor rejected the recipe: {exc}") from exc
     seconds = time.perf_counter() - started
@@ -91,24 +100,32 @@ def compress(source: Path, out: Path, recipe_text: str, dataset, cfg, device: st
     return seconds
 
 
+@contextmanager
+def _no_pinned_memory_without_accelerator() -> Iterator[None]:
+    """Skip pinning llm-compressor's activation cache where no accelerator exists (it would raise there)."""
+    import torch
+    from llmcompressor.pipelines.cache import IntermediatesCache
+
+    if torch.accelerator.is_available() or not hasattr(IntermediatesCache, "pin_memory"):
+        yield
+        return
+    pin = IntermediatesCache.pin_memory
+    IntermediatesCache.pin_memory = lambda self, batch_index, input_names=None: None
+    try:
+        yield
+    finally:
+        IntermediatesCache.pin_memory = pin
+
+
 # ----------------------------------------------------------------------------- recipe
 
 
-def build_recipe(cfg, paths) -> tuple[dict[str, Any], bool]:
-    """(recipe as a mapping, whether it needs calibration data)."""
+def build_recipe(cfg, paths) -> tuple[dict[str, Any], bool, RecipeSource]:
+    """(recipe as a mapping, whether it needs calibration data, where it came from)."""
     args = {k: v for k, v in cfg.recipe_args.model_dump().items() if v is not None}
-    if cfg.recipe_file is not None:
+    if cfg.recipe_file is not None:  # validation checked it too; read again here, where the run reads it
         path = paths.data_file(cfg.recipe_file)
-        if not path.is_file():
-            raise FileNotFoundError(f"pipeline.recipe_file: {path} does not exist")
-        if args:
-            raise RecipeError(
-                f"pipeline.recipe_args {sorted(args)} apply to standards only; a recipe_file is passed unchanged"
-            )
-        recipe = yaml.safe_load(path.read_text())
-        if not isinstance(recipe, dict):
-            raise RecipeError(f"pipeline.recipe_file: {path} is not a YAML mapping of stages and modifiers")
-        return recipe, True
+        return read_recipe_file(path), True, RecipeSource(file=path)
     standard = load_standard(cfg.scheme)
     defaults = standard.get("defaults") or {}
     extra = sorted(set(args) - set(defaults))
@@ -116,7 +133,7 @@ def build_recipe(cfg, paths) -> tuple[dict[str, Any], bool]:
         takes = ", ".join(sorted(defaults)) or "none"
         raise RecipeError(f"pipeline.recipe_args {extra} do not apply to scheme {cfg.scheme!r} (it takes: {takes})")
     values = {**defaults, **args}
-    return substitute(standard["recipe"], values), bool(standard.get("calibration", True))
+    return substitute(standard["recipe"], values), bool(standard.get("calibration", True)), RecipeSource(cfg.scheme)
 
 
 def load_standard(scheme: str) -> dict[str, Any]:
@@ -141,26 +158,10 @@ def substitute(node: Any, values: dict[str, Any]) -> Any:
     return node
 
 
-def modifier_names(recipe: dict[str, Any]) -> list[str]:
-    """Modifier class names in a recipe: keys under `*_modifiers` groups, or CamelCase ...Modifier keys."""
-    found = []
-
-    def walk(node: Any, in_group: bool) -> None:
-        if not isinstance(node, dict):
-            return
-        for key, value in node.items():
-            key = str(key)
-            if in_group or key.endswith("Modifier"):
-                found.append(key)
-            else:
-                walk(value, key.endswith("_modifiers"))
-
-    walk(recipe, False)
-    return found
-
-
-def check_modifiers(recipe: dict[str, Any]) -> None:
+def check_recipe(recipe: dict[str, Any], source: RecipeSource) -> None:
+    """What llm-compressor would reject or silently skip, said before the model is loaded."""
     from llmcompressor.modifiers.factory import ModifierFactory
+    from llmcompressor.recipe import Recipe
 
     if not ModifierFactory._loaded:
         ModifierFactory.refresh()
@@ -171,30 +172,56 @@ def check_modifiers(recipe: dict[str, Any]) -> None:
             *ModifierFactory._registered_registry,
         }
     )
+    check_modifier_names(recipe, source, tuple(known))
     names = modifier_names(recipe)
-    if not names:
-        raise RecipeError("the recipe has no modifiers (expected e.g. stage -> quant_modifiers -> GPTQModifier)")
-    for name in names:
-        if name not in known:
-            raise RecipeError(f"unknown modifier {name!r} in the recipe; {did_you_mean(name, known)}")
+    try:
+        parsed = Recipe.from_dict(recipe)  # builds every modifier: llm-compressor's own check of its settings
+    except Exception as exc:  # pydantic's ValidationError, or a ValueError about the modifiers' order
+        raise RecipeError(f"{source}: llm-compressor rejects it: {_short(exc)}") from None
+    if len(parsed.modifiers) < len(names):
+        stages = [k for k in recipe if not str(k).endswith("_stage")]
+        raise RecipeError(
+            f"{source}: llm-compressor reads modifiers only under stages named '<name>_stage' and groups named "
+            f"'<name>_modifiers', so {len(names) - len(parsed.modifiers)} of its {len(names)} modifier(s) would be "
+            f"skipped; rename {stages or 'the groups'} (e.g. quant_stage -> quant_modifiers -> GPTQModifier)"
+        )
 
 
-def group_sizes(recipe: Any) -> list[int]:
+def _short(exc: Exception) -> str:
+    """A pydantic error as 'Modifier.field: message; ...', anything else as its first line."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        title = getattr(exc, "title", "")
+        parts = [f"{title}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors()]
+        return "; ".join(parts)
+    return str(exc).strip().splitlines()[0]
+
+
+def group_sizes(recipe: Any, where: str = "") -> list[tuple[str, int]]:
+    """(key path, group size) of every `group_size` in the recipe."""
+    found: list[tuple[str, int]] = []
     if isinstance(recipe, dict):
-        sizes = [int(v) for k, v in recipe.items() if k == "group_size" and isinstance(v, int)]
-        return sizes + [s for v in recipe.values() for s in group_sizes(v)]
-    if isinstance(recipe, list):
-        return [s for v in recipe for s in group_sizes(v)]
-    return []
+        for key, value in recipe.items():
+            path = f"{where}.{key}" if where else str(key)
+            if key == "group_size" and isinstance(value, int) and not isinstance(value, bool):
+                found.append((path, value))
+            else:
+                found += group_sizes(value, path)
+    elif isinstance(recipe, list):
+        for i, value in enumerate(recipe):
+            found += group_sizes(value, f"{where}[{i}]")
+    return found
 
 
-def check_group_sizes(recipe: dict[str, Any], model_config: dict[str, Any]) -> None:
+def check_group_sizes(recipe: dict[str, Any], model_config: dict[str, Any], source: RecipeSource) -> None:
     """Every quantized Linear's input width must be a multiple of the group size."""
     widths = {k: model_config[k] for k in ("hidden_size", "intermediate_size") if isinstance(model_config.get(k), int)}
-    for size in group_sizes(recipe):
-        for key, width in widths.items():
+    for key, size in group_sizes(recipe):
+        for name, width in widths.items():
             if width % size:
+                common = math.gcd(*widths.values())
+                fits = [g for g in (256, 128, 64, 32, 16) if common % g == 0][:2] or [common]
                 raise RecipeError(
-                    f"group_size {size} does not divide the model's {key} ({width}); "
-                    f"choose a divisor of {width} (pipeline.recipe_args.group_size)"
+                    f"{source}: group_size {size} does not divide the model's {name} ({width}); "
+                    f"{source.fix(key)} to a divisor of {common} (e.g. {' or '.join(map(str, fits))})"
                 )

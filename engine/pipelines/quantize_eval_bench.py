@@ -52,25 +52,31 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
         context.check_deadline()
         return results["metrics"]
 
+    def reached() -> None:  # one report per stage (cfg.stage_names()): a scheduler may stop the chain between stages
+        context.report({"epoch": len(stages), **metrics})
+
     baseline = stage("evaluate_baseline", mp.model, eval_data, cfg.evaluate)
-    quant_sub = stage("quantize", mp.model, mp.dataset, cfg.quantize)
+    metrics.update({f"baseline/{k}": v for k, v in baseline.items()})
+    reached()
+    metrics.update(stage("quantize", mp.model, mp.dataset, cfg.quantize))
+    reached()
     quantized_model = HFModelConfig(
         local_dir=str(paths.run_dir(stages["quantize"]["id"]) / MODEL_SUBDIR), dtype=mp.model.dtype
     )
     quantized = stage("evaluate_quantized", quantized_model, eval_data, cfg.evaluate)
-
-    metrics.update(quant_sub)
-    metrics.update({f"baseline/{k}": v for k, v in baseline.items()})
     metrics.update({f"quantized/{k}": v for k, v in quantized.items()})
     metrics.update(recovery(mp.dataset, baseline, quantized))
+    reached()
     if cfg.run_benchmark:
         base_bench = stage("benchmark_baseline", mp.model, bench_data, cfg.benchmark)
-        quant_bench = stage("benchmark_quantized", quantized_model, bench_data, cfg.benchmark)
         metrics.update({f"baseline/{k}": v for k, v in base_bench.items()})
+        reached()
+        quant_bench = stage("benchmark_quantized", quantized_model, bench_data, cfg.benchmark)
         metrics.update({f"quantized/{k}": v for k, v in quant_bench.items()})
         base_tps = base_bench.get("bench/output_tokens_per_s") or 0.0
         if base_tps:
             metrics["speedup/output_tokens_per_s"] = quant_bench.get("bench/output_tokens_per_s", 0.0) / base_tps
+        reached()
     _plot(context, metrics)
     return metrics
 

@@ -9,7 +9,7 @@ at run time and passed to llm-compressor, lm-eval and guidellm unchanged.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -194,6 +194,7 @@ class RecipeArgs(Schema):
     block_size: int | None = Field(None, ge=1, le=4096, description="GPTQ: columns updated at once")
     observer: Literal["minmax", "mse", "memoryless_minmax"] | None = None
     actorder: Literal["static", "group", "weight"] | None = Field(None, description="GPTQ activation ordering")
+    n_grid: int | None = Field(None, ge=3, le=100, description="AWQ: scales tried per layer (fewer: faster)")
 
 
 class QuantizeConfig(PipelineConfig):
@@ -211,6 +212,24 @@ class QuantizeConfig(PipelineConfig):
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         return _check_standard("compression", value)
+
+    @model_validator(mode="after")
+    def _recipe_args_for_standards_only(self) -> QuantizeConfig:
+        args = sorted(k for k, v in self.recipe_args.model_dump().items() if v is not None)
+        if self.recipe_file is not None and args:
+            raise ValueError(
+                f"recipe_args {args} apply to a standard (scheme) only; a recipe_file is passed to llm-compressor "
+                f"unchanged, so set those values in {self.recipe_file} instead"
+            )
+        return self
+
+    def file_problems(self, paths: Any, where: str = "pipeline") -> list[str]:
+        """Problems with the files this pipeline reads, found before anything runs (needs the path roots)."""
+        if self.recipe_file is None:
+            return []
+        from engine.pipelines.recipes import recipe_file_problems
+
+        return [f"{where}.recipe_file: {problem}" for problem in recipe_file_problems(self.recipe_file, paths)]
 
     def default_objective(self, task: str) -> tuple[str, str]:
         return "quantize/size_after_mb", "min"
@@ -291,6 +310,14 @@ class QuantizeEvalBenchConfig(PipelineConfig):
     evaluate: EvaluateConfig = EvaluateConfig()
     benchmark: BenchmarkConfig = BenchmarkConfig()
     run_benchmark: bool = True
+
+    def file_problems(self, paths: Any, where: str = "pipeline") -> list[str]:
+        return self.quantize.file_problems(paths, f"{where}.quantize")
+
+    def stage_names(self) -> list[str]:
+        """The stages in order; the chain reports its metrics so far after each (util.tune_sweep counts them)."""
+        names = ["evaluate_baseline", "quantize", "evaluate_quantized"]
+        return names + (["benchmark_baseline", "benchmark_quantized"] if self.run_benchmark else [])
 
     def default_objective(self, task: str) -> tuple[str, str]:
         return "recovery/group", "max"

@@ -18,9 +18,17 @@ def test_tiny_llama_chain_end_to_end_and_stage_reuse(llm_paths):
         ["pipeline.evaluate.limit=8", "pipeline.benchmark.max_seconds=2", data],
         config_name="metaprogram/tiny_llama_chain",
     )
-    results = execute(composed.metaprogram, llm_paths)
+    reports = []  # what a Ray Tune trial hears: the metrics so far after each stage
+    results = execute(composed.metaprogram, llm_paths, report=reports.append)
     metrics = results["metrics"]
     assert results["status"] == "completed"
+    assert (
+        [r["epoch"] for r in reports]
+        == [1, 2, 3, 4, 5]
+        == list(range(1, 1 + len(composed.metaprogram.pipeline.stage_names())))
+    )
+    assert "quantize/size_after_mb" in reports[1] and "recovery/group" not in reports[1]
+    assert reports[2]["recovery/group"] == metrics["recovery/group"]
     for key in (
         "baseline/hellaswag_local/acc_norm",
         "quantized/hellaswag_local/acc_norm",

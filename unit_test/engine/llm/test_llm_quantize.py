@@ -109,3 +109,121 @@ def test_calibration_text_from_a_datasets_folder_on_disk(llm_paths, tmp_path):
     mp = metaprogram(TINY, data, {"name": "quantize"})
     dataset = calibration_dataset(mp.dataset, llm_paths, 4)
     assert dataset.column_names == ["text"] and dataset["text"] == [f"text number {i}" for i in range(4)]
+
+
+# ----------------------------------------------------------------------------- every scheme on CPU
+
+SCHEMES = {  # standard -> the llm-compressor modifiers it runs
+    "w4a16": ["GPTQModifier"],
+    "w8a8": ["SmoothQuantModifier", "GPTQModifier"],
+    "fp8_dynamic": ["QuantizationModifier"],
+    "w4a16_awq": ["AWQModifier", "QuantizationModifier"],
+    "w4a16_rtn": ["QuantizationModifier"],
+}
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_every_scheme_runs_on_cpu_and_its_model_reloads_and_computes(scheme, llm_paths, tiny_folder):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    settings = {"n_grid": 3} if scheme == "w4a16_awq" else {}
+    mp = metaprogram(TINY, GENERATED, _quantize(scheme=scheme, recipe_args=settings))
+    metrics = execute(mp, llm_paths)["metrics"]
+    assert metrics["quantize/size_after_mb"] < metrics["quantize/size_before_mb"]
+    run_dir = llm_paths.run_dir(mp.id)
+    recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text())
+    assert list(recipe["quant_stage"]["quant_modifiers"]) == SCHEMES[scheme]
+    assert "quantization_config" in json.loads((run_dir / "model" / "config.json").read_text())
+    model = AutoModelForCausalLM.from_pretrained(run_dir / "model")  # as the chain's evaluation loads it
+    ids = AutoTokenizer.from_pretrained(run_dir / "model")("The man walks to the park", return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert torch.isfinite(model(ids).logits).all()
+
+
+def test_awq_from_a_user_recipe_file_runs_on_cpu(llm_paths, tmp_path):
+    """llm-compressor's AWQ pins memory, which raises without an accelerator; the pipeline skips the pinning."""
+    recipe = tmp_path / "awq_asym_g64.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "quant_stage": {
+                    "quant_modifiers": {
+                        "AWQModifier": {"n_grid": 3},
+                        "QuantizationModifier": {
+                            "ignore": ["lm_head"],
+                            "config_groups": {
+                                "group_0": {
+                                    "targets": ["Linear"],
+                                    "weights": {
+                                        "num_bits": 4,
+                                        "type": "int",
+                                        "symmetric": False,
+                                        "strategy": "group",
+                                        "group_size": 64,
+                                    },  # fmt: skip
+                                }
+                            },
+                        },
+                    }
+                }
+            }
+        )
+    )
+    mp = metaprogram(TINY, GENERATED, _quantize(recipe_file=str(recipe)))
+    assert execute(mp, llm_paths)["status"] == "completed"
+
+
+def test_device_cuda_without_a_gpu_is_refused_before_the_model_is_built(llm_paths):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    mp = metaprogram({**TINY, "hidden_size": 256}, GENERATED, _quantize(scheme="w4a16", device="cuda"))
+    assert "no CUDA device is available" in _failed(mp, llm_paths)
+    assert not list(llm_paths.root("model_root").rglob(f"*{mp.model.hidden_size}*"))
+
+
+def _recipe_file(tmp_path, modifiers: dict, stage: str = "quant_stage", group: str = "quant_modifiers") -> str:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump({stage: {group: modifiers}}))
+    return str(path)
+
+
+GPTQ_W4_G96 = {
+    "GPTQModifier": {
+        "ignore": ["lm_head"],
+        "config_groups": {
+            "group_0": {
+                "targets": ["Linear"],
+                "weights": {"num_bits": 4, "type": "int", "symmetric": True, "strategy": "group", "group_size": 96},
+            }
+        },
+    }
+}
+
+
+def test_a_group_size_in_a_recipe_file_is_reported_against_the_recipe(llm_paths, tmp_path):
+    path = _recipe_file(tmp_path, GPTQ_W4_G96)
+    error = _failed(metaprogram(TINY, GENERATED, _quantize(recipe_file=path)), llm_paths)
+    assert f"recipe file {path}: group_size 96 does not divide the model's hidden_size (128)" in error
+    assert f"edit quant_stage.quant_modifiers.GPTQModifier.config_groups.group_0.weights.group_size in {path}" in error
+    assert "recipe_args" not in error  # they do not apply to a recipe file
+
+
+def test_a_setting_a_modifier_does_not_take_is_refused_with_the_recipe_named(llm_paths, tmp_path):
+    path = _recipe_file(tmp_path, {"GPTQModifier": {"targets": ["Linear"], "scheme": "W4A16", "dampening": 0.1}})
+    error = _failed(metaprogram(TINY, GENERATED, _quantize(recipe_file=path)), llm_paths)
+    assert f"recipe file {path}: llm-compressor rejects it" in error and "GPTQModifier.dampening" in error
+
+
+def test_awq_without_a_quantization_modifier_after_it_is_refused(llm_paths, tmp_path):
+    path = _recipe_file(tmp_path, {"AWQModifier": {}})
+    error = _failed(metaprogram(TINY, GENERATED, _quantize(recipe_file=path)), llm_paths)
+    assert f"recipe file {path}" in error and "AWQ must be run with a subsequent quantization modifier" in error
+
+
+def test_a_stage_llm_compressor_would_skip_is_refused(llm_paths, tmp_path):
+    path = _recipe_file(tmp_path, {"GPTQModifier": {"targets": ["Linear"], "scheme": "W4A16"}}, stage="stage")
+    error = _failed(metaprogram(TINY, GENERATED, _quantize(recipe_file=path)), llm_paths)
+    assert f"recipe file {path}" in error and "would be skipped" in error and "rename ['stage']" in error
