@@ -110,6 +110,7 @@ def plot_best_so_far(studies: list[dict[str, Any]], path: Path) -> None:
         color = ax.lines[-1].get_color()
         ax.plot(xs[-1], ys[-1], "o", color=color)
         ax.annotate(f"{ys[-1]:.4g}", (xs[-1], ys[-1]), textcoords="offset points", xytext=(4, 6), color=color)
+    ax.margins(x=0.08)  # room for the final values' labels
     ax.set_xlabel("trials run (in order)")
     ax.set_ylabel(f"best {first['metric']} so far ({'lower' if first['mode'] == 'min' else 'higher'} is better)")
     task = first["task"]
@@ -138,7 +139,7 @@ def plot_params(study: dict[str, Any], path: Path) -> bool:
         values = [t["params"].get(name) for t in trials]
         ys = [t["objective"] for t in trials]
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        if numeric:
+        if numeric and spec.get("type") not in ("choice", "grid"):
             xs = values
             if spec.get("type") == "loguniform":
                 ax.set_xscale("log")
@@ -174,7 +175,7 @@ def plot_params(study: dict[str, Any], path: Path) -> bool:
     failed = sum(t["status"] == "failed" for t in study["trials"])
     fig.suptitle(
         f"each parameter against {study['metric']} ({'lower' if study['mode'] == 'min' else 'higher'} is better)\n"
-        f"{study['id']}, {len(trials)} trials" + (f"; {failed} failed, not shown" if failed else ""),
+        f"{study['id']}, {len(study['trials'])} trials" + (f"; {failed} failed, not shown" if failed else ""),
         fontsize=11,
     )
     fig.tight_layout()
