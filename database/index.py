@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,14 @@ def index_results(
 ) -> None:
     """Record one run (its results.json content) in <output_root>/metaprogram.db, idempotent by id."""
     database_for(paths).index_run(results["id"], canonical, results, run_dir=run_dir, parent=parent)
+
+
+def reindex(paths: Any, run_dir: Path) -> None:
+    """Record a run again after its results.json changed outside the runner; a failure only warns."""
+    try:
+        index_run_dir(database_for(paths), run_dir)
+    except Exception as exc:  # the run directory stays the truth: `metaprogram runs index` catches up
+        logging.getLogger(__name__).warning("%s: could not record it in the runs database: %s", run_dir.name, exc)
 
 
 def index_run_dir(db: Database, run_dir: Path) -> bool:

@@ -193,3 +193,22 @@ def test_the_console_script_is_declared():
 
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "metaprogram"]
     assert script.value == "database.cli:main"
+
+
+def test_a_trial_stopped_by_the_scheduler_is_listed_stopped_with_its_last_metrics(paths):
+    from database.index import index_run_dir
+    from util.tune_trial import mark_stopped
+
+    mp = sleep_mp(x=0.3)
+    execute(mp, paths)
+    run_dir = paths.run_dir(mp.id)
+    results = json.loads((run_dir / "results.json").read_text())
+    (run_dir / "results.json").write_text(json.dumps({**results, "status": "interrupted", "metrics": {}}))
+    with Database(paths.root("output_root") / "metaprogram.db") as db:
+        index_run_dir(db, run_dir)  # what the runner records as the scheduler's stop unwinds it
+        assert db.run(mp.id)["status"] == "interrupted"
+    mark_stopped(run_dir, 1, {"val/loss": 0.42}, paths)
+    with Database(paths.root("output_root") / "metaprogram.db") as db:
+        row = db.run(mp.id)
+        assert row["status"] == "stopped" and row["objective"] == pytest.approx(0.42)
+        assert "stopped early by the scheduler after 1 epoch" in row["error"]
