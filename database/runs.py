@@ -320,7 +320,13 @@ def find(runs: list[dict[str, Any]], ref: str) -> dict[str, Any]:
         raise RunsError(f"{ref!r} is the start of {len(matches)} run ids ({shown}...): give more characters")
     from engine.registry import nearest
 
-    close = nearest(ref, [r["id"] for r in runs])
+    ids = [r["id"] for r in runs]
+    close = nearest(ref, ids)
+    if not close and len(ref) < 16:  # a mistyped prefix: compare it with the ids' starts of the same length
+        starts: dict[str, list[str]] = {}
+        for run_id in ids:
+            starts.setdefault(run_id[: len(ref)], []).append(run_id)
+        close = [run_id for start in nearest(ref, list(starts)) for run_id in starts[start]][:3]
     hint = "did you mean " + " or ".join(repr(c) for c in close) + "?" if close else "list them with `metaprogram runs`"
     raise RunsError(f"no run {ref!r} among the {len(runs)} runs of this output root; {hint}")
 

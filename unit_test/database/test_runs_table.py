@@ -9,6 +9,7 @@ import multiprocessing
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -147,6 +148,8 @@ def test_diff_shows_exactly_the_differing_settings_and_metrics_side_by_side(db, 
         table.find(runs, "aaaa")
     with pytest.raises(table.RunsError, match="did you mean 'cccc4444'"):
         table.find(runs, "cccc4445")
+    with pytest.raises(table.RunsError, match="did you mean 'cccc4444'"):
+        table.find(runs, "cccd")  # a mistyped prefix
 
 
 def test_runs_on_disk_only_are_listed_and_indexed(paths):
@@ -188,11 +191,14 @@ def test_cli_table_show_diff_and_clear_errors(paths, capsys):
     assert bad.returncode == 2 and "cannot read 'soon'" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_the_console_script_is_declared():
+def test_the_console_script_is_installed_and_runs(tmp_path):
     from importlib.metadata import entry_points
 
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "metaprogram"]
     assert script.value == "database.cli:main"
+    installed = Path(sys.executable).with_name("metaprogram")  # what `make install` put beside the interpreter
+    listing = subprocess.run([str(installed), "--root", str(tmp_path), "runs"], capture_output=True, text=True)
+    assert listing.returncode == 0 and "0 of 0 runs" in listing.stderr + listing.stdout
 
 
 def test_a_trial_stopped_by_the_scheduler_is_listed_stopped_with_its_last_metrics(paths):
