@@ -218,3 +218,16 @@ def test_a_trial_stopped_by_the_scheduler_is_listed_stopped_with_its_last_metric
         row = db.run(mp.id)
         assert row["status"] == "stopped" and row["objective"] == pytest.approx(0.42)
         assert "stopped early by the scheduler after 1 epoch" in row["error"]
+
+
+def test_a_multirun_from_the_command_line_lands_in_the_runs_table(cli_env, tmp_path):
+    from unit_test.helpers import run_cli
+
+    sleep = ["+metaprogram/component/pipeline=sleep", "+metaprogram/component/model=classic/mlp",
+             "+metaprogram/component/dataset=classification/iris", "+path=default"]  # fmt: skip
+    result = run_cli(["-m", *sleep, "pipeline.x=0.1,0.9"], cli_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    listing = subprocess.run([sys.executable, "-m", "database", "runs", "--columns", "id,pipeline.x,status",
+                              "--format", "json"], capture_output=True, text=True, env=cli_env)  # fmt: skip
+    rows = json.loads(listing.stdout)
+    assert sorted((r["pipeline.x"], r["status"]) for r in rows) == [(0.1, "completed"), (0.9, "completed")]
