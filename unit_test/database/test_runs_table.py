@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -165,6 +167,12 @@ def test_runs_on_disk_only_are_listed_and_indexed(paths):
     assert main(["--root", str(out), "runs", "index"]) == 0
     with Database(out / "metaprogram.db") as db:
         assert db.run(mp.id)["status"] == "completed"
+    results = paths.run_dir(mp.id) / "results.json"  # changed after it was recorded: recorded again
+    results.write_text(json.dumps({**json.loads(results.read_text()), "status": "stopped"}))
+    os.utime(results, (time.time() + 5, time.time() + 5))
+    assert main(["--root", str(out), "runs", "index"]) == 0
+    with Database(out / "metaprogram.db") as db:
+        assert db.run(mp.id)["status"] == "stopped"
 
 
 def test_cli_table_show_diff_and_clear_errors(paths, capsys):
