@@ -283,18 +283,31 @@ def rebuild(db: Database, root: Path, targets: list[str], out: Path | None = Non
         for path in study_report(db, study_id, root, compare, folder):
             lines.append(f"wrote {path}")
     if runs:
-        from database.runs import find, load_runs
+        from database.runs import RunsError, load_runs
         from engine.chain_report import quality_speed_plot
 
         everything = load_runs(db, root)
         for ref in runs:
-            run = find(everything, ref)
+            run = _study_or_run(db, everything, ref)
             if run["pipeline"] != "quantize_eval_bench":
-                from database.runs import RunsError
-
                 raise RunsError(
                     f"{ref!r} is neither a study nor a chain run (it is a {run['pipeline']} run); "
                     "`metaprogram list` shows the studies"
                 )
             lines.append(f"wrote {quality_speed_plot(Path(run['run_dir']), root)}")
     return lines
+
+
+def _study_or_run(db: Database, runs: list[dict[str, Any]], ref: str) -> dict[str, Any]:
+    """The run `ref` names; an error naming the nearest studies and runs when it names neither."""
+    from database.runs import RunsError, find
+    from engine.registry import nearest
+
+    try:
+        return find(runs, ref)
+    except RunsError as exc:
+        close = nearest(ref, [s["id"] for s in db.studies()])
+        if not close or not str(exc).startswith("no run"):
+            raise
+        hint = " or ".join(repr(c) for c in close)
+        raise RunsError(f"no study or run {ref!r} in this output root; did you mean the study {hint}?") from None
