@@ -150,6 +150,11 @@ def _runs(args: argparse.Namespace, db: Database, root: Path) -> int:
         added = sum(index_run_dir(db, p) for p in stale)
         print(f"recorded {added} new or changed run(s) in {db.path}; {len(recorded)} were there before")
         return 0
+    where = table.parse_where(args.where)
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else list(table.DEFAULT_COLUMNS)
+    table.check_keys(everything, columns, "column")
+    table.check_keys(everything, [args.sort] if args.sort else [], "--sort")
+    table.check_keys(everything, where, "--where")
     chosen = table.select(
         everything,
         pipeline=args.pipeline,
@@ -159,12 +164,11 @@ def _runs(args: argparse.Namespace, db: Database, root: Path) -> int:
         study=args.study,
         since=args.since,
         until=args.until,
-        where=table.parse_where(args.where),
+        where=where,
     )
     chosen = table.sort_runs(chosen, args.sort, args.descending)
     if args.limit is not None:
         chosen = chosen[: max(0, args.limit)]
-    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else list(table.DEFAULT_COLUMNS)
     if args.sort and args.sort not in columns and not args.columns:
         columns.append(args.sort)
     print(table.render(chosen, columns, args.format))

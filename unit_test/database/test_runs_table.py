@@ -190,6 +190,13 @@ def test_cli_table_show_diff_and_clear_errors(paths, capsys):
     text = capsys.readouterr().out
     assert f"run {a.id}  completed" in text and "objective val/loss" in text and "metaprogram.yaml" in text
 
+    assert main(["--root", root, "runs", "--columns", "id,val/los"]) == 2  # a typo is not an empty column
+    assert (
+        "column 'val/los': no run has this field, metric or setting; did you mean 'val/loss'" in capsys.readouterr().err
+    )
+    assert main(["--root", root, "runs", "--where", "pipeline.xx=0.1"]) == 2
+    assert "did you mean 'pipeline.x'" in capsys.readouterr().err
+
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
     bad = subprocess.run([sys.executable, "-m", "database", "--root", root, "runs", "show", "zzzz"],
                          capture_output=True, text=True, env=env)  # fmt: skip
