@@ -5,7 +5,7 @@
                      [--format table|csv|json] [--limit N]
     metaprogram runs show ID            one run, readably (a unique prefix of the id is enough)
     metaprogram runs diff A B           the settings that differ, and the metrics side by side
-    metaprogram runs index              record run directories the database does not know yet
+    metaprogram runs index              record run directories missing from the database or changed since
     metaprogram list [--suite S]        one line per study
     metaprogram show STUDY [--format json]
     metaprogram export OUT.jsonl [--suite S]
@@ -63,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("a")
     compare.add_argument("b")
     compare.add_argument("--format", dest="diff_format", choices=("text", "json"), default="text")
-    actions.add_parser("index", help="record run directories the database does not know yet")
+    actions.add_parser("index", help="record run directories missing from the database or changed since")
 
     listing = sub.add_parser("list", help="one line per study")
     listing.add_argument("--suite")
@@ -145,10 +145,16 @@ def _runs(args: argparse.Namespace, db: Database, root: Path) -> int:
     if args.action == "index":
         from database.index import index_run_dir
 
-        known = db.run_ids()
-        added = sum(index_run_dir(db, p) for p in table._run_dirs(root) if p.name not in known)
-        print(f"recorded {added} run(s) in {db.path}; {len(known)} were there already")
+        recorded = {row["id"]: row["updated"] for row in db.runs()}
+        stale = [p for p in table._run_dirs(root) if _changed_since(p, recorded.get(p.name))]
+        added = sum(index_run_dir(db, p) for p in stale)
+        print(f"recorded {added} new or changed run(s) in {db.path}; {len(recorded)} were there before")
         return 0
+    where = table.parse_where(args.where)
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else list(table.DEFAULT_COLUMNS)
+    table.check_keys(everything, columns, "column")
+    table.check_keys(everything, [args.sort] if args.sort else [], "--sort")
+    table.check_keys(everything, where, "--where")
     chosen = table.select(
         everything,
         pipeline=args.pipeline,
@@ -158,12 +164,11 @@ def _runs(args: argparse.Namespace, db: Database, root: Path) -> int:
         study=args.study,
         since=args.since,
         until=args.until,
-        where=table.parse_where(args.where),
+        where=where,
     )
     chosen = table.sort_runs(chosen, args.sort, args.descending)
     if args.limit is not None:
         chosen = chosen[: max(0, args.limit)]
-    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else list(table.DEFAULT_COLUMNS)
     if args.sort and args.sort not in columns and not args.columns:
         columns.append(args.sort)
     print(table.render(chosen, columns, args.format))
@@ -200,3 +205,11 @@ def _show_study(args: argparse.Namespace, db: Database) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _changed_since(run_dir: Path, recorded: float | None) -> bool:
+    """A run directory whose results.json is newer than its row (e.g. a write that failed, or an older run)."""
+    try:
+        return recorded is None or (run_dir / "results.json").stat().st_mtime > recorded
+    except OSError:
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -13,17 +14,25 @@ _OPEN: dict[tuple[int, str], Database] = {}  # one connection per process and fi
 
 
 def database_for(paths: Any) -> Database:
-    url = default_url(paths)
-    key = (os.getpid(), url)  # a forked child must not share its parent's connection
+    key = (os.getpid(), paths.output_root)  # a forked child must not share its parent's connection
     if key not in _OPEN:
-        _OPEN[key] = Database(url)
+        _OPEN[key] = Database(default_url(paths))
     return _OPEN[key]
 
 
-def index_results(paths: Any, canonical: dict[str, Any], results: dict[str, Any], parent: str | None = None) -> None:
+def index_results(
+    paths: Any, canonical: dict[str, Any], results: dict[str, Any], run_dir: Path, parent: str | None = None
+) -> None:
     """Record one run (its results.json content) in <output_root>/metaprogram.db, idempotent by id."""
-    run_id = results["id"]
-    database_for(paths).index_run(run_id, canonical, results, run_dir=paths.run_dir(run_id), parent=parent)
+    database_for(paths).index_run(results["id"], canonical, results, run_dir=run_dir, parent=parent)
+
+
+def reindex(paths: Any, run_dir: Path) -> None:
+    """Record a run again after its results.json changed outside the runner; a failure only warns."""
+    try:
+        index_run_dir(database_for(paths), run_dir)
+    except Exception as exc:  # the run directory stays the truth: `metaprogram runs index` catches up
+        logging.getLogger(__name__).warning("%s: could not record it in the runs database: %s", run_dir.name, exc)
 
 
 def index_run_dir(db: Database, run_dir: Path) -> bool:

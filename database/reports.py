@@ -110,6 +110,7 @@ def plot_best_so_far(studies: list[dict[str, Any]], path: Path) -> None:
         color = ax.lines[-1].get_color()
         ax.plot(xs[-1], ys[-1], "o", color=color)
         ax.annotate(f"{ys[-1]:.4g}", (xs[-1], ys[-1]), textcoords="offset points", xytext=(4, 6), color=color)
+    ax.margins(x=0.08)  # room for the final values' labels
     ax.set_xlabel("trials run (in order)")
     ax.set_ylabel(f"best {first['metric']} so far ({'lower' if first['mode'] == 'min' else 'higher'} is better)")
     task = first["task"]
@@ -138,7 +139,7 @@ def plot_params(study: dict[str, Any], path: Path) -> bool:
         values = [t["params"].get(name) for t in trials]
         ys = [t["objective"] for t in trials]
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        if numeric:
+        if numeric and spec.get("type") not in ("choice", "grid"):
             xs = values
             if spec.get("type") == "loguniform":
                 ax.set_xscale("log")
@@ -174,7 +175,7 @@ def plot_params(study: dict[str, Any], path: Path) -> bool:
     failed = sum(t["status"] == "failed" for t in study["trials"])
     fig.suptitle(
         f"each parameter against {study['metric']} ({'lower' if study['mode'] == 'min' else 'higher'} is better)\n"
-        f"{study['id']}, {len(trials)} trials" + (f"; {failed} failed, not shown" if failed else ""),
+        f"{study['id']}, {len(study['trials'])} trials" + (f"; {failed} failed, not shown" if failed else ""),
         fontsize=11,
     )
     fig.tight_layout()
@@ -282,18 +283,31 @@ def rebuild(db: Database, root: Path, targets: list[str], out: Path | None = Non
         for path in study_report(db, study_id, root, compare, folder):
             lines.append(f"wrote {path}")
     if runs:
-        from database.runs import find, load_runs
+        from database.runs import RunsError, load_runs
         from engine.chain_report import quality_speed_plot
 
         everything = load_runs(db, root)
         for ref in runs:
-            run = find(everything, ref)
+            run = _study_or_run(db, everything, ref)
             if run["pipeline"] != "quantize_eval_bench":
-                from database.runs import RunsError
-
                 raise RunsError(
                     f"{ref!r} is neither a study nor a chain run (it is a {run['pipeline']} run); "
                     "`metaprogram list` shows the studies"
                 )
             lines.append(f"wrote {quality_speed_plot(Path(run['run_dir']), root)}")
     return lines
+
+
+def _study_or_run(db: Database, runs: list[dict[str, Any]], ref: str) -> dict[str, Any]:
+    """The run `ref` names; an error naming the nearest studies and runs when it names neither."""
+    from database.runs import RunsError, find
+    from engine.registry import nearest
+
+    try:
+        return find(runs, ref)
+    except RunsError as exc:
+        close = nearest(ref, [s["id"] for s in db.studies()])
+        if not close or not str(exc).startswith("no run"):
+            raise
+        hint = " or ".join(repr(c) for c in close)
+        raise RunsError(f"no study or run {ref!r} in this output root; did you mean the study {hint}?") from None

@@ -227,6 +227,20 @@ def value_of(run: dict[str, Any], key: str) -> Any:
     return run["settings"].get(key)
 
 
+def check_keys(runs: list[dict[str, Any]], keys: Iterable[str], what: str) -> None:
+    """A column, sort or --where key that no run has is a typo: say so, with the nearest keys."""
+    known = set(FIELDS) | {k for run in runs for k in (*run["metrics"], *run["settings"])}
+    for key in keys:
+        if key not in known and runs:
+            from engine.registry import nearest
+
+            close = nearest(key, sorted(known))
+            hint = (
+                "did you mean " + " or ".join(repr(c) for c in close) + "?" if close else "`--format json` shows them"
+            )
+            raise RunsError(f"{what} {key!r}: no run has this field, metric or setting; {hint}")
+
+
 def sort_runs(runs: list[dict[str, Any]], key: str | None, descending: bool | None = None) -> list[dict[str, Any]]:
     """Best first for a metric (lower first for losses, errors, latencies), newest first by default.
 
@@ -320,7 +334,13 @@ def find(runs: list[dict[str, Any]], ref: str) -> dict[str, Any]:
         raise RunsError(f"{ref!r} is the start of {len(matches)} run ids ({shown}...): give more characters")
     from engine.registry import nearest
 
-    close = nearest(ref, [r["id"] for r in runs])
+    ids = [r["id"] for r in runs]
+    close = nearest(ref, ids)
+    if not close and len(ref) < 16:  # a mistyped prefix: compare it with the ids' starts of the same length
+        starts: dict[str, list[str]] = {}
+        for run_id in ids:
+            starts.setdefault(run_id[: len(ref)], []).append(run_id)
+        close = [run_id for start in nearest(ref, list(starts)) for run_id in starts[start]][:3]
     hint = "did you mean " + " or ".join(repr(c) for c in close) + "?" if close else "list them with `metaprogram runs`"
     raise RunsError(f"no run {ref!r} among the {len(runs)} runs of this output root; {hint}")
 

@@ -52,6 +52,7 @@ def chain_point(run_dir: Path, metrics: dict[str, Any] | None = None) -> dict[st
         "baseline_size": metrics.get("quantize/size_before_mb"),
         "score": metrics.get("quantized/group/score"),
         "baseline_score": metrics.get("baseline/group/score"),
+        "server": (mp["pipeline"].get("benchmark") or {}).get("server"),
     }
 
 
@@ -83,7 +84,10 @@ def _draw(points: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("speed", "baseline_speed", "output tokens/s (guidellm, higher is faster)")]
+    speed = "output tokens/s (guidellm, higher is faster)"
+    if any(p["server"] == "mock" for p in points):
+        speed += "\nguidellm's mock server: synthetic timings, not the model's speed"
+    panels = [("speed", "baseline_speed", speed)]
     panels.append(("size", "baseline_size", "model size on disk (MB)"))
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), dpi=120)
     base = points[0]

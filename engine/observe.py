@@ -15,6 +15,7 @@ Nothing here changes a run's id.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,20 +33,28 @@ class _Frame:
     trackers: list = field(default_factory=list)  # (kind, settings, tracker) of this run
 
 
-_STACK: list[_Frame] = []  # runs in progress in this process, outermost first
-_REMOTE: list[dict[str, Any]] = []  # a parent started in another process (a sweep), see parent_context
+class _Local(threading.local):
+    """Per thread (a Tune trial runs in a thread of its worker): runs in progress, outermost first, and the
+    parent started in another process (a sweep), see parent_context."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Frame] = []
+        self.remote: list[dict[str, Any]] = []
+
+
+_LOCAL = _Local()
 
 
 @contextmanager
 def watch(mp: Any, context: Any) -> Iterator[None]:
     """Around one run: at its end, put what results.json says into the runs database."""
-    parent = _STACK[-1].run_id if _STACK else None
-    _STACK.append(_Frame(mp.id))
+    parent = _LOCAL.stack[-1].run_id if _LOCAL.stack else None
+    _LOCAL.stack.append(_Frame(mp.id))
     try:
         yield
     finally:
-        _STACK.pop()
-        _index(context.paths, mp, parent)
+        _LOCAL.stack.pop()
+        _index(context.paths, mp, parent, context.run_dir)
 
 
 def tracked(pipeline: Callable, mp: Any, context: Any) -> dict[str, Any]:
@@ -55,7 +64,7 @@ def tracked(pipeline: Callable, mp: Any, context: Any) -> dict[str, Any]:
     if not specs:
         return pipeline(mp, context)
     trackers = _start(specs, mp, context.run_dir, context.paths)
-    frame = _STACK[-1] if _STACK and _STACK[-1].run_id == mp.id else None
+    frame = _LOCAL.stack[-1] if _LOCAL.stack and _LOCAL.stack[-1].run_id == mp.id else None
     if frame is not None:
         frame.trackers = trackers
     original = context.report
@@ -70,9 +79,9 @@ def tracked(pipeline: Callable, mp: Any, context: Any) -> dict[str, Any]:
     status, metrics = "FAILED", {}
     try:
         metrics = pipeline(mp, context)
-        status = "FINISHED"
         for kind, _, tracker in trackers:
             log_model(kind, tracker, mp.pipeline.name, context.run_dir)
+        status = "FINISHED"
         return metrics
     except BaseException as exc:
         if not isinstance(exc, Exception):  # interrupted (SIGTERM, Ctrl-C) or stopped by a scheduler
@@ -87,11 +96,11 @@ def tracked(pipeline: Callable, mp: Any, context: Any) -> dict[str, Any]:
 
 def reused(mp: Any, paths: Any, results: dict[str, Any]) -> None:
     """A completed run reused: index it, and give its trackers (its own, or a parent's) a run marked reused."""
-    parent = _STACK[-1].run_id if _STACK else None
-    _index(paths, mp, parent)
+    parent = _LOCAL.stack[-1].run_id if _LOCAL.stack else None
+    run_dir = paths.run_dir(mp.id)
+    _index(paths, mp, parent, run_dir)
     specs = tracker_specs(mp)
     if specs:
-        run_dir = paths.run_dir(mp.id)
         trackers = _start(specs, mp, run_dir, paths, reused=True)
         _finish(trackers, "FINISHED", results.get("metrics") or {}, run_dir)
 
@@ -106,7 +115,7 @@ def log_model(kind: str, tracker: Any, pipeline: str, run_dir: Path, model: Any 
 
 def current(kind: str) -> Any:
     """The tracker of this kind of the innermost run in progress (for a training hook that logs the model)."""
-    for frame in reversed(_STACK):
+    for frame in reversed(_LOCAL.stack):
         for name, _, tracker in frame.trackers:
             if name == kind:
                 return tracker
@@ -119,11 +128,11 @@ def parent_context(link: dict[str, Any] | None) -> Iterator[None]:
     if not link:
         yield
         return
-    _REMOTE.append(link)
+    _LOCAL.remote.append(link)
     try:
         yield
     finally:
-        _REMOTE.pop()
+        _LOCAL.remote.pop()
 
 
 def check_hooks(pipeline: Any) -> None:
@@ -154,10 +163,10 @@ def tracker_specs(mp: Any) -> list[tuple[str, dict[str, Any], dict[str, Any] | N
 
 def _parent_links(run_id: str) -> dict[str, dict[str, Any]]:
     """{kind: {"settings": ..., link...}} of the nearest parent: a run of this process, else a remote one."""
-    for frame in reversed(_STACK):
+    for frame in reversed(_LOCAL.stack):
         if frame.run_id != run_id and frame.trackers:
             return {kind: {"settings": settings, **tracker.link()} for kind, settings, tracker in frame.trackers}
-    return dict(_REMOTE[-1]) if _REMOTE else {}
+    return dict(_LOCAL.remote[-1]) if _LOCAL.remote else {}
 
 
 def _start(specs: list, mp: Any, run_dir: Path, paths: Any, reused: bool = False) -> list:
@@ -197,16 +206,16 @@ def _finish(trackers: list, status: str, metrics: dict[str, Any], run_dir: Path 
             log.warning("%s: could not finish the tracked run: %s", kind, exc)
 
 
-def _index(paths: Any, mp: Any, parent: str | None) -> None:
+def _index(paths: Any, mp: Any, parent: str | None, run_dir: Path) -> None:
     from engine.records import RunRecord
 
-    results = RunRecord(paths.run_dir(mp.id)).results()
+    results = RunRecord(run_dir).results()
     if results is None:
         return
     try:
         from database.index import index_results
 
-        index_results(paths, mp.canonical, results, parent)
+        index_results(paths, mp.canonical, results, run_dir, parent)
     except Exception as exc:  # the run directory stays the truth: `metaprogram runs index` catches up
         log.warning("run %s: could not record it in the runs database: %s", mp.id, exc)
 

@@ -22,7 +22,8 @@ from engine.flat import flatten
 
 # Files of a run directory that trackers keep: everything small at its top level, plus these folders.
 ARTIFACT_DIRS = ("inspect", "samples")
-SKIPPED_FILES = ("results.json",)  # still 'running' while the tracker ends; its metrics are logged instead
+# results.json is still 'running' while the tracker ends (its metrics are logged instead); id is the run's name
+SKIPPED_FILES = ("results.json", "id")
 SKIPPED_SUFFIXES = (".pid", ".tmp", ".lock")
 MAX_ARTIFACT_MB = 50
 MLFLOW_PARAM_CHARS = 6000  # MLflow caps a parameter value's length; long lists (e.g. DAG nodes) are cut

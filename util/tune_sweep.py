@@ -296,7 +296,7 @@ def _settle_stopped(db: Database, study_id: str, paths: Any) -> None:
             run_dir = paths.run_dir(trial["run_id"])
             results = RunRecord(run_dir).results()
             if results and results.get("status") in ("running", "interrupted"):
-                mark_stopped(run_dir, trial["epochs"] or 0, results.get("metrics") or {})
+                mark_stopped(run_dir, trial["epochs"] or 0, results.get("metrics") or {}, paths)
 
 
 def summarize(db: Database, study_id: str, wall_s: float, reused: bool = False) -> dict[str, Any]:

@@ -51,8 +51,8 @@ def run_lock(paths: Paths, run_id: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def mark_stopped(run_dir: Path, epochs: int, metrics: dict[str, Any]) -> None:
-    """A run ended by the scheduler: 'stopped', with the metrics of its last epoch."""
+def mark_stopped(run_dir: Path, epochs: int, metrics: dict[str, Any], paths: Paths) -> None:
+    """A run ended by the scheduler: 'stopped', with the metrics of its last epoch (in the runs table too)."""
     record = RunRecord(run_dir)
     results = record.results()
     if results is None or results.get("status") == "completed":
@@ -60,6 +60,9 @@ def mark_stopped(run_dir: Path, epochs: int, metrics: dict[str, Any]) -> None:
     results.update(status=STOPPED, error=f"{STOP_MESSAGE} after {epochs} epoch(s)", metrics=metrics)
     results["objective"] = {**results["objective"], "value": metrics.get(results["objective"]["metric"])}
     write_json(record.results_path, results)
+    from database.index import reindex
+
+    reindex(paths, run_dir)  # the runner recorded it 'interrupted' as it ended
 
 
 def tune_trial(
@@ -125,7 +128,7 @@ def tune_trial(
             try:
                 results = execute(mp, paths, report=report)
             except TrialStopped:
-                mark_stopped(paths.run_dir(mp.id), seen["epochs"], seen["last"])
+                mark_stopped(paths.run_dir(mp.id), seen["epochs"], seen["last"], paths)
                 ship()
                 raise SystemExit(0) from None
             except RunFailed as exc:  # a plain error pickles across processes; RunFailed's signature does not

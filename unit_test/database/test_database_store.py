@@ -96,8 +96,9 @@ def test_sigkill_during_writes_leaves_a_valid_database(tmp_path):
         "    i += 1\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for delay in (0.6, 1.1, 1.7):
+    for delay in (0.05, 0.13, 0.29):  # after the first complete study: the kill lands mid-write, whatever the load
         proc = subprocess.Popen([sys.executable, str(script), str(db_path)], env=env)
+        _wait_for_a_complete_study(db_path, proc)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -114,6 +115,22 @@ def test_sigkill_during_writes_leaves_a_valid_database(tmp_path):
             assert [t["order"] for t in study["trials"]] == list(range(25))
 
 
+def _wait_for_a_complete_study(db_path: Path, proc: subprocess.Popen, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db_path.exists():
+            conn = sqlite3.connect(db_path, timeout=5)
+            try:
+                if conn.execute("SELECT COUNT(*) FROM studies WHERE status='complete'").fetchone()[0] > 0:
+                    return
+            except sqlite3.OperationalError:  # the writer has not created the tables yet
+                pass
+            finally:
+                conn.close()
+        time.sleep(0.02)
+    raise AssertionError("the writer never completed a study")
+
+
 @pytest.mark.integration  # the command line in subprocesses
 def test_cli_lists_shows_and_exports(tmp_path):
     db_path = tmp_path / "cli.db"
@@ -127,7 +144,9 @@ def test_cli_lists_shows_and_exports(tmp_path):
     )
     listing = run("list")
     assert listing.returncode == 0 and "s1" in listing.stdout and "1/1 trials" in listing.stdout
-    assert json.loads(run("show", "s1").stdout)["trials"][0]["objective"] == 0.9
+    assert json.loads(run("show", "s1", "--format", "json").stdout)["trials"][0]["objective"] == 0.9
+    readable = run("show", "s1").stdout
+    assert "study s1  complete  (1/1 trials)" in readable and "0.9" in readable
     missing = run("show", "nope")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr and "s1" in missing.stderr
     assert run("export", str(tmp_path / "o.jsonl")).returncode == 0
