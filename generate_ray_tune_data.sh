@@ -14,6 +14,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 start=$(date +%s)
 status=0
+"$PY" -m planner.suite_data >/dev/null  # the local files that suite tasks read (e.g. the held-out CSV)
 "$PY" -B util/tune_suite.py "$SUITE" "$@" || status=$?
 "$PY" -m database export "$OUT" --suite "$SUITE"
 echo "suite $SUITE: $(( $(date +%s) - start )) s in all; studies in $OUT"
