@@ -386,4 +386,7 @@ def _shared_planner(studies: list[Study]) -> Any:
         return None
     from planner.propose import Planner
 
-    return Planner(checkpoints.pop(), seed=studies[0].sweep.seed)
+    try:
+        return Planner(checkpoints.pop(), seed=studies[0].sweep.seed)
+    except Exception:  # each planner study then fails on its own (make_searcher), the rest go on
+        return None
