@@ -58,7 +58,7 @@ def heldout_sweeps(
 
 
 def evaluate(sweeps: list[Any], db_url: str | None = None) -> dict[str, Any]:
-    """Regret at BUDGETS per method over (task, space, seed) pairs, wins/losses and paired p-values."""
+    """Regret at BUDGETS (those the studies reach) per method over (task, space, seed) pairs, wins/losses, p-values."""
     from database.store import Database, default_url
 
     db_url = db_url or default_url(sweeps[0].base()[1])
@@ -79,13 +79,15 @@ def evaluate(sweeps: list[Any], db_url: str | None = None) -> dict[str, Any]:
             if algorithm in METHODS and seed != "s1000":
                 curves[task, model, algorithm, int(seed[1:])] = scaled
     pairs = sorted({(t, m, s) for (t, m, a, s) in curves if all((t, m, b, s) in curves for b in METHODS)})
-    regret = {m: {b: [] for b in BUDGETS} for m in METHODS}
+    length = min((len(c) for c in curves.values()), default=0)
+    budgets = [b for b in BUDGETS if b <= length] or [length]
+    regret = {m: {b: [] for b in budgets} for m in METHODS}
     for task, model, seed in pairs:
         seen = values[task, model]
         best, worst = max(seen), min(seen)  # scaled so that higher is better
         for method in METHODS:
             curve = curves[task, model, method, seed]
-            for budget in BUDGETS:
+            for budget in budgets:
                 got = [v for v in curve[:budget] if v is not None]
                 so_far = max(got) if got else worst
                 regret[method][budget].append(1 - (so_far - worst) / (best - worst) if best > worst else 0.0)
@@ -93,17 +95,18 @@ def evaluate(sweeps: list[Any], db_url: str | None = None) -> dict[str, Any]:
         "pairs": len(pairs),
         "tasks": sorted({t for t, _, _ in pairs}),
         "spaces": sorted({m for _, m, _ in pairs}),
-        "mean_regret": {m: {str(b): _mean(regret[m][b]) for b in BUDGETS} for m in METHODS},
+        "budgets": budgets,
+        "mean_regret": {m: {str(b): _mean(regret[m][b]) for b in budgets} for m in METHODS},
         "tests": {},
     }
     for other in ("random", "tpe"):
-        for budget in BUDGETS:
+        for budget in budgets:
             a, b = regret["planner"][budget], regret[other][budget]
             wins = sum(x < y for x, y in zip(a, b, strict=True))
             losses = sum(x > y for x, y in zip(a, b, strict=True))
             figures["tests"][f"planner_vs_{other}@{budget}"] = {"wins": wins, "losses": losses, "p_less": _p(a, b)}
     figures["per_pair"] = {
-        f"{t}/{m}/s{s}": {meth: regret[meth][BUDGETS[-1]][i] for meth in METHODS} for i, (t, m, s) in enumerate(pairs)
+        f"{t}/{m}/s{s}": {meth: regret[meth][budgets[-1]][i] for meth in METHODS} for i, (t, m, s) in enumerate(pairs)
     }
     return figures
 
@@ -133,11 +136,11 @@ def format_figures(figures: dict[str, Any]) -> str:
     lines = [
         f"held-out, real Tune studies: {figures['pairs']} (task, space, seed) pairs over "
         f"{len(figures['tasks'])} tasks ({', '.join(figures['tasks'])}) and spaces {', '.join(figures['spaces'])}",
-        f"{'mean regret':<12}" + "".join(f"{'@' + str(b):>9}" for b in BUDGETS),
+        f"{'mean regret':<12}" + "".join(f"{'@' + str(b):>9}" for b in figures["budgets"]),
     ]
     for m in METHODS:
         row = figures["mean_regret"][m]
-        lines.append(f"{m:<12}" + "".join(f"{_fmt(row[str(b)]):>9}" for b in BUDGETS))
+        lines.append(f"{m:<12}" + "".join(f"{_fmt(row[str(b)]):>9}" for b in figures["budgets"]))
     for key, test in figures["tests"].items():
         p = "n/a" if test["p_less"] is None else f"{test['p_less']:.4f}"
         lines.append(f"{key:<22} wins {test['wins']:>3}  losses {test['losses']:>3}  one-sided p {p}")

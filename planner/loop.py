@@ -130,7 +130,9 @@ def heldout_score(checkpoint: Path, seeds: int, count: int, models: list[str], t
     sweeps = heldout_sweeps(checkpoint, seeds=seeds, count=count, models=models, tasks=tasks)
     run_suite(sweeps, log=lambda line: None)
     figures = evaluate(sweeps)
-    return {"10": figures["mean_regret"]["planner"]["10"], "25": figures["mean_regret"]["planner"]["25"]}
+    regret = figures["mean_regret"]["planner"]  # at 10 and 25 trials (or the last budget the studies reach)
+    last = str(figures["budgets"][-1])
+    return {"10": regret.get("10", regret[last]), "25": regret.get("25", regret[last])}
 
 
 def promote(history: list[dict[str, Any]], round_: int, checkpoint: Path, regret: dict, root: Path) -> Path:
