@@ -1,6 +1,14 @@
 """Planner benchmark: normalised regret at 5, 10 and 25 trials on held-out tasks.
 
-    python -B benchmarks/planner.py --checkpoint outputs/planner/ckpt
+    python -B benchmarks/planner.py --checkpoint outputs/planner/ckpt          # table lookups (below)
+    python -B benchmarks/planner.py --real --checkpoint outputs/planner/ckpt   # real Ray Tune studies
+    python -B benchmarks/planner.py --real --baselines-only                     # random, TPE, reference only
+
+`--real`: planner/heldout_eval.py. Real Tune studies on configs/sweep/suite/heldout.yaml (5 tasks,
+a local CSV among them): planner+EI vs random vs TPE, `--count` trials, `--seeds` seeds, regret
+normalised per task and space over everything observed plus a dense random reference; wins,
+losses and paired one-sided Wilcoxon p-values. Studies are kept in the database and reused.
+Knobs: --models (search spaces of heldout.yaml), --reference-count.
 
 Held-out tasks (planner/dev_data.py HELDOUT_TASKS: data sets and generator settings never in
 the training studies) x seeds. Methods: the planner sampling alone (imitation), the planner
@@ -104,7 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=16, help="candidates sampled per acquisition step")
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb"])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/planner.json")
+    parser.add_argument("--real", action="store_true", help="real Ray Tune studies on the held-out suite")
+    parser.add_argument("--baselines-only", action="store_true", help="--real: run random, TPE and the reference")
+    parser.add_argument("--models", default="mlp_opt,mlp_arch", help="--real: spaces of heldout.yaml")
+    parser.add_argument("--count", type=int, default=25, help="--real: trials per study")
+    parser.add_argument("--reference-count", type=int, default=100, help="--real: trials of the dense reference")
     args = parser.parse_args(argv)
+    if args.real:
+        return real(args)
     budgets = [int(b) for b in args.budgets.split(",")]
     horizon = max(budgets)
     try:
@@ -205,6 +220,37 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     return 0
+
+
+def real(args: argparse.Namespace) -> int:
+    """Real Tune studies on the held-out suite; prints the table and writes planner_real.json."""
+    from planner.heldout_eval import evaluate, format_figures, heldout_sweeps
+    from util.sweep_spec import SweepError
+    from util.tune_suite import run_suite
+
+    checkpoint = None if args.baselines_only else args.checkpoint
+    try:
+        sweeps = heldout_sweeps(
+            checkpoint,
+            seeds=args.seeds,
+            count=args.count,
+            reference_count=args.reference_count,
+            models=args.models.split(","),
+        )
+    except SweepError as exc:
+        print(f"cannot run the planner benchmark: {exc}", file=sys.stderr)
+        return 2
+    counts = run_suite(sweeps, log=lambda line: print(line, flush=True))
+    print(json.dumps(counts))
+    if args.baselines_only:
+        return 0 if counts["failed"] == 0 else 1
+    figures = {**evaluate(sweeps), "checkpoint": str(args.checkpoint), "suite": counts}
+    out = args.out.with_name(f"{args.out.stem}_real.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2))
+    print(format_figures(figures))
+    print(f"figures in {out}")
+    return 0 if counts["failed"] == 0 else 1
 
 
 def _p(p: float | None) -> str:

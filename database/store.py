@@ -313,6 +313,11 @@ class Database:
             db.execute("UPDATE studies SET requested=? WHERE id=? AND requested>?", (have, study_id, have))
             return have
 
+    def fail_study(self, study_id: str) -> None:
+        """Mark a study that could not go on (e.g. its searcher raised); export leaves it out, a rerun resumes it."""
+        with self.transaction() as db:
+            db.execute("UPDATE studies SET status='failed', updated=? WHERE id=?", (time.time(), study_id))
+
     def study(self, study_id: str) -> dict[str, Any] | None:
         row = self._conn.execute(
             "SELECT id, suite, task, search_space, algorithm, scheduler, metric, mode, seed, base, requested, status "

@@ -10,6 +10,13 @@ Proposals run through job_launch on Ray, and each lands in the study database
 file of the same studies in the export format, which it retrains on.
 
     python -m planner.loop --checkpoint outputs/planner/ckpt --iterations 3
+    python -m planner.loop --checkpoint outputs/planner/ckpt --evaluate --eval-models mlp_opt --eval-seeds 3
+
+`--evaluate`: each round's planner (round 0: the one given) is judged in real Tune studies on the
+held-out suite (planner/heldout_eval.py: mean regret at 10 and 25 trials vs the same random and
+TPE studies); ROOT/regret_per_round.png plots it per round. A round whose planner is worse than
+the best so far at 25 trials is not promoted: the next round goes on from the best, and
+ROOT/ckpt-best is always the best one judged.
 """
 
 from __future__ import annotations
@@ -115,6 +122,53 @@ def iterate(planner, studies: list[dict[str, Any]], per_study: int, k: int, path
     return ran
 
 
+def heldout_score(checkpoint: Path, seeds: int, count: int, models: list[str], tasks: list[str] | None) -> dict:
+    """Mean planner regret at 10 and 25 on the held-out suite, in real Tune studies (baselines reused)."""
+    from planner.heldout_eval import evaluate, heldout_sweeps
+    from util.tune_suite import run_suite
+
+    sweeps = heldout_sweeps(checkpoint, seeds=seeds, count=count, models=models, tasks=tasks)
+    run_suite(sweeps, log=lambda line: None)
+    figures = evaluate(sweeps)
+    regret = figures["mean_regret"]["planner"]  # at 10 and 25 trials (or the last budget the studies reach)
+    last = str(figures["budgets"][-1])
+    return {"10": regret.get("10", regret[last]), "25": regret.get("25", regret[last])}
+
+
+def promote(history: list[dict[str, Any]], round_: int, checkpoint: Path, regret: dict, root: Path) -> Path:
+    """Record the round; copy its checkpoint to ROOT/ckpt-best when it is no worse at 25; return the best."""
+    best = min((h for h in history if h["promoted"]), key=lambda h: h["regret"]["25"], default=None)
+    promoted = best is None or regret["25"] <= best["regret"]["25"]
+    history.append({"round": round_, "checkpoint": str(checkpoint), "regret": regret, "promoted": promoted})
+    if promoted:
+        shutil.copytree(checkpoint, root / "ckpt-best", dirs_exist_ok=True)
+    atomic_write(root / "regret_per_round.json", json.dumps(history, indent=2))
+    plot_rounds(history, root / "regret_per_round.png")
+    return checkpoint if promoted else Path(best["checkpoint"])
+
+
+def plot_rounds(history: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    rounds = [h["round"] for h in history]
+    for budget in ("10", "25"):
+        ax.plot(rounds, [h["regret"][budget] for h in history], marker="o", label=f"regret @{budget}")
+    for h in history:
+        if not h["promoted"]:
+            ax.annotate("not promoted", (h["round"], h["regret"]["25"]), fontsize=7)
+    ax.set_xlabel("round")
+    ax.set_ylabel("held-out mean regret (planner)")
+    ax.set_xticks(rounds)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=Path("outputs/planner/ckpt"))
@@ -126,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-study", type=int, default=3)
     parser.add_argument("-k", type=int, default=16)
     parser.add_argument("--train-steps", type=int, default=60)
+    parser.add_argument("--evaluate", action="store_true", help="judge each round on the held-out suite")
+    parser.add_argument("--eval-seeds", type=int, default=3)
+    parser.add_argument("--eval-count", type=int, default=25, help="trials per held-out study")
+    parser.add_argument("--eval-models", default="mlp_opt", help="spaces of heldout.yaml to judge on")
+    parser.add_argument("--eval-tasks", default=None, help="held-out tasks (default: all)")
     args = parser.parse_args(argv)
     logging.getLogger("metaprogram").setLevel(logging.WARNING)
 
@@ -145,6 +204,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot start the generation loop: {exc}", file=sys.stderr)
         return 2
     begin_studies(studies, args.iterations * args.per_study, paths)
+    history: list[dict[str, Any]] = []
+
+    def judge(round_: int, candidate: Path) -> Path:
+        if not args.evaluate:
+            return candidate
+        tasks = args.eval_tasks.split(",") if args.eval_tasks else None
+        regret = heldout_score(candidate, args.eval_seeds, args.eval_count, args.eval_models.split(","), tasks)
+        chosen = promote(history, round_, candidate, regret, root)
+        state = "promoted" if history[-1]["promoted"] else f"not promoted, going on from {chosen}"
+        print(f"round {round_}: held-out regret @10 {regret['10']:.4f} @25 {regret['25']:.4f}, {state}", flush=True)
+        return chosen
+
+    checkpoint = latest = judge(0, Path(checkpoint).resolve())
     for iteration in range(1, args.iterations + 1):
         started = time.monotonic()
         before = sum(len(s["trials"]) for s in studies)
@@ -169,15 +241,17 @@ def main(argv: list[str] | None = None) -> int:
             log=lambda m: None,
             init=checkpoint,
         )
-        checkpoint = out
+        latest, checkpoint = out, judge(iteration, out)
         print(
             f"iteration {iteration}: ran {ran} proposals ({planner.stats.rejected} of {planner.stats.sampled} "
             f"sampled were rejected), record {before} -> {after} trials, best {best}, "
             f"retrained: held-out loss {report['final_val_loss']:.4f}, {time.monotonic() - started:.0f} s",
             flush=True,
         )
-    shutil.copytree(checkpoint, root / "ckpt-latest", dirs_exist_ok=True)
+    shutil.copytree(latest, root / "ckpt-latest", dirs_exist_ok=True)
     print(f"record: {record}; latest planner: {root / 'ckpt-latest'}")
+    if args.evaluate:
+        print(f"best planner: {root / 'ckpt-best'}; regret per round: {root / 'regret_per_round.png'}")
     return 0
 
 

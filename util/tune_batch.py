@@ -262,6 +262,8 @@ def write_study(db: Database, study: Study) -> None:
         )
     if study.error is None:
         db.finish_study(study.study_id)
+    else:
+        db.fail_study(study.study_id)
 
 
 def _run_id(base: dict[str, Any], params: dict[str, Any]) -> str:
@@ -307,8 +309,9 @@ def run_batch(
 
     from job_launch.cluster import init_ray
 
+    empty = {"studies": 0, "skipped": 0, "complete": 0, "failed": 0, "errors": {}, "trials": 0, "wall_s": 0.0}
     if not sweeps:
-        return {"studies": 0, "complete": 0, "failed": 0, "trials": 0, "wall_s": 0.0}
+        return empty
     _, paths = sweeps[0].base()
     paths = type(paths)(**{k: str(paths.root(k)) for k in paths.model_fields})  # absolute, for the workers
     db_url = db_url or default_url(paths)
@@ -323,7 +326,7 @@ def run_batch(
             begin(db, sweep)
             studies.append(Study(len(studies), sweep, sweep.study_id, metric, mode))
     if not studies:
-        return {"studies": 0, "complete": 0, "failed": 0, "trials": 0, "wall_s": 0.0}
+        return {**empty, "skipped": len(sweeps)}
     planner = _shared_planner(studies)
     for study in studies:
         try:
@@ -367,6 +370,7 @@ def run_batch(
     failed = [s for s in studies if s.error]
     return {
         "studies": len(studies),
+        "skipped": len(sweeps) - len(studies),
         "complete": len(studies) - len(failed),
         "failed": len(failed),
         "errors": {s.study_id: s.error for s in failed},
@@ -382,4 +386,7 @@ def _shared_planner(studies: list[Study]) -> Any:
         return None
     from planner.propose import Planner
 
-    return Planner(checkpoints.pop(), seed=studies[0].sweep.seed)
+    try:
+        return Planner(checkpoints.pop(), seed=studies[0].sweep.seed)
+    except Exception:  # each planner study then fails on its own (make_searcher), the rest go on
+        return None

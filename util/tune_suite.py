@@ -1,74 +1,276 @@
 """Run a suite of Ray Tune studies (configs/sweep/suite/<name>.yaml) in one Ray instance.
 
     python -B util/tune_suite.py train [--limit 4] [--dry-run]
-    python -B util/tune_suite.py heldout
+    python -B util/tune_suite.py heldout --planner-checkpoint outputs/planner/ckpt
+    python -B util/tune_suite.py corpus --stride 10            # a sample across a large suite
 
-A suite names tasks (a dataset option + overrides), model families (a model option,
-overrides and a search space), and which combinations to run with which search
-algorithms, schedulers and seeds. Each combination is one sweep (mode tune) whose
-study id starts with the suite name, so held-out tasks stay apart from training ones.
-Finished studies are skipped when the suite runs again.
+A suite names tasks (a dataset option + overrides) and task families (N tasks drawn from ranges
+of dataset settings), model families (a model option, overrides and a search space), and which
+combinations to run with which search algorithms, schedulers and seeds. Each combination is one
+sweep (mode tune) whose study id starts with the suite name, so held-out tasks stay apart from
+training ones. The file is checked against a schema first: every problem at once, with key paths
+and the nearest valid names, exit status 2.
+
+FIFO studies of random, tpe and planner run many at a time, as one Tune experiment per batch
+(util/tune_batch.py); the others (grid, ASHA) one by one. Finished studies are skipped when the
+suite runs again; a study that fails is recorded as failed and the suite goes on.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
+import random
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pydantic import NonNegativeInt, PositiveInt, ValidationError  # noqa: E402
+
+from engine.schema.base import Schema  # noqa: E402
+from util.search_space import sample, space_errors  # noqa: E402
 from util.sweep_spec import SWEEP_DIR, Sweep, SweepError, from_dict  # noqa: E402
 
 SUITE_DIR = SWEEP_DIR / "suite"
 
 
-def expand(suite: dict[str, Any], source: str) -> list[Sweep]:
+class SuiteTask(Schema):
+    dataset: str  # a dataset option, e.g. classification/iris
+    overrides: list[str] = []
+
+
+class TaskFamily(Schema):
+    """`count` tasks named <family>_<i>, each drawing its dataset settings from `draw` (a search space)."""
+
+    dataset: str
+    count: PositiveInt
+    seed: NonNegativeInt = 0
+    overrides: list[str] = []
+    draw: dict[str, Any]
+
+
+class SuiteModel(Schema):
+    model: str  # a model option, e.g. classic/mlp
+    overrides: list[str] = []
+    space: dict[str, Any]
+
+
+class StudyGroup(Schema):
+    tasks: Literal["all"] | list[str] = "all"  # task or family names
+    models: list[str]
+    algorithms: list[Literal["random", "grid", "tpe", "planner"]]
+    schedulers: list[Literal["fifo", "asha"]] = ["fifo"]
+    seeds: list[NonNegativeInt]
+    count: PositiveInt | None = None  # trials per study (default: the suite's)
+
+
+class SuiteFile(Schema):
+    suite: str
+    count: PositiveInt = 25
+    overrides: list[str] = []  # applied to every base
+    tune: dict[str, Any] = {}  # tune settings of every study (checked as the sweep file's `tune`)
+    tasks: dict[str, SuiteTask] = {}
+    families: dict[str, TaskFamily] = {}
+    models: dict[str, SuiteModel]
+    studies: list[StudyGroup]
+
+
+def check_suite(data: Any) -> tuple[SuiteFile | None, list[str]]:
+    """The suite and every problem in it (schema, spaces, cross references), all at once."""
+    from engine.metaprogram import format_errors
+    from engine.registry import did_you_mean
+
+    if not isinstance(data, dict):
+        return None, ["expected a mapping with suite, tasks, models, studies"]
+    suite, errors = None, []
+    try:
+        suite = SuiteFile.model_validate(data)
+    except ValidationError as exc:
+        errors += [e.lstrip(".") for e in format_errors(exc, SuiteFile, "")]
+    models, families = _mapping(data.get("models")), _mapping(data.get("families"))
+    for name, model in models.items():
+        errors += space_errors(_mapping(model).get("space"), f"models.{name}.space")
+    for name, family in families.items():
+        errors += space_errors(_mapping(family).get("draw"), f"families.{name}.draw")
+    tasks = _mapping(data.get("tasks"))
+    errors += [f"families.{name}: a task has the same name" for name in sorted(set(tasks) & set(families))]
+    task_names = [*tasks, *families]
+    for i, group in enumerate(data.get("studies") or []):
+        group = _mapping(group)
+        chosen = group.get("tasks", "all")
+        for name in chosen if isinstance(chosen, list) else []:
+            if name not in task_names:
+                errors.append(f"studies.{i}.tasks: unknown task {name!r}; {did_you_mean(str(name), task_names)}")
+        for name in group.get("models") or []:
+            if name not in models:
+                errors.append(f"studies.{i}.models: unknown model {name!r}; {did_you_mean(str(name), list(models))}")
+    return suite, errors
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def family_tasks(name: str, family: TaskFamily) -> dict[str, SuiteTask]:
+    """The family's tasks: settings drawn with util.search_space.sample, the same draw every time."""
+    rng = random.Random(family.seed)
+    width = len(str(family.count - 1))
+    tasks = {}
+    for i in range(family.count):
+        drawn = [f"{key}={_value(value)}" for key, value in sample(family.draw, rng).items()]
+        tasks[f"{name}_{i:0{width}d}"] = SuiteTask(dataset=family.dataset, overrides=[*family.overrides, *drawn])
+    return tasks
+
+
+def _value(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else json.dumps(value) if value is None else str(value)
+
+
+def expand(data: dict[str, Any], source: str) -> list[Sweep]:
     """Every (task, model, algorithm, scheduler, seed) combination of the suite as a sweep."""
-    name = suite["suite"]
-    tasks, models = suite["tasks"], suite["models"]
-    common = suite.get("overrides", [])
-    sweeps = []
-    for group in suite["studies"]:
-        chosen_tasks = list(tasks) if group.get("tasks", "all") == "all" else group["tasks"]
-        combos = itertools.product(
-            chosen_tasks, group["models"], group["algorithms"], group.get("schedulers", ["fifo"]), group["seeds"]
-        )
+    suite, errors = check_suite(data)
+    if errors:
+        raise SweepError(errors, source)
+    tasks = dict(suite.tasks)
+    members: dict[str, list[str]] = {name: [name] for name in suite.tasks}
+    for name, family in suite.families.items():
+        drawn = family_tasks(name, family)
+        tasks.update(drawn)
+        members[name] = list(drawn)
+    sweeps, errors = [], []
+    for group in suite.studies:
+        chosen = list(tasks) if group.tasks == "all" else [t for name in group.tasks for t in members[name]]
+        combos = itertools.product(chosen, group.models, group.algorithms, group.schedulers, group.seeds)
         for task, model, algorithm, scheduler, seed in combos:
-            t, m = tasks[task], models[model]
+            t, m = tasks[task], suite.models[model]
             data = {
                 "name": f"{task}.{model}.{algorithm}.{scheduler}.s{seed}",
-                "suite": name,
+                "suite": suite.suite,
                 "base": {
-                    "components": {"model": m["model"], "dataset": t["dataset"], "pipeline": "execution"},
-                    "overrides": [*common, *t.get("overrides", []), *m.get("overrides", [])],
+                    "components": {"model": m.model, "dataset": t.dataset, "pipeline": "execution"},
+                    "overrides": [*suite.overrides, *t.overrides, *m.overrides],
                 },
-                "space": m["space"],
+                "space": m.space,
                 "mode": "tune",
-                "count": suite.get("count", 25),
+                "count": group.count or suite.count,
                 "seed": seed,
-                "tune": {**suite.get("tune", {}), "algorithm": algorithm, "scheduler": scheduler},
+                "tune": {**suite.tune, "algorithm": algorithm, "scheduler": scheduler},
             }
-            sweeps.append(from_dict(data, f"{source}:{data['name']}"))
+            try:
+                sweeps.append(from_dict(data, f"{source}:{data['name']}"))
+            except SweepError as exc:
+                errors += [f"{data['name']}: {e}" for e in exc.errors]
+    if errors:
+        raise SweepError(sorted(set(errors)), source)
     return sweeps
 
 
-def load_suite(name: str) -> list[Sweep]:
+def load_suite(name: str, tune: dict[str, Any] | None = None) -> list[Sweep]:
+    """The suite's sweeps; `tune` settings (e.g. planner_checkpoint) are merged into the suite's own."""
     import yaml
 
     path = Path(name) if Path(name).exists() else SUITE_DIR / f"{name}.yaml"
     if not path.exists():
+        from engine.registry import did_you_mean
+
         options = sorted(p.stem for p in SUITE_DIR.glob("*.yaml"))
-        raise SweepError([f"no suite {name!r}; suites: {', '.join(options)}"])
+        raise SweepError([f"no suite {name!r}; {did_you_mean(name, options)}"])
     try:
-        return expand(yaml.safe_load(path.read_text()), str(path))
-    except (KeyError, TypeError) as exc:
-        raise SweepError([f"malformed suite: {exc!r}"], str(path)) from None
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SweepError([" ".join(str(exc).split())], str(path)) from None
+    if tune and isinstance(data, dict):
+        data = {**data, "tune": {**(data.get("tune") or {}), **tune}}
+    return expand(data, str(path))
+
+
+def compose_bases(sweeps: list[Sweep]) -> None:
+    """Compose and validate every base before anything runs; studies of one task and model compose once."""
+    from engine.compose import load
+
+    cached = functools.lru_cache(maxsize=None)(lambda overrides, config: load(list(overrides), config))
+    for sweep in sweeps:
+        overrides, config = sweep.compose_args()
+        composed = cached(tuple(overrides), config)
+        sweep._base = (composed.metaprogram, composed.paths)
+
+
+def run_suite(
+    sweeps: list[Sweep],
+    *,
+    address: str | None = None,
+    db_url: str | None = None,
+    batch_size: int = 64,
+    cpus_per_trial: float = 0.5,
+    sequential: bool = False,
+    log=print,
+) -> dict[str, Any]:
+    """Run the studies; a failed one is recorded as failed and the rest go on. Returns counts."""
+    from database.store import Database, default_url
+
+    started = time.monotonic()
+    if not db_url and sweeps:
+        db_url = default_url(sweeps[0].base()[1])
+    counts = {"studies": len(sweeps), "complete": 0, "failed": 0, "trials": 0}
+    done = 0
+
+    def report(study_id: str, trials: int, failed: int, best: Any, error: str | None) -> None:
+        nonlocal done
+        done += 1
+        counts["complete" if error is None else "failed"] += 1
+        counts["trials"] += trials
+        elapsed = time.monotonic() - started
+        state = f"FAILED ({error})" if error else f"{trials} trials ({failed} failed), best {best}"
+        log(f"[{done}/{len(sweeps)}] {study_id}: {state}; {elapsed:.0f} s so far")
+
+    batched = [] if sequential else [s for s in sweeps if _batchable(s)]
+    one_by_one = [s for s in sweeps if s not in batched]
+    if batched:
+        from util.tune_batch import run_batch
+
+        def on_study(study: Any) -> None:
+            values = [t["objective"] for t in study.trials.values() if t["objective"] is not None]
+            best = (max if study.mode == "max" else min)(values) if values else None
+            failed = sum(t["status"] == "failed" for t in study.trials.values())
+            report(study.study_id, len(study.trials), failed, best, study.error)
+
+        for i in range(0, len(batched), batch_size):
+            summary = run_batch(
+                batched[i : i + batch_size],
+                address=address,
+                db_url=db_url,
+                cpus_per_trial=cpus_per_trial,
+                on_study=on_study,
+            )
+            done += summary["skipped"]
+            counts["complete"] += summary["skipped"]
+    for sweep in one_by_one:
+        from util.tune_sweep import run_tune
+
+        try:
+            summary = run_tune(sweep, address=address, db_url=db_url)
+        except Exception as exc:  # recorded as failed; the suite goes on
+            error = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+            with Database(db_url) as db:
+                db.fail_study(sweep.study_id)
+            report(sweep.study_id, 0, 0, None, error)
+            continue
+        best = summary["best"]["objective"] if summary["best"] else None
+        report(summary["study_id"], summary["trials"], summary["failed"], best, None)
+    counts["wall_s"] = round(time.monotonic() - started, 1)
+    return counts
+
+
+def _batchable(sweep: Sweep) -> bool:
+    from util.tune_batch import batchable
+
+    return batchable(sweep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,18 +280,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offset", type=int, default=0, help="skip the first N studies")
     parser.add_argument("--stride", type=int, default=1, help="every Nth study only (a sample across the suite)")
     parser.add_argument("--count", type=int, help="trials per study (default: the suite's)")
+    parser.add_argument("--planner-checkpoint", help="tune.planner_checkpoint of the planner studies")
+    parser.add_argument("--batch-size", type=int, default=64, help="studies per Tune experiment (FIFO studies)")
+    parser.add_argument("--cpus-per-trial", type=float, default=0.5, help="Ray CPUs per trial of a batch")
+    parser.add_argument("--sequential", action="store_true", help="one Tune experiment per study (no batches)")
     parser.add_argument("--dry-run", action="store_true", help="list the studies; run nothing")
     parser.add_argument("--db", help="database file (default <output_root>/metaprogram.db)")
     parser.add_argument("--address", help="Ray cluster to join (default: a fresh local instance)")
     args = parser.parse_args(argv)
 
+    tune = {"planner_checkpoint": args.planner_checkpoint} if args.planner_checkpoint else None
     try:
-        sweeps = load_suite(args.suite)[args.offset :: args.stride]
+        sweeps = load_suite(args.suite, tune)[args.offset :: args.stride]
         sweeps = sweeps[: args.limit] if args.limit else sweeps
         for sweep in sweeps:
             if args.count:
                 sweep.count = args.count
-            sweep.base()  # compose and validate every base before anything runs
+        compose_bases(sweeps)
     except SweepError as exc:
         print(f"{exc}\nNothing was run.", file=sys.stderr)
         return 2
@@ -101,23 +308,20 @@ def main(argv: list[str] | None = None) -> int:
             print(sweep.study_id)
         print(f"{len(sweeps)} studies of {sweeps[0].count if sweeps else 0} trials")
         return 0
-
-    from util.tune_sweep import run_tune
-
-    started, done = time.monotonic(), 0
-    for i, sweep in enumerate(sweeps, 1):
-        summary = run_tune(sweep, address=args.address, db_url=args.db)
-        done += summary["complete"]
-        elapsed = time.monotonic() - started
-        best = summary["best"]["objective"] if summary["best"] else None
-        print(
-            f"[{i}/{len(sweeps)}] {summary['study_id']}: {summary['trials']} trials "
-            f"({summary['failed']} failed, {summary['stopped']} stopped) best {summary['metric']}={best} "
-            f"in {summary['wall_s']} s; {elapsed:.0f} s so far",
-            flush=True,
-        )
-    print(json.dumps({"studies": len(sweeps), "complete": done, "wall_s": round(time.monotonic() - started, 1)}))
-    return 0 if done == len(sweeps) else 1
+    if not sweeps:
+        print("no studies selected")
+        return 0
+    counts = run_suite(
+        sweeps,
+        address=args.address,
+        db_url=args.db,
+        batch_size=args.batch_size,
+        cpus_per_trial=args.cpus_per_trial,
+        sequential=args.sequential,
+        log=lambda line: print(line, flush=True),
+    )
+    print(json.dumps(counts))
+    return 0 if counts["failed"] == 0 and counts["complete"] == counts["studies"] else 1
 
 
 if __name__ == "__main__":

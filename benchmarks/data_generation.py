@@ -1,0 +1,157 @@
+"""Data-generation throughput: trials/s of the suite runner over the in-process floor, as a ratio.
+
+    python -B benchmarks/data_generation.py [--studies 8] [--count 25] [--sequential]
+
+A fixed sub-suite: the first `--studies` FIFO studies of configs/sweep/suite/train.yaml (every
+`--stride`th), `--count` trials each. Measured side by side in one run, each in a fresh output
+root (so no run is reused):
+
+- batched: util/tune_suite.py's default path, many studies as one Tune experiment
+  (util/tune_batch.py) with `--cpus-per-trial` CPUs a trial;
+- sequential (with --sequential): one Tune experiment per study, as the suite ran before;
+- the floor: the very same trials (same params) run one after another in this process through
+  engine.runner.execute; floor trials/s = CPUs / mean in-process seconds of a trial.
+
+Ray start-up is outside every timing (a long suite pays it once). Prints the ratio of each path
+to the floor last (target: batched >= 0.5); JSON goes to benchmarks/results/data_generation.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+RESULTS = Path(__file__).resolve().parent / "results" / "data_generation.json"
+
+
+def sub_suite(out: Path, studies: int, stride: int, count: int) -> list[Any]:
+    """The benchmark's studies, composed with their output root in `out`."""
+    os.environ["METAPROGRAM_OUTPUT_ROOT"] = str(out)
+    from util.tune_batch import batchable
+    from util.tune_suite import compose_bases, load_suite
+
+    sweeps = [s for s in load_suite("train")[::stride] if batchable(s)][:studies]
+    for sweep in sweeps:
+        sweep.count = count
+    compose_bases(sweeps)
+    return sweeps
+
+
+def timed_suite(sweeps: list[Any], **kwargs: Any) -> tuple[float, int]:
+    from util.tune_suite import run_suite
+
+    started = time.monotonic()
+    counts = run_suite(sweeps, log=lambda line: None, **kwargs)
+    wall = time.monotonic() - started
+    if counts["failed"]:
+        raise SystemExit(f"a study failed in the benchmark: {counts}")
+    return wall, counts["trials"]
+
+
+def recorded_trials(sweeps: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """(sweep, params) of every trial the database holds for the sweeps."""
+    from database.store import Database, default_url
+
+    out = []
+    with Database(default_url(sweeps[0].base()[1])) as db:
+        for sweep in sweeps:
+            study = db.study(sweep.study_id)
+            assert study and study["status"] == "complete", sweep.study_id
+            out += [(sweep, t["params"]) for t in db.trials(sweep.study_id)]
+    return out
+
+
+def floor_seconds(trials: list[tuple[Any, dict[str, Any]]], out: Path) -> list[float]:
+    """In-process wall seconds of each trial (engine.runner.execute, fresh run directories)."""
+    import logging
+
+    from engine.paths import Paths
+    from engine.runner import LOGGER_NAME, RunFailed, execute
+    from util.sweep_spec import build_point
+
+    logging.getLogger(LOGGER_NAME).setLevel(logging.WARNING)
+    seconds = []
+    for sweep, params in trials:
+        base, paths = sweep.base()
+        paths = Paths(**{**paths.model_dump(), "output_root": str(out)})
+        mp = build_point(base.canonical, params)
+        started = time.perf_counter()
+        try:
+            execute(mp, paths)
+        except RunFailed:
+            pass  # a diverged trial costs what it cost, as in the suite
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--studies", type=int, default=8)
+    parser.add_argument("--stride", type=int, default=3, help="every Nth study of the train suite")
+    parser.add_argument("--count", type=int, default=25, help="trials per study")
+    parser.add_argument("--cpus-per-trial", type=float, default=0.5)
+    parser.add_argument("--sequential", action="store_true", help="also time one Tune experiment per study")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    cpus = os.cpu_count() or 1
+    scratch = Path(tempfile.mkdtemp(prefix="data_generation_"))
+
+    from job_launch.cluster import init_ray
+
+    started = time.monotonic()
+    init_ray(None)
+    ray_start = time.monotonic() - started
+    # warm-up: worker processes started and the engine imported, as in a long suite
+    timed_suite(sub_suite(scratch / "warmup", 1, 1, 2))
+
+    sweeps = sub_suite(scratch / "batched", args.studies, args.stride, args.count)
+    batched_wall, n = timed_suite(sweeps, cpus_per_trial=args.cpus_per_trial)
+    trials = recorded_trials(sweeps)
+    figures: dict[str, Any] = {
+        "studies": len(sweeps),
+        "trials": n,
+        "cpus": cpus,
+        "cpus_per_trial": args.cpus_per_trial,
+        "ray_init_s": round(ray_start, 2),
+        "batched_wall_s": round(batched_wall, 2),
+        "batched_trials_per_s": round(n / batched_wall, 2),
+    }
+    if args.sequential:
+        seq_wall, seq_n = timed_suite(
+            sub_suite(scratch / "sequential", args.studies, args.stride, args.count), sequential=True
+        )
+        figures.update(sequential_wall_s=round(seq_wall, 2), sequential_trials_per_s=round(seq_n / seq_wall, 2))
+    import ray
+
+    ray.shutdown()  # the floor runs alone
+    seconds = floor_seconds(trials, scratch / "floor")
+    mean_s = statistics.fmean(seconds)
+    floor = cpus / mean_s
+    figures.update(
+        floor_trial_mean_s=round(mean_s, 4),
+        floor_trials_per_s=round(floor, 2),
+        batched_ratio=round(figures["batched_trials_per_s"] / floor, 3),
+        load_average=os.getloadavg()[0],
+    )
+    if args.sequential:
+        figures["sequential_ratio"] = round(figures["sequential_trials_per_s"] / floor, 3)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+    print(f"{len(sweeps)} studies, {n} trials; floor {floor:.1f} trials/s ({cpus} CPUs / {mean_s:.3f} s a trial)")
+    if args.sequential:
+        print(f"ratio sequential / floor: {figures['sequential_ratio']:.3f}")
+    print(f"ratio batched / floor: {figures['batched_ratio']:.3f}  (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""util/tune_suite.py: a study that fails is recorded as failed, and the suite goes on."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from database.store import Database
+
+
+def suite_file(tmp_path, checkpoint) -> str:
+    suite = {
+        "suite": "failing",
+        "count": 3,
+        "overrides": ["pipeline.epochs=1", "pipeline.device=cpu", "~pipeline.hooks.progress"],
+        "tune": {"concurrency": 2, "retries": 0, "planner_checkpoint": str(checkpoint)},
+        "tasks": {"iris": {"dataset": "classification/iris"}},
+        "models": {
+            "mlp": {
+                "model": "classic/mlp",
+                "space": {"pipeline.optim.lr": {"type": "loguniform", "low": 0.001, "high": 0.1}},
+            }
+        },
+        # the planner's checkpoint folder is empty: that study cannot start; the random one must still run
+        "studies": [{"models": ["mlp"], "algorithms": ["planner", "random"], "seeds": [0]}],
+    }
+    path = tmp_path / "failing.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return str(path)
+
+
+def test_a_failed_study_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch, ray_local, capsys):
+    from util.tune_suite import main
+
+    monkeypatch.setenv("METAPROGRAM_OUTPUT_ROOT", str(tmp_path / "out"))
+    checkpoint = tmp_path / "empty_checkpoint"
+    checkpoint.mkdir()
+    db_path = tmp_path / "suite.db"
+    status = main([suite_file(tmp_path, checkpoint), "--db", str(db_path)])
+    out = capsys.readouterr().out
+    counts = json.loads(out.strip().splitlines()[-1])
+    assert status == 1  # not everything completed
+    assert counts == {**counts, "studies": 2, "complete": 1, "failed": 1}
+    assert "FAILED" in out
+    with Database(db_path) as db:
+        by_algorithm = {s["algorithm"]: s for s in db.studies("failing")}
+    assert by_algorithm["planner"]["status"] == "failed"
+    assert by_algorithm["random"]["status"] == "complete"
+    assert by_algorithm["random"]["trials"] == 3
