@@ -72,8 +72,17 @@ class Streamed:
         workers = {"num_workers": loading.workers}
         if loading.workers:
             workers.update(persistent_workers=True, prefetch_factor=loading.prefetch)
+        # each loader draws its workers' base seed from its own generator, not from torch's global one,
+        # which the model's dropout uses: streaming leaves the training's random numbers as they are
         self.train_loader, self.eval_loader = (
-            DataLoader(dataset, batch_sampler=sampler, collate_fn=_as_is, pin_memory=cuda, **workers)
+            DataLoader(
+                dataset,
+                batch_sampler=sampler,
+                collate_fn=_as_is,
+                pin_memory=cuda,
+                generator=torch.Generator().manual_seed(seed),
+                **workers,
+            )
             for sampler in (self.shuffled, self.ordered)
         )
 

@@ -26,6 +26,7 @@ from engine.models.pretrained import ImageProcessorTransform, check_unit_pixels,
 
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 DIGIT_CAPTIONS = ["a photo of the digit {}", "a handwritten {}", "an image of the number {}", "{}"]
+PHOTO_CAPTIONS = ["a photo of a {}", "a picture of a {}", "an image of a {}", "{}"]  # classes that are not digits
 # the 18 prompts the CLIP authors used for CIFAR-10 and CIFAR-100 (openai/CLIP, data/prompts.md)
 CIFAR_PROMPTS = [
     "a photo of a {}.",
@@ -159,8 +160,9 @@ class CLIP(nn.Module):
                 f"model clip: images are {height}x{width}; they must be square and divisible by patch_size "
                 f"({cfg.patch_size})"
             )
-        self.templates = list(cfg.templates or DIGIT_CAPTIONS)
         self.class_names = [str(n) for n in info.class_names]
+        digits = all(n.isdigit() for n in self.class_names)
+        self.templates = list(cfg.templates or (DIGIT_CAPTIONS if digits else PHOTO_CAPTIONS))
         captions = [t.format(n) for t in self.templates for n in self.class_names]
         self.tokenizer = WordTokenizer(captions)
         # every (template, class) caption as ids: (T * K, L), template-major

@@ -27,7 +27,9 @@ class HFBackbone(Backbone):
         if cfg.pretrained:
             self.model = load_pretrained(AutoModel.from_pretrained, cfg.pretrained, paths, "AutoModel")
             if self.images:
-                from transformers import AutoImageProcessor
+                # the module's class: transformers' top-level name is a placeholder without torchvision,
+                # while this one falls back to the PIL processors
+                from transformers.models.auto.image_processing_auto import AutoImageProcessor
 
                 check_unit_pixels(info, "backbone 'hf' (pretrained)")
                 processor = load_pretrained(
