@@ -5,7 +5,8 @@
 Three figures, measured in one run:
 - the wall time of `run_metaprogram.py --config-name=metaprogram/example dry_run=true`, the whole command
   a user types (Python start-up, Hydra, validation; target < 1 s);
-- compose + validate in a warm process (Hydra's compose API), per metaprogram;
+- compose + validate in a warm process (Hydra's compose API), per metaprogram (target < 0.5 s);
+  both also in CPU seconds, which a machine shared with other work leaves intact;
 - `python -m engine.validate` over many distinct metaprogram files, files per second including start-up
   (target >= 200/s).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,7 +27,13 @@ import yaml
 from _common import REPO, save, table
 
 
-def dry_run_seconds(repeats: int) -> list[float]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def dry_run_seconds(repeats: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each whole command (CPU time is what a loaded, shared machine leaves intact)."""
     command = [
         sys.executable,
         "-B",
@@ -33,22 +41,24 @@ def dry_run_seconds(repeats: int) -> list[float]:
         "--config-name=metaprogram/example",
         "dry_run=true",
     ]
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), _children_cpu()
         subprocess.run(command, check=True, capture_output=True, cwd=REPO)
         times.append(time.perf_counter() - start)
-    return times
+        cpu.append(_children_cpu() - start_cpu)
+    return times, cpu
 
 
-def warm_compose_seconds(n: int) -> float:
+def warm_compose_seconds(n: int) -> tuple[float, float]:
+    """Wall and CPU seconds per compose + validate of one metaprogram in a warm process."""
     from engine.compose import load
 
     load([], config_name="metaprogram/example")  # Hydra's first initialisation
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for i in range(n):
         load([f"model.hidden={16 + i}"], config_name="metaprogram/example")
-    return (time.perf_counter() - start) / n
+    return (time.perf_counter() - start) / n, (time.process_time() - start_cpu) / n
 
 
 def write_files(folder: Path, count: int) -> list[Path]:
@@ -88,13 +98,15 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    dry = dry_run_seconds(args.repeats)
-    warm = warm_compose_seconds(20)
+    dry, dry_cpu = dry_run_seconds(args.repeats)
+    warm, warm_cpu = warm_compose_seconds(20)
     per_second, ok = bulk_files_per_second(args.files)
     figures = {
         "dry_run_wall_s_median": statistics.median(dry),
         "dry_run_wall_s_all": dry,
+        "dry_run_cpu_s_median": statistics.median(dry_cpu),
         "warm_compose_validate_s": warm,
+        "warm_compose_validate_cpu_s": warm_cpu,
         "validate_files_per_s": per_second,
         "validate_files": args.files,
         "validate_files_ok": ok,
@@ -105,7 +117,9 @@ def main() -> None:
         table(
             [
                 ("dry_run=true, whole command (s)", f"{statistics.median(dry):.3f}", "< 1 s"),
-                ("compose + validate, warm process (s)", f"{warm:.4f}", ""),
+                ("dry_run=true, whole command (CPU s)", f"{statistics.median(dry_cpu):.3f}", "< 1 s"),
+                ("compose + validate, warm process (s)", f"{warm:.4f}", "< 0.5 s"),
+                ("compose + validate, warm process (CPU s)", f"{warm_cpu:.4f}", "< 0.5 s"),
                 (f"engine.validate files/s ({ok}/{args.files} ok)", f"{per_second:.0f}", ">= 200"),
             ],
             ("figure", "measured", "target"),

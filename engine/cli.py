@@ -80,8 +80,20 @@ def _hydra_answers(argv: list[str]) -> int:
 def print_dry_run(composed: Composed) -> None:
     import yaml
 
-    print(yaml.safe_dump(composed.metaprogram.canonical, sort_keys=True).rstrip())
+    print(yaml.safe_dump(as_written(composed.metaprogram.canonical), sort_keys=True).rstrip())
     print(f"id: {composed.metaprogram.id}")
+
+
+def as_written(value: Any) -> Any:
+    """The resolved form as config files write it, so that every key printed can be set on the command line:
+    a list of named settings (a data DAG's nodes) becomes a mapping by name (`dataset.nodes.raw.params.file=...`)."""
+    if isinstance(value, dict):
+        return {key: as_written(item) for key, item in value.items()}
+    if isinstance(value, list) and value and all(isinstance(v, dict) and isinstance(v.get("name"), str) for v in value):
+        names = [v["name"] for v in value]
+        if len(set(names)) == len(names):
+            return {v["name"]: as_written({k: x for k, x in v.items() if k != "name"}) for v in value}
+    return value
 
 
 def _report_invalid(failures: list[MetaprogramError], jobs: int) -> int:

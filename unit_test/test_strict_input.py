@@ -6,8 +6,10 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from engine import compose
+from engine.cli import as_written, print_dry_run
 from engine.compose import Composer, load
 from engine.metaprogram import MetaprogramError
 from unit_test.helpers import files_under, run_cli
@@ -21,15 +23,23 @@ def leaves(tree, prefix=""):
             yield f"{prefix}{key}", value
 
 
-@pytest.mark.parametrize("config_name", ["metaprogram/example", "metaprogram/tiny_llama_chain"])
-def test_every_setting_dry_run_prints_can_be_set_from_the_command_line(config_name, monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    "config_name", ["metaprogram/example", "metaprogram/tiny_llama_chain", "metaprogram/text_classification"]
+)
+def test_every_setting_dry_run_prints_can_be_set_from_the_command_line(config_name, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("METAPROGRAM_DATA_ROOT", str(tmp_path))  # the chain's task data: any contents will do
     for name in ("hellaswag_val.jsonl", "gsm8k_test.jsonl"):
         (tmp_path / name).write_text("{}\n")
     with Composer() as composer:
-        base = composer.load([], config_name).metaprogram
+        composed = composer.load([], config_name)
+        base = composed.metaprogram
+        print_dry_run(composed)
+        printed_text = capsys.readouterr().out
+        assert yaml.safe_load(printed_text.rsplit("\nid: ", 1)[0]) == as_written(base.canonical)
         settings = [
-            f"{key}={json.dumps(value)}" for key, value in leaves(base.canonical) if not isinstance(value, dict)
+            f"{key}={json.dumps(value)}"
+            for key, value in leaves(as_written(base.canonical))
+            if not isinstance(value, dict)
         ]
         assert len(settings) > 20
         # every printed setting, set to the value printed: all accepted (a refusal names its key), the same run

@@ -75,6 +75,12 @@ def test_recipe_model_and_dag_files_enter_the_id_by_contents(paths):
     (folder / "weights.bin").rename(folder / "other.bin")
     assert len({before, changed, id_of(evaluate, paths)}) == 3
 
+    gguf = {**quantize, "model": {"name": "smollm2_135m", "gguf_file": "model.gguf"}}  # a GGUF given by path
+    (data / "model.gguf").write_bytes(b"GGUF" + b"\0" * 60)
+    before = id_of(gguf, paths)
+    (data / "model.gguf").write_bytes(b"GGUF" + b"\1" * 60)
+    assert id_of(gguf, paths) != before
+
     write_table(paths, [0, 1] * 20)
     dag = {
         "name": "dag",
@@ -183,3 +189,13 @@ def test_observers_are_recorded_beside_the_id(paths):
     assert "plot" not in mp.computation["pipeline"]["hooks"] and "resources" not in mp.computation["pipeline"]
     assert "plot" in mp.canonical["pipeline"]["hooks"]  # metaprogram.yaml keeps everything
     assert results["id"] == mp.id
+
+
+def test_shipped_ids_change_only_as_the_readme_says():
+    """The example's id, pinned: a consolidation that changes what it hashes must say so in the README."""
+    from engine.compose import load
+    from unit_test.helpers import REPO
+
+    example = load([], "metaprogram/example").metaprogram
+    assert example.id == "f7ffd5d05495adc0"
+    assert f"| `example` | `c957bf400c4b210f` | `{example.id}` |" in (REPO / "README.md").read_text()

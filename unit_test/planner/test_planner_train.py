@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from planner.model import Settings, load_checkpoint
 from planner.train import read_studies, split_studies, train
 from unit_test.planner.planner_helpers import structured_study
 
 
+@pytest.mark.integration  # a real training run of the planner's LM
 def test_tiny_training_reduces_held_out_loss(tmp_path):
     studies = [structured_study(s, dataset=d) for s in range(6) for d in ("digits", "iris", "wine", "diabetes")]
     settings = Settings(

@@ -155,6 +155,7 @@ def test_two_concurrent_runs_sharing_a_cache_both_finish_correct(tmp_path):
     assert not list((tmp_path / "cache").rglob("*.tmp"))
 
 
+@pytest.mark.integration  # a whole run end to end
 def test_a_dag_dataset_runs_through_the_execution_pipeline(tmp_path):
     """The shipped dag/digits_augmented component: trains a CNN, writes inspect samples, second run all hits."""
     from engine.compose import load

@@ -122,6 +122,7 @@ def test_one_hot(dag_paths):
     assert out.arrays["x"].tolist() == [[0.5, 0, 1], [1.5, 1, 0], [2.5, 0, 1]]
 
 
+@pytest.mark.integration  # trains a real tokenizer
 def test_tokenize_with_a_trained_tokenizer_and_a_local_folder(dag_paths):
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast

@@ -46,6 +46,7 @@ def test_grad_clip_bounds_the_gradient_norm():
     assert metrics["grad_norm"] > 1.0  # the norm before clipping is reported
 
 
+@pytest.mark.integration  # a whole run with matplotlib plots
 def test_lr_logger_plot_and_grad_clip_in_a_run(roots):
     hooks = {"grad_clip": {"max_norm": 0.5}, "lr_logger": {"every_step": True}, "plot": {}}
     raw = small_run(hooks)

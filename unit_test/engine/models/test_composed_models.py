@@ -162,6 +162,7 @@ def test_precision_is_part_of_the_id_and_plain_datasets_gain_no_dag_fields():
     assert fp16.canonical["pipeline"]["precision"] == "fp16" and fp16.id != mp.id
 
 
+@pytest.mark.integration  # a real CLIP training run
 def test_clip_trains_contrastively_and_predicts_zero_shot(tmp_path):
     from engine.compose import load
     from engine.runner import execute

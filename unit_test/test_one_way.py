@@ -1,0 +1,92 @@
+"""One way to do each thing: one compose per job, one did-you-mean, one atomic write, pipelines that
+do not import the runner, and tests that start processes or Ray marked as the integration tier."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+
+from unit_test.helpers import REPO
+
+SOURCES = [
+    p
+    for p in REPO.rglob("*.py")
+    if not {".venv", "outputs", ".cache", "unit_test", "build"} & set(p.relative_to(REPO).parts)
+]
+
+
+def _where(pattern: str) -> list[str]:
+    found = re.compile(pattern)
+    return sorted(str(p.relative_to(REPO)) for p in SOURCES if found.search(p.read_text()))
+
+
+def test_one_atomic_write_and_one_did_you_mean():
+    assert _where(r"\bos\.replace\(|\.rename\(") == ["engine/atomic.py"]
+    assert _where(r"get_close_matches") == ["engine/registry.py"]
+
+
+def test_pipelines_and_hooks_do_not_import_the_runner():
+    importers = []
+    for path in [*(REPO / "engine" / "pipelines").glob("*.py"), *(REPO / "engine" / "hooks").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if any(n == "engine.runner" for n in names):
+                importers.append(path.name)
+    assert importers == []
+
+
+def test_a_multirun_composes_and_validates_each_job_once(monkeypatch, tmp_path, capsys):
+    import hydra
+
+    import engine.compose
+    from engine.cli import main
+
+    monkeypatch.setenv("METAPROGRAM_OUTPUT_ROOT", str(tmp_path))
+    composed, validated = [], []
+    real_compose, real_validate = hydra.compose, engine.compose.validate
+    monkeypatch.setattr(hydra, "compose", lambda *a, **k: composed.append(k) or real_compose(*a, **k))
+    monkeypatch.setattr(engine.compose, "validate", lambda *a, **k: validated.append(a) or real_validate(*a, **k))
+    status = main(["--config-name=metaprogram/example", "-m", "dry_run=true", "seed=1,2,3"])
+    assert status == 0
+    assert len(composed) == 3 and len(validated) == 3
+    assert capsys.readouterr().out.count("\nid: ") == 3
+    assert not any(tmp_path.iterdir())  # a dry run writes nothing
+
+
+# ----------------------------------------------------------------------------- test tiers
+
+STARTS_A_PROCESS = {"run_cli", "subprocess.run", "subprocess.Popen", "subprocess.check_call", "ray.init"}
+
+
+def _marks(decorators: list[ast.expr]) -> set[str]:
+    return {m for d in decorators for m in re.findall(r"mark\.(\w+)", ast.unparse(d))}
+
+
+def test_tests_that_start_processes_or_ray_are_marked_integration_or_slow():
+    unmarked = []
+    for path in sorted((REPO / "unit_test").rglob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        module_marks = {
+            m
+            for node in tree.body
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in node.targets)
+            for m in re.findall(r"mark\.(\w+)", ast.unparse(node.value))
+        }
+        for node in tree.body:
+            if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test_")):
+                continue
+            if {"integration", "slow"} & (module_marks | _marks(node.decorator_list)):
+                continue
+            calls = {ast.unparse(c.func) for c in ast.walk(node) if isinstance(c, ast.Call)}
+            if calls & STARTS_A_PROCESS:
+                unmarked.append(f"{path.relative_to(REPO)}::{node.name}")
+    assert unmarked == [], "mark these @pytest.mark.integration (make test-fast leaves them out)"
+
+
+@pytest.mark.parametrize("tier", ["integration", "slow"])
+def test_the_tiers_are_registered_markers(tier):
+    assert f'"{tier}:' in (REPO / "pyproject.toml").read_text()
+    assert "not integration" in (REPO / "Makefile").read_text()
