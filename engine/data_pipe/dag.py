@@ -45,11 +45,11 @@ class TransformEnv:
     log: logging.Logger
 
 
-EXAMPLES = Path(__file__).resolve().parent / "examples"  # small data shipped with the engine
+EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"  # small data shipped with the repository
 
 
 def resolve_path(params: Any, field: str, paths: Paths) -> Path:
-    """A path parameter: `example:<name>` is a file shipped in engine/data_pipe/examples; an absolute
+    """A path parameter: `example:<name>` is a file shipped in the repository's data/examples; an absolute
     path is taken as given; anything else is under the transform's root (data_root by default)."""
     raw = str(getattr(params, field))
     if raw.startswith("example:"):
