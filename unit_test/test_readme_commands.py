@@ -4,7 +4,7 @@ Every command in a ```bash block of README.md (continuation lines joined, commen
 - `python -B run_metaprogram.py ...` with `dry_run=true` appended (compose, validate, print; the shipped
   metaprograms' real runs are test_shipped_metaprograms.py), unless SMALL gives another form;
 - any other command in the form SMALL gives (tiny limits; `--help` for a synopsis with placeholders or a
-  job that needs a trained planner), or not at all where NOT_RUN says why.
+  job that needs a trained planner), or not at all where NOT_RUN says why; SLOW ones under `make test-slow`.
 A README command with neither fails the test, and so does an entry here that is no longer in the README,
 so the README and this list move together.
 
@@ -68,6 +68,10 @@ SMALL = {
     "./generation_loop.sh --iterations 3": "python -m planner.loop --help",
     "python -B benchmarks/planner.py": "python -B benchmarks/planner.py --help",
 }
+
+# Small forms too long for the default suite (SmolLM2 quantize and evaluate, again): `make test-slow` runs them.
+# The shipped SmolLM2 chains (test_shipped_metaprograms.py) cover those stages in the default suite.
+SLOW = {"python -B benchmarks/llm.py"}
 
 # README command -> why this test does not run it.
 NOT_RUN = {
@@ -154,7 +158,7 @@ def run(command: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
 def test_every_readme_command_has_a_small_form_and_every_entry_is_in_the_readme():
     for command in COMMANDS:
         small_form(command)  # raises for one without
-    stale = (set(SMALL) | set(NOT_RUN)) - set(COMMANDS)
+    stale = (set(SMALL) | set(NOT_RUN) | SLOW) - set(COMMANDS)
     assert not stale, f"no longer in the README, remove from unit_test/test_readme_commands.py: {sorted(stale)}"
 
 
@@ -164,7 +168,14 @@ def test_readme_extraction_joins_continuations_and_drops_comments():
 
 
 @pytest.mark.xdist_group("readme")
-@pytest.mark.parametrize("command", [c for c in dict.fromkeys(COMMANDS) if c not in NOT_RUN])
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(c, marks=[pytest.mark.slow] if c in SLOW else [])
+        for c in dict.fromkeys(COMMANDS)
+        if c not in NOT_RUN
+    ],
+)
 def test_readme_command_runs(command, workdir):
     cwd, env = workdir
     small = small_form(command)
