@@ -2,30 +2,32 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+PYTHON ?= python3
 
-.PHONY: demo test test-fast test-slow lint format bench data install install-dev clean
+.PHONY: demo test test-fast test-slow lint format bench data planner-data install install-dev clean
 
 $(VENV)/.installed: pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
+# dev is a superset of the plain install: one pip pass, both stamps
+$(VENV)/.installed-dev: pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV) dev
-	touch $@
+	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-demo: install  ## run the example metaprogram (digits + MLP), print its test metrics
+demo: install data  ## run the example metaprogram (digits + MLP), print its test metrics
 	$(PY) -B run_metaprogram.py --config-name=metaprogram/example
 
-test: install-dev  ## the default suite, what CI runs: unit and integration tiers (no slow tests)
+test: install-dev data  ## the default suite, what CI runs: unit and integration tiers (no slow tests)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-test-fast: install-dev  ## the unit tier: no Ray, no subprocesses, no LLMs (under a minute)
+test-fast: install-dev data  ## the unit tier: no Ray, no subprocesses, no LLMs (under a minute)
 	$(PY) -m pytest -m "not slow and not integration" $(PYTEST_ARGS)
 
-test-slow: install-dev  ## the long real-model tests (SmolLM2, long sweeps)
+test-slow: install-dev data  ## the long real-model tests (SmolLM2, long sweeps)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 lint: install-dev
@@ -36,11 +38,14 @@ format: install-dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-bench: install  ## every benchmark in benchmarks/ (each prints its figures last); names the ones that failed
+bench: install data  ## every benchmark in benchmarks/ (each prints its figures last); names the ones that failed
 	@failed=""; for b in benchmarks/[a-z]*.py; do echo "== $$b"; $(PY) -B $$b || failed="$$failed $$b"; done; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
-data: install  ## the planner's data: Ray Tune studies over configs/sweep/suite/train.yaml, exported as JSONL
+data:  ## unpack the evaluation data shipped in data/ (HellaSwag, GSM8K); standard library only, no venv needed
+	$(PYTHON) -B scripts/unpack_data.py
+
+planner-data: install  ## the planner's data: Ray Tune studies over configs/sweep/suite/train.yaml, exported as JSONL
 	PYTHON=$(PY) bash generate_ray_tune_data.sh train
 
 clean:

@@ -1,7 +1,7 @@
 """LLM: quantization time and HellaSwag recovery per scheme on SmolLM2; serving efficiency of our server.
 
-    python -B benchmarks/llm.py --data-root ../shared/data [--limit 100] [--schemes w4a16,w8a8,fp8_dynamic]
-                                [--serve-requests 8] [--skip-quantize] [--skip-serve] [--direct-check]
+    python -B benchmarks/llm.py [--limit 100] [--schemes w4a16,w8a8,fp8_dynamic] [--serve-requests 8]
+                                [--skip-quantize] [--skip-serve] [--direct-check] [--data-root data]
 
 Figures, measured side by side in one run (SmolLM2-135M-Instruct, converted once and cached):
 - per scheme: llm-compressor oneshot wall time, size before / after, and recovery = quantized acc_norm over
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import statistics
 import sys
@@ -164,9 +165,15 @@ def direct_check(args, paths, pipeline_acc_norm: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--data-root", default="../shared/data", help="folder with hellaswag_val.jsonl, gsm8k_test.jsonl"
+        "--data-root",
+        default=os.environ.get("METAPROGRAM_DATA_ROOT", str(REPO / "data")),
+        help="folder with hellaswag_val.jsonl, gsm8k_test.jsonl (default: the repository's data/, see `make data`)",
     )
-    parser.add_argument("--model-root", default="models", help="where SmolLM2 is converted and cached")
+    parser.add_argument(
+        "--model-root",
+        default=os.environ.get("METAPROGRAM_MODEL_ROOT", str(REPO / "models")),
+        help="where SmolLM2 is converted and cached",
+    )
     parser.add_argument("--work-dir", default=None, help="run directories (default: a temporary folder)")
     parser.add_argument("--schemes", default="w4a16,w8a8,fp8_dynamic")
     parser.add_argument("--limit", type=int, default=100, help="HellaSwag items per evaluation")

@@ -17,7 +17,7 @@ ENV_VARS = {
     "output_root": "METAPROGRAM_OUTPUT_ROOT",
 }
 DEFAULTS = {"data_root": "data", "model_root": "models", "cache_root": ".cache", "output_root": "outputs"}
-EXAMPLES_DIR = Path(__file__).resolve().parent / "data_pipe" / "examples"  # `example:<name>`: shipped sample data
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "examples"  # `example:<name>`: shipped sample data
 
 
 class Paths(Schema):

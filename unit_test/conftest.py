@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated output root per test, and helpers to run the command line."""
+"""Shared fixtures: an isolated output root per test, a model root per session, helpers to run the command line."""
 
 from __future__ import annotations
 
@@ -30,3 +30,13 @@ def cli_env(tmp_path):
     env["PYTHONPATH"] = str(REPO)
     env["OMP_NUM_THREADS"] = "1"
     return env
+
+
+@pytest.fixture(scope="session")
+def session_model_root(tmp_path_factory):
+    """One model_root for the whole session, shared by pytest-xdist workers: the tiny Llama is built and
+    SmolLM2's GGUF converted once (materialize caches by rename, so workers racing on a build are safe)."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "session_models"
+    root.mkdir(parents=True, exist_ok=True)
+    return root

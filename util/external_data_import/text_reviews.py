@@ -1,9 +1,10 @@
 """Write a small synthetic text-classification set as JSONL: short product reviews labelled by sentiment.
 
-The example for the text-classification metaprogram (no dataset hub here). Deterministic for a seed.
+The example for the text-classification metaprogram (no dataset hub here). Deterministic for a seed;
+data/examples/reviews.jsonl (`example:reviews.jsonl`) is `--rows 2000`.
 Negations ("not great") flip the sentiment, so a bag of words is not quite enough.
 
-Run:  python -B -m util.external_data_import.text_reviews            # -> <data_root>/examples/reviews.jsonl
+Run:  python -B -m util.external_data_import.text_reviews            # -> <data_root>/reviews.jsonl
       python -B -m util.external_data_import.text_reviews --rows 50000 --out /tmp/big.jsonl
 """
 
@@ -58,9 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="default: <data_root>/examples/reviews.jsonl")
+    parser.add_argument("--out", type=Path, default=None, help="default: <data_root>/reviews.jsonl")
     args = parser.parse_args()
-    out = args.out or default_paths().data_file("examples/reviews.jsonl")
+    out = args.out or default_paths().data_file("reviews.jsonl")
     print(write_reviews(out, args.rows, args.seed))
 
 
