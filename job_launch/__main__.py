@@ -29,13 +29,18 @@ EXIT_INVALID = 2
 def read_jobs(files: list[str], trusted: bool) -> tuple[list, list[str]]:
     import yaml
 
+    from engine.compose import file_problems
     from job_launch.launcher import Job
 
+    paths = default_paths()
     jobs, errors = [], []
     for name in files:
         try:
             raw = yaml.safe_load(Path(name).read_text())
-            jobs.append(Job(validate(raw, trusted=trusted, source=name), name))
+            mp = validate(raw, trusted=trusted, source=name)
+            if problems := file_problems(mp, paths):  # e.g. a --trusted file's recipe file, read here first
+                raise MetaprogramError(problems, source=name)
+            jobs.append(Job(mp, name))
         except OSError as exc:
             errors.append(f"{name}: cannot read it ({exc.strerror})")
         except yaml.YAMLError as exc:
