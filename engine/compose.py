@@ -155,12 +155,17 @@ def from_config(cfg: Any, errors: list[str] | None = None) -> Composed:
         raise MetaprogramError([*errors, *rest]) from None
     if errors or mp is None:
         raise MetaprogramError(errors)
-    file_problems = getattr(mp.pipeline, "file_problems", None)  # files a pipeline reads, checked before it runs
-    if file_problems and (problems := file_problems(paths)):
+    if problems := file_problems(mp, paths):
         raise MetaprogramError(problems)
     return Composed(
         mp, paths, bool(data.get("dry_run")), bool(data.get("force")), [], launcher, launcher_settings or {}
     )
+
+
+def file_problems(mp: Metaprogram, paths: Paths) -> list[str]:
+    """What is wrong with files the pipeline will read (e.g. a recipe file), checked once the roots are known."""
+    check = getattr(mp.pipeline, "file_problems", None)
+    return check(paths) if check else []
 
 
 def _explain(exc: Exception, overrides: list[str], config_name: str) -> tuple[str, str | None]:

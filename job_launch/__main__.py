@@ -30,13 +30,18 @@ EXIT_INVALID = 2
 def read_jobs(files: list[str], trusted: bool) -> tuple[list, list[str]]:
     import yaml
 
+    from engine.compose import file_problems
     from job_launch.launcher import Job
 
+    paths = default_paths()
     jobs, errors = [], []
     for name in files:
         try:
             raw = strict_yaml.load(Path(name).read_text(), name)  # a key written twice is refused
-            jobs.append(Job(validate(raw, trusted=trusted, source=name), name))
+            mp = validate(raw, trusted=trusted, source=name, paths=paths)
+            if problems := file_problems(mp, paths):  # e.g. a --trusted file's recipe file, read here first
+                raise MetaprogramError(problems, source=name)
+            jobs.append(Job(mp, name))
         except OSError as exc:
             errors.append(f"{name}: cannot read it ({exc.strerror})")
         except yaml.YAMLError as exc:

@@ -222,3 +222,19 @@ def test_a_grid_sweep_launched_on_the_head_is_recorded_as_a_complete_study(loopb
         assert study["status"] == "complete" and study["trials"] == 3 and study["algorithm"] == "grid"
         objectives = [t["objective"] for t in db.trials(study["id"])]
         assert objectives == pytest.approx([0.04 + 0.1, 0.0 + 0.1, 0.04 + 0.1])
+
+
+def test_a_trusted_file_whose_recipe_file_is_missing_is_refused_before_anything_starts(tmp_path, monkeypatch):
+    from job_launch.__main__ import read_jobs
+
+    monkeypatch.setenv("METAPROGRAM_DATA_ROOT", str(tmp_path))
+    (tmp_path / "my_recipe.yaml").write_text("quant_stage:\n  quant_modifiers:\n    GPTQModifier: {scheme: W4A16}\n")
+    composed = load(["pipeline.quantize.recipe_file=my_recipe.yaml"], config_name="metaprogram/tiny_llama_chain")
+    job = tmp_path / "job.yaml"
+    job.write_text(yaml.safe_dump(composed.metaprogram.canonical))
+    jobs, errors = read_jobs([str(job)], trusted=True)
+    assert len(jobs) == 1 and errors == []
+    (tmp_path / "my_recipe.yaml").unlink()
+    jobs, errors = read_jobs([str(job)], trusted=True)
+    assert jobs == [] and f"recipe file {tmp_path / 'my_recipe.yaml'} does not exist" in errors[0]
+    assert str(job) in errors[0] and "pipeline.quantize.recipe_file" in errors[0]
