@@ -222,6 +222,8 @@ def test_a_grid_sweep_launched_on_the_head_is_recorded_as_a_complete_study(loopb
         assert study["status"] == "complete" and study["trials"] == 3 and study["algorithm"] == "grid"
         objectives = [t["objective"] for t in db.trials(study["id"])]
         assert objectives == pytest.approx([0.04 + 0.1, 0.0 + 0.1, 0.04 + 0.1])
+    report = tmp_path / "sweeps" / study["id"] / "report"  # a --launch sweep gets its report too
+    assert {p.name for p in report.iterdir()} == {"best_so_far.png", "params.png", "report.md"}
 
 
 def test_a_trusted_file_whose_recipe_file_is_missing_is_refused_before_anything_starts(tmp_path, monkeypatch):
