@@ -75,7 +75,8 @@ def test_help_lists_the_component_options(cli_env, tmp_path):
     result = run_cli(["--help"], cli_env, tmp_path)
     assert result.returncode == 0
     assert "metaprogram/component/model/classic: cnn, mlp, transformer" in result.stdout
-    assert "metaprogram/component/dataset/classification: breast_cancer, digits, iris, wine" in result.stdout
+    classification = "breast_cancer, cifar, cifar100, digits, image_folder, iris, wine"
+    assert f"metaprogram/component/dataset/classification: {classification}" in result.stdout
 
 
 BAD_INPUTS = [

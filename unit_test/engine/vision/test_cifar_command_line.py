@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import yaml
 
 from unit_test.helpers import run_cli
 
@@ -30,6 +31,7 @@ def env(cli_env, vision_root):
 
 
 def results_of(result, tmp_path) -> dict:
+    """The results.json of the one run a command made."""
     assert result.returncode == 0, result.stderr
     run_id = re.search(r"^id: ([0-9a-f]{16})", result.stdout, re.M).group(1)
     return json.loads((tmp_path / "out" / "runs" / run_id / "results.json").read_text())
@@ -55,14 +57,22 @@ def test_the_seed_command_without_cifar_says_how_to_get_it(env, tmp_path):
     assert "CIFAR-10 not found" in result.stderr and "cifar-10-python.tar.gz | tar xz" in result.stderr
 
 
-@pytest.mark.parametrize("mode", ["zero_shot", "linear_probe", "finetune"])
-def test_pretrained_clip_modes_run_end_to_end(mode, env, tmp_path):
-    args = [*B32, f"model.mode={mode}", "pipeline.epochs=1", "pipeline.batch_size=64", "model.finetune_layers=1"]
-    args.append("dataset.subsample=100")
-    results = results_of(run_cli(args, env, tmp_path), tmp_path)
-    metrics = results["metrics"]
-    assert results["status"] == "completed" and 0.0 <= metrics["test/accuracy"] <= 1.0
-    assert metrics["epochs"] == (0 if mode == "zero_shot" else 1)  # zero-shot is evaluated only
+def test_pretrained_clip_modes_run_end_to_end(env, tmp_path):
+    """The three modes as one multirun (one process: the suite pays for one start-up)."""
+    modes = ["zero_shot", "linear_probe", "finetune"]
+    args = ["-m", *B32, f"model.mode={','.join(modes)}", "pipeline.epochs=1", "pipeline.batch_size=64"]
+    result = run_cli([*args, "model.finetune_layers=1", "dataset.subsample=100"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    ids = list(dict.fromkeys(re.findall(r"^id: ([0-9a-f]{16})", result.stdout, re.M)))
+    assert len(ids) == 3
+    for run_id in ids:
+        run_dir = tmp_path / "out" / "runs" / run_id
+        results = json.loads((run_dir / "results.json").read_text())
+        mode, metrics = yaml.safe_load((run_dir / "metaprogram.yaml").read_text())["model"]["mode"], results["metrics"]
+        assert results["status"] == "completed" and 0.0 <= metrics["test/accuracy"] <= 1.0
+        assert metrics["epochs"] == (0 if mode == "zero_shot" else 1), mode  # zero-shot is evaluated only
+        modes.remove(mode)
+    assert modes == []
 
 
 def test_missing_weights_say_how_to_get_them_on_the_command_line(env, tmp_path):
