@@ -67,6 +67,8 @@ SMALL = {
     ),
     "./generation_loop.sh --iterations 3": "python -m planner.loop --help",
     "python -B benchmarks/planner.py": "python -B benchmarks/planner.py --help",
+    # what `make data` runs, unpacking into the folder instead of the repository's data/ (checksums checked)
+    "make data": "python3 -B scripts/unpack_data.py --into unpacked && test -s unpacked/hellaswag_val.jsonl",
 }
 
 # Small forms too long for the default suite (SmolLM2 quantize and evaluate, again): `make test-slow` runs them.
