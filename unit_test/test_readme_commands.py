@@ -52,8 +52,7 @@ SMALL = {
     ),
     "python -B util/sweeper.py example_grid --dry-run": "=",
     "python -B util/sweeper.py example_grid --launch": (
-        "python -B util/sweeper.py example_grid --launch 'space.pipeline.optim.lr.values=[0.001]'"
-        " 'space.model.hidden.values=[64]' 'base.overrides=[pipeline.epochs=1]'"
+        "python -B util/sweeper.py example_grid --launch 'base.overrides=[pipeline.epochs=1]'"
     ),
     "python -m job_launch outputs/sweeps/<study>/*.yaml [--address HOST:PORT] [--retries 1]": (
         "python -m job_launch --help"
