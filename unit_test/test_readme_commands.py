@@ -52,8 +52,7 @@ SMALL = {
     ),
     "python -B util/sweeper.py example_grid --dry-run": "=",
     "python -B util/sweeper.py example_grid --launch": (
-        "python -B util/sweeper.py example_grid --launch 'space.pipeline.optim.lr.values=[0.001]'"
-        " 'space.model.hidden.values=[64]' 'base.overrides=[pipeline.epochs=1]'"
+        "python -B util/sweeper.py example_grid --launch 'base.overrides=[pipeline.epochs=1]'"
     ),
     "python -m job_launch outputs/sweeps/<study>/*.yaml [--address HOST:PORT] [--retries 1]": (
         "python -m job_launch --help"
@@ -67,6 +66,8 @@ SMALL = {
     ),
     "./generation_loop.sh --iterations 3": "python -m planner.loop --help",
     "python -B benchmarks/planner.py": "python -B benchmarks/planner.py --help",
+    # what `make data` runs, unpacking into the folder instead of the repository's data/ (checksums checked)
+    "make data": "python3 -B scripts/unpack_data.py --into unpacked && test -s unpacked/hellaswag_val.jsonl",
 }
 
 # Small forms too long for the default suite (SmolLM2 quantize and evaluate, again): `make test-slow` runs them.
