@@ -83,7 +83,7 @@ class SuiteFile(Schema):
 
 def check_suite(data: Any) -> tuple[SuiteFile | None, list[str]]:
     """The suite and every problem in it (schema, spaces, cross references), all at once."""
-    from engine.metaprogram import format_errors
+    from engine.registry import error_lines
     from engine.registry import did_you_mean
 
     if not isinstance(data, dict):
@@ -92,7 +92,7 @@ def check_suite(data: Any) -> tuple[SuiteFile | None, list[str]]:
     try:
         suite = SuiteFile.model_validate(data)
     except ValidationError as exc:
-        errors += [e.lstrip(".") for e in format_errors(exc, SuiteFile, "")]
+        errors += error_lines(exc, SuiteFile)
     models, families = _mapping(data.get("models")), _mapping(data.get("families"))
     for name, model in models.items():
         errors += space_errors(_mapping(model).get("space"), f"models.{name}.space")

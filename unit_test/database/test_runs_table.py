@@ -175,6 +175,7 @@ def test_runs_on_disk_only_are_listed_and_indexed(paths):
         assert db.run(mp.id)["status"] == "stopped"
 
 
+@pytest.mark.integration  # the command line in subprocesses
 def test_cli_table_show_diff_and_clear_errors(paths, capsys):
     a, b = sleep_mp(x=0.1), sleep_mp(x=0.7, epochs=3)
     execute(a, paths)
@@ -206,6 +207,7 @@ def test_cli_table_show_diff_and_clear_errors(paths, capsys):
     assert bad.returncode == 2 and "cannot read 'soon'" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.integration  # the command line in subprocesses
 def test_the_console_script_is_installed_and_runs(tmp_path):
     from importlib.metadata import entry_points
 
@@ -235,6 +237,7 @@ def test_a_trial_stopped_by_the_scheduler_is_listed_stopped_with_its_last_metric
         assert "stopped early by the scheduler after 1 epoch" in row["error"]
 
 
+@pytest.mark.integration  # the command line in subprocesses
 def test_a_multirun_from_the_command_line_lands_in_the_runs_table(cli_env, tmp_path):
     from unit_test.helpers import run_cli
 

@@ -72,6 +72,7 @@ def test_a_reused_run_is_logged_again_marked_reused_and_trackers_leave_the_id_al
         assert "metaprogram.reused" not in run.data.tags
 
 
+@pytest.mark.integration  # the command line in subprocesses
 def test_children_nest_under_a_sweep_run_and_mlflow_server_serves_them_over_rest(paths, tmp_path):
     """Through `mlflow server` on loopback: the experiment, the sweep's run, its nested runs and their metrics."""
     out = paths.root("output_root")

@@ -27,6 +27,8 @@ import yaml
 from database.store import Database
 from engine.compose import load
 
+pytestmark = pytest.mark.integration  # a Ray cluster of several nodes
+
 REPO = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
 BASE_ENV = {

@@ -72,20 +72,22 @@ def test_pending_points_are_skipped_too(untrained_checkpoint):
         assert params == {"model.layers": 2}
 
 
-def test_only_what_the_planner_wrote_is_untrusted():
+def test_only_what_the_planner_wrote_is_untrusted(tmp_path):
     import pytest
 
     from engine.metaprogram import MetaprogramError, validate
     from planner.propose import validate_proposal
 
+    table = tmp_path / "my_table.csv"  # validation reads it: its contents are part of the run id
+    table.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
     raw = {
         "model": {"name": "mlp"},
-        "dataset": {"name": "csv", "file": "/data/my_table.csv", "target": "label"},
+        "dataset": {"name": "csv", "file": str(table), "target": "label"},
         "pipeline": {"name": "execution", "epochs": 2},
     }
     base = validate(raw, trusted=True).canonical  # a hand-written base may name its data file
     mp = validate_proposal(base, {"model.hidden": 16, "pipeline.optim.lr": 0.01})
-    assert mp.dataset.file == "/data/my_table.csv" and mp.model.hidden == 16
+    assert mp.dataset.file == str(table) and mp.model.hidden == 16
     refused = {
         "dataset.file": ("/etc/passwd", "dataset.file: path keys are not accepted from untrusted input"),
         "pipeline.resources.cpus": (1000, "pipeline.resources.cpus: 1000"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from database.store import Database
@@ -30,6 +31,7 @@ def suite_file(tmp_path, checkpoint) -> str:
     return str(path)
 
 
+@pytest.mark.integration  # Ray Tune
 def test_a_failed_study_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch, ray_local, capsys):
     from util.tune_suite import main
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from unit_test.helpers import files_under, run_cli
+
+pytestmark = pytest.mark.integration  # the command line in subprocesses
 
 CHAIN = ["--config-name=metaprogram/tiny_llama_chain"]
 GOOD_STAGE = "quant_stage:\n  quant_modifiers:\n"
 
 BAD_RECIPES = [
-    pytest.param(None, [], "recipe file {data}/recipe.yaml does not exist", id="missing"),
+    pytest.param(None, [], "recipe_file: {data}/recipe.yaml does not exist", id="missing"),
     pytest.param(
         GOOD_STAGE + "    GPTQModifier: {targets: [Linear]\n", [], "is not valid YAML at line 4", id="bad-yaml"
     ),
@@ -31,9 +35,9 @@ BAD_RECIPES = [
 
 
 @pytest.mark.parametrize("text, extra, message", BAD_RECIPES)
-def test_a_bad_recipe_file_exits_2_before_anything_runs(text, extra, message, cli_env, tmp_path):
+def test_a_bad_recipe_file_exits_2_before_anything_runs(text, extra, message, cli_env, tmp_path, llm_data_root):
     data = tmp_path / "data"
-    data.mkdir()
+    shutil.copytree(llm_data_root, data)  # the chain's evaluation data: the recipe file is the only problem
     if text is not None:
         (data / "recipe.yaml").write_text(text)
     work = tmp_path / "work"
@@ -47,9 +51,9 @@ def test_a_bad_recipe_file_exits_2_before_anything_runs(text, extra, message, cl
     assert files_under(work) == [] and not (tmp_path / "out").exists()
 
 
-def test_a_good_recipe_file_passes_validation(cli_env, tmp_path):
+def test_a_good_recipe_file_passes_validation(cli_env, tmp_path, llm_data_root):
     data = tmp_path / "data"
-    data.mkdir()
+    shutil.copytree(llm_data_root, data)
     (data / "recipe.yaml").write_text(GOOD_STAGE + "    GPTQModifier: {targets: [Linear], scheme: W4A16}\n")
     result = run_cli([*CHAIN, "pipeline.quantize.recipe_file=recipe.yaml", "dry_run=true"], cli_env, tmp_path)
     assert result.returncode == 0, result.stderr
