@@ -10,6 +10,8 @@ import yaml
 
 from unit_test.helpers import run_cli
 
+pytestmark = pytest.mark.integration  # the command line in subprocesses
+
 SEED = [
     "+metaprogram/component/pipeline=execution",
     "+metaprogram/component/model=vlms/clip",
@@ -39,9 +41,10 @@ def results_of(result, tmp_path) -> dict:
 
 @pytest.mark.slow
 def test_the_seed_command_runs_as_written_on_cifar(env, tmp_path):
-    """All 20 epochs of the small CLIP (a few minutes here); the default suite runs one."""
+    """Up to 20 epochs of the small CLIP (a few minutes here; the shipped early stopping may end it sooner on the
+    random fixture images); the default suite runs one."""
     results = results_of(run_cli(SEED, env, tmp_path), tmp_path)
-    assert results["status"] == "completed" and results["metrics"]["epochs"] == 20
+    assert results["status"] == "completed" and 1 < results["metrics"]["epochs"] <= 20
     assert 0.0 <= results["metrics"]["test/accuracy"] <= 1.0
 
 
@@ -53,7 +56,7 @@ def test_the_seed_command_runs_on_cifar(env, tmp_path):
 
 def test_the_seed_command_without_cifar_says_how_to_get_it(env, tmp_path):
     result = run_cli(SEED, {**env, "METAPROGRAM_DATA_ROOT": str(tmp_path / "empty")}, tmp_path)
-    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr  # a validation error: the folder enters the id
     assert "CIFAR-10 not found" in result.stderr and "cifar-10-python.tar.gz | tar xz" in result.stderr
 
 

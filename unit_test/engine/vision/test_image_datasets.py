@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from engine.data_pipe import build_splits
-from engine.metaprogram import validate
-from engine.runner import RunFailed, execute
+from engine.metaprogram import MetaprogramError, validate
+from engine.runner import execute
 from engine.schema.datasets import CIFARConfig
 from unit_test.vision_fixtures import CIFAR10_NAMES
 
@@ -55,11 +55,12 @@ def test_missing_cifar_says_how_to_get_it(paths):
     cfg = CIFARConfig()
     with pytest.raises(FileNotFoundError, match=r"curl -L https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"):
         cfg.input_files(paths)  # what the run id reads: a missing folder stops validation
-    mp = validate(
-        {"model": {"name": "mlp"}, "dataset": {"name": "cifar"}, "pipeline": {"name": "execution"}}, trusted=True
-    )
-    with pytest.raises(RunFailed, match=r"CIFAR-10 not found: no folder .*cifar-10-batches-py.*save_to_disk"):
-        execute(mp, paths)
+    with pytest.raises(MetaprogramError, match=r"CIFAR-10 not found: no folder .*cifar-10-batches-py.*save_to_disk"):
+        validate(
+            {"model": {"name": "mlp"}, "dataset": {"name": "cifar"}, "pipeline": {"name": "execution"}},
+            trusted=True,
+            paths=paths,
+        )
 
 
 def test_cifar_input_file_is_the_folder_read(vision_paths, vision_root):
@@ -86,6 +87,7 @@ def test_an_image_folder_trains_a_cnn(paths):
             "pipeline": {"name": "execution", "epochs": 15, "device": "cpu", "optim": {"lr": 0.01}, "hooks": {}},
         },
         trusted=True,
+        paths=paths,
     )
     results = execute(mp, paths)
     assert results["metrics"]["test/accuracy"] == 1.0  # dark and light images are easy to tell apart

@@ -12,7 +12,8 @@ from engine.runner import execute
 from engine.schema.datasets import CIFARConfig
 
 
-def clip_run(mode: str, **model):
+def clip_run(paths, mode: str, **model):
+    """A CLIP metaprogram on CIFAR, validated against `paths` (where its weights and data folder are looked up)."""
     return validate(
         {
             "model": {"name": "clip", "pretrained": "tiny_clip", "mode": mode, **model},
@@ -20,6 +21,7 @@ def clip_run(mode: str, **model):
             "pipeline": {"name": "execution", "epochs": 1, "batch_size": 32, "device": "cpu", "hooks": {}},
         },
         trusted=True,
+        paths=paths,
     )
 
 
@@ -30,7 +32,7 @@ def test_zero_shot_is_clips_own_zero_shot_and_trains_nothing(vision_paths, visio
 
     from engine.models.clip import CIFAR_PROMPTS
 
-    results = execute(clip_run("zero_shot"), vision_paths)
+    results = execute(clip_run(vision_paths, "zero_shot"), vision_paths)
     assert results["metrics"]["epochs"] == 0  # evaluated only
 
     folder = vision_root / "models" / "tiny_clip"
@@ -51,7 +53,7 @@ def test_zero_shot_is_clips_own_zero_shot_and_trains_nothing(vision_paths, visio
     accuracy = (predicted == data.test.targets).float().mean().item()
     assert results["metrics"]["test/accuracy"] == pytest.approx(accuracy)
 
-    model = build_model(clip_run("zero_shot").model, data.info, vision_paths)
+    model = build_model(clip_run(vision_paths, "zero_shot").model, data.info, vision_paths)
     assert not any(p.requires_grad for p in model.parameters())
     with torch.no_grad():
         ours = model(pixels).argmax(-1)
@@ -67,7 +69,7 @@ def test_linear_probe_and_finetune_train_what_they_should(mode, layers, vision_p
     from engine.data_pipe.feed import Streamed
     from engine.schema.datasets import DataLoading
 
-    mp = clip_run(mode, finetune_layers=layers, backbone_lr=1e-3)
+    mp = clip_run(vision_paths, mode, finetune_layers=layers, backbone_lr=1e-3)
     data = build_splits(mp.dataset, vision_paths)
     model = build_model(mp.model, data.info, vision_paths)
     before = _weights(model)
@@ -95,7 +97,7 @@ def test_linear_probe_and_finetune_train_what_they_should(mode, layers, vision_p
 
 def test_linear_probe_learns_where_zero_shot_cannot(vision_paths):
     """Brightness follows the label in the tiny CIFAR: a trained classifier beats the random model's zero-shot."""
-    zero = execute(clip_run("zero_shot"), vision_paths)["metrics"]
+    zero = execute(clip_run(vision_paths, "zero_shot"), vision_paths)["metrics"]
     mp = validate(
         {
             "model": {"name": "clip", "pretrained": "tiny_clip", "mode": "linear_probe"},
@@ -110,6 +112,7 @@ def test_linear_probe_learns_where_zero_shot_cannot(vision_paths):
             },
         },
         trusted=True,
+        paths=vision_paths,
     )
     probe = execute(mp, vision_paths)["metrics"]
     assert probe["epochs"] == 8 and probe["val/loss"] < zero["val/loss"]
@@ -139,15 +142,20 @@ def test_modes_need_pretrained_weights_and_contrastive_needs_none():
 def test_missing_weights_say_how_to_get_them(vision_paths):
     data = build_splits(CIFARConfig(subsample=10), vision_paths)
     with pytest.raises(ShapeError, match=r"no model folder .*not_here \(relative names start at path.model_root"):
-        build_model(clip_run("zero_shot", pretrained="not_here").model, data.info, vision_paths)
+        build_model(clip_run(vision_paths, "zero_shot", pretrained="not_here").model, data.info, vision_paths)
 
 
 def test_pretrained_clip_refuses_standardized_pixels(vision_paths):
     data = build_splits(CIFARConfig(subsample=10, standardize=True), vision_paths)
     with pytest.raises(ShapeError, match=r"needs pixels in \[0, 1\].*standardized"):
-        build_model(clip_run("zero_shot").model, data.info, vision_paths)
+        build_model(clip_run(vision_paths, "zero_shot").model, data.info, vision_paths)
 
 
 def test_the_weights_folder_is_an_input_file_and_a_hub_id_is_not(vision_paths, vision_root):
-    assert clip_run("zero_shot").model.input_files(vision_paths) == {"pretrained": vision_root / "models" / "tiny_clip"}
-    assert clip_run("zero_shot", pretrained="openai/clip-vit-base-patch32").model.input_files(vision_paths) == {}
+    assert clip_run(vision_paths, "zero_shot").model.input_files(vision_paths) == {
+        "pretrained": vision_root / "models" / "tiny_clip"
+    }
+    assert (
+        clip_run(vision_paths, "zero_shot", pretrained="openai/clip-vit-base-patch32").model.input_files(vision_paths)
+        == {}
+    )

@@ -70,6 +70,7 @@ def test_a_pretrained_vit_backbone_trains_on_cifar(vision_paths):
             "pipeline": {"name": "execution", "epochs": 1, "batch_size": 16, "device": "cpu", "hooks": {}},
         },
         trusted=True,
+        paths=vision_paths,
     )
     results = execute(mp, vision_paths)
     log = (vision_paths.run_dir(mp.id) / "run.log").read_text()
@@ -97,6 +98,7 @@ def test_a_vit_from_a_config_reads_the_images_as_they_are(vision_paths):
             "pipeline": {"name": "execution", "epochs": 1, "batch_size": 16, "device": "cpu", "hooks": {}},
         },
         trusted=True,
+        paths=vision_paths,
     )
     results = execute(mp, vision_paths)
     assert results["status"] == "completed" and "in memory" in (vision_paths.run_dir(mp.id) / "run.log").read_text()
