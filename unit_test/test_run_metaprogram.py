@@ -127,7 +127,7 @@ def test_a_failing_run_is_recorded_failed_and_exits_1(cli_env, tmp_path):
     args = [*EXAMPLE, "metaprogram/component/dataset=local/csv", "dataset.file=table.csv", "dataset.target=y"]
     result = run_cli(args, cli_env, tmp_path)
     assert result.returncode == 1
-    assert "no column 'y'" in result.stderr and "Traceback" not in result.stderr
+    assert "no column(s) y" in result.stderr and "Traceback" not in result.stderr
     (results,) = (tmp_path / "out" / "runs").glob("*/results.json")
     recorded = json.loads(results.read_text())
-    assert recorded["status"] == "failed" and "no column 'y'" in recorded["error"]
+    assert recorded["status"] == "failed" and "no column(s) y" in recorded["error"]

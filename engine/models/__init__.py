@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from engine.data_point import DataInfo
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # light at import: validation reaches engine.models.llm, which must not load torch
+    from engine.data_point import DataInfo
 
 
 def build_model(cfg, info: DataInfo, paths=None):

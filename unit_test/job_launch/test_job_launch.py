@@ -230,6 +230,7 @@ def test_a_trusted_file_whose_recipe_file_is_missing_is_refused_before_anything_
     from job_launch.__main__ import read_jobs
 
     monkeypatch.setenv("METAPROGRAM_DATA_ROOT", str(tmp_path))
+    (tmp_path / "hellaswag_val.jsonl").write_text("{}\n")  # the chain's evaluation file must exist; it is not read
     (tmp_path / "my_recipe.yaml").write_text("quant_stage:\n  quant_modifiers:\n    GPTQModifier: {scheme: W4A16}\n")
     composed = load(["pipeline.quantize.recipe_file=my_recipe.yaml"], config_name="metaprogram/tiny_llama_chain")
     job = tmp_path / "job.yaml"
@@ -238,5 +239,5 @@ def test_a_trusted_file_whose_recipe_file_is_missing_is_refused_before_anything_
     assert len(jobs) == 1 and errors == []
     (tmp_path / "my_recipe.yaml").unlink()
     jobs, errors = read_jobs([str(job)], trusted=True)
-    assert jobs == [] and f"recipe file {tmp_path / 'my_recipe.yaml'} does not exist" in errors[0]
+    assert jobs == [] and f"recipe_file: {tmp_path / 'my_recipe.yaml'} does not exist" in errors[0]
     assert str(job) in errors[0] and "pipeline.quantize.recipe_file" in errors[0]
