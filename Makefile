@@ -2,6 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# pytest-xdist workers for the default suite; tests that share a model or server stay on one (xdist_group)
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
 PYTHON ?= python3
 
 .PHONY: demo test test-fast test-slow lint format bench data planner-data install install-dev clean
@@ -22,10 +25,10 @@ demo: install data  ## run the example metaprogram (digits + MLP), print its tes
 	$(PY) -B run_metaprogram.py --config-name=metaprogram/example
 
 test: install-dev data  ## the default suite, what CI runs: unit and integration tiers (no slow tests)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-fast: install-dev data  ## the unit tier: no Ray, no subprocesses, no LLMs (under a minute)
-	$(PY) -m pytest -m "not slow and not integration" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not integration" $(XDIST) $(PYTEST_ARGS)
 
 test-slow: install-dev data  ## the long real-model tests (SmolLM2, long sweeps)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)

@@ -9,12 +9,14 @@ A README command with neither fails the test, and so does an entry here that is 
 so the README and this list move together.
 
 The commands run with the test's Python first on PATH (the README's `source .venv/bin/activate`), in a
-folder that links the repository's files (data/ included) and has its own outputs/, .cache/ and benchmarks/
-copy (the benchmarks write their results beside themselves): nothing is written into the repository.
+folder that links the repository's files (data/'s files too, beside a tiny CIFAR-10 where the README's download
+unpacks it) and has its own outputs/, .cache/ and benchmarks/ copy (the benchmarks write their results beside
+themselves): nothing is written into the repository.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from unit_test.helpers import REPO
+from unit_test.vision_fixtures import write_cifar10
 
 README = REPO / "README.md"
 
@@ -33,6 +36,19 @@ SMALL = {
     "python -B run_metaprogram.py --config-name=metaprogram/example": (
         "python -B run_metaprogram.py --config-name=metaprogram/example pipeline.epochs=1"
     ),
+    # the runs table of the workdir (its example run), as written
+    "metaprogram runs": "=",
+    "metaprogram runs --model 'mlp*' --status completed --since 2d --sort val/accuracy"
+    " --columns id,pipeline.optim.lr,model.hidden,val/accuracy,test/accuracy": "=",
+    "metaprogram runs --study 'examples.*' --where pipeline.optim.name=adam --format csv": "=",
+    "metaprogram runs show 3f2a": "metaprogram runs show $(cat run_id | cut -c1-6)",  # a prefix of the example's id
+    # a second run (the README's first variant, one epoch) against the example
+    "metaprogram runs diff 3f2a 9c41": (
+        "python -B run_metaprogram.py --config-name=metaprogram/example model.hidden=256 pipeline.optim.name=sgd"
+        " pipeline.epochs=1 > second.log && metaprogram runs diff $(cat run_id)"
+        " $(sed -n 's|^run directory: .*/||p' second.log)"
+    ),
+    "metaprogram runs index": "=",
     "python -m engine.validate outputs/runs/*/metaprogram.yaml": "=",  # as written (the workdir holds one run)
     "python -m engine.validate --trusted my_metaprogram.yaml": "=",  # my_metaprogram.yaml: a copy of that run's
     "python -B run_metaprogram.py +metaprogram/component/pipeline=quantize"
@@ -57,33 +73,93 @@ SMALL = {
     "python -m job_launch outputs/sweeps/<study>/*.yaml [--address HOST:PORT] [--retries 1]": (
         "python -m job_launch --help"
     ),
-    "python -m database list | show STUDY | export studies.jsonl [--suite train]": "python -m database list",
-    "bash generate_ray_tune_data.sh [train|heldout] [--limit N]": "python -m util.tune_suite --help",
+    # synopses: list, and export of the (empty) train suite, as written; show's arguments
+    "metaprogram list | show STUDY | export studies.jsonl [--suite train]": (
+        "metaprogram list && metaprogram export studies.jsonl --suite train && metaprogram show --help"
+    ),
+    "metaprogram report STUDY [STUDY ...]": "metaprogram report --help",
+    # Ray Tune studies of a suite (unit_test/util/test_tune_suite*.py); what follows them runs below
+    "bash generate_ray_tune_data.sh [train|heldout|corpus] [--stride N]": "python -m util.tune_suite --help",
+    "python -m planner.corpus stats outputs/studies_corpus.jsonl": "=",  # the fixture writes two studies there
     "python -B benchmarks/sweep_overhead.py": "python -B benchmarks/sweep_overhead.py --trials 2 --seconds 0.2",
+    "python -B benchmarks/data_generation.py --sequential": (
+        "python -B benchmarks/data_generation.py --studies 1 --count 2 --sequential"
+    ),
+    # the multi-node example's sweeper line, as written (writes the metaprograms, starts nothing)
+    "python -B util/sweeper.py example_grid --out outputs/sweeps/demo": "=",
+    "python -B util/sweeper.py quant_recipe --dry-run": "=",
+    # the SmolLM2 chains' sweep composed and validated with the README's overrides; its real run in tiny form
+    # (tiny-Llama chains): unit_test/engine/llm/test_llm_recipe_sweep.py
+    "python -B util/sweeper.py quant_recipe count=4 tune.concurrency=1": (
+        "python -B util/sweeper.py quant_recipe count=4 tune.concurrency=1 --dry-run"
+    ),
+    "python -m database list --suite llm": "=",
     "./train_planner.sh [STUDIES.jsonl] [OUT]": "python -m planner.train --help",
     "python -m planner.propose --checkpoint outputs/planner/ckpt --study study.json -k 16 --acquisition ei": (
         "python -m planner.propose --help"
     ),
     "./generation_loop.sh --iterations 3": "python -m planner.loop --help",
     "python -B benchmarks/planner.py": "python -B benchmarks/planner.py --help",
+    "python -B benchmarks/planner.py --real --checkpoint outputs/planner/ckpt": (
+        "python -B benchmarks/planner.py --help"
+    ),
+    "./generation_loop.sh --evaluate --eval-models mlp_opt": "python -m planner.loop --help",
     # what `make data` runs, unpacking into the folder instead of the repository's data/ (checksums checked)
     "make data": "python3 -B scripts/unpack_data.py --into unpacked && test -s unpacked/hellaswag_val.jsonl",
 }
 
-# Small forms too long for the default suite (SmolLM2 quantize and evaluate, again): `make test-slow` runs them.
-# The shipped SmolLM2 chains (test_shipped_metaprograms.py) cover those stages in the default suite.
-SLOW = {"python -B benchmarks/llm.py"}
+# Small forms too long for the default suite (over 20 s on 2 loaded cores): `make test-slow` runs them. What they
+# run, the default suite covers:
+SLOW = {
+    # SmolLM2 quantize and evaluate: the shipped SmolLM2 chains, test_shipped_metaprograms.py
+    "python -B benchmarks/llm.py",
+    # SmolLM2 served and timed (about 60 s): our server under guidellm, unit_test/engine/llm/test_llm_benchmark.py
+    # and test_llm_serving.py
+    "python -B benchmarks/llm.py --skip-quantize",
+    # two Ray instances and a suite each (about 50 s): batched, unit_test/util/test_tune_suite.py; one Tune
+    # experiment per study, unit_test/util/test_tune_sweeper.py
+    "python -B benchmarks/data_generation.py --sequential",
+    # a Tune sweep and a job_launch batch of sleeping trials (about 35 s): unit_test/util/test_tune_sweeper.py,
+    # unit_test/job_launch/test_job_launch.py
+    "python -B benchmarks/sweep_overhead.py",
+}
 
 # README command -> why this test does not run it.
 NOT_RUN = {
     "make demo": "install + `make data` (both run by `make test`) + the example, run below as written",
     "make test": "the suite this test is part of",
+    "make test-fast": "the unit tier of the suite this test is part of",
     "source .venv/bin/activate": "shell state: the commands here run with the test's Python first on PATH",
     "make lint": "ruff over the repository: CI's lint step, not a run",
     "make test-slow": "the slow suite itself",
     "make bench": "every benchmark at full size; each benchmark's README line runs here in small form",
     "python -B util/sweeper.py example_tune": "Ray Tune sweeps: unit_test/util/test_tune_sweeper.py",
     "python -B util/sweeper.py example_tune tune.resume=true": "Tune resume: unit_test/util/test_tune_resume.py",
+    "mkdir -p data && curl -L https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz | tar xz -C data": (
+        "a download (no internet in CI): CIFAR in that layout, unit_test/engine/vision/test_cifar_command_line.py"
+    ),
+    "python -c \"from transformers import CLIPModel, CLIPProcessor as P; n='openai/clip-vit-base-patch32'; "
+    "CLIPModel.from_pretrained(n).save_pretrained('models/'+n); P.from_pretrained(n).save_pretrained('models/'+n)\"": (
+        "a download from the hub (no internet in CI): weights saved so, unit_test/engine/vision/test_pretrained_clip.py"
+    ),
+    # the multi-node example: unit_test/job_launch/test_multi_node.py starts such a cluster (a head and far nodes)
+    # and runs job_launch with --resource far=1 and a Tune sweep with tune.resources.far on it
+    "export RAY_AUTH_MODE=disabled": "shell state for the cluster below: unit_test/job_launch/test_multi_node.py",
+    "ray start --head --node-ip-address=127.0.0.1 --port=6390 --num-cpus=1 --include-dashboard=false": (
+        "a Ray head on a fixed port: unit_test/job_launch/test_multi_node.py"
+    ),
+    "ray start --node-ip-address=127.0.0.1 --address=127.0.0.1:6390 --num-cpus=2 --resources='{\"far\": 2}'": (
+        "a node offering `far`: unit_test/job_launch/test_multi_node.py"
+    ),
+    "python -m job_launch outputs/sweeps/demo/*.yaml --address 127.0.0.1:6390 --resource far=1": (
+        "needs the cluster above: unit_test/job_launch/test_multi_node.py"
+    ),
+    "python -B util/sweeper.py example_tune --address 127.0.0.1:6390 tune.resources.far=1 count=4": (
+        "needs the cluster above: unit_test/job_launch/test_multi_node.py"
+    ),
+    "ray stop": (
+        "stops every Ray instance of the machine: unit_test/job_launch/test_multi_node.py stops the nodes it started"
+    ),
 }
 
 
@@ -123,15 +199,36 @@ quant_stage:
       ignore: [lm_head]
 """
 
+# two studies in the export format (the fields planner.corpus reads), one at the ceiling
+STUDIES = "".join(
+    json.dumps(
+        {
+            "study_id": f"train.readme{i}",
+            "task": {"name": "readme", "objective": {"metric": "val/accuracy", "mode": "max"}},
+            "search_space": {"pipeline.optim.lr": {"type": "loguniform", "low": 1e-4, "high": 1e-1}},
+            "algorithm": "random",
+            "trials": [{"order": 0, "params": {"pipeline.optim.lr": 1e-3}, "objective": best, "status": "completed"}],
+        }
+    )
+    + "\n"
+    for i, best in enumerate((0.8, 1.0))
+)
+
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, session_model_root):
-    """A folder that looks like the checkout to the commands, holding one finished run of the example."""
+    """A folder that looks like the checkout to the commands, holding one finished run of the example (its id in
+    run_id), a copy of its metaprogram, a recipe file, a small corpus of studies and a tiny CIFAR-10 in data/."""
     work = tmp_path_factory.mktemp("readme")
     for entry in REPO.iterdir():
-        if entry.name in {"outputs", ".cache", "models", "multirun", "mlruns", "wandb", "benchmarks", ".git"}:
+        if entry.name in {"outputs", ".cache", "models", "multirun", "mlruns", "wandb", "benchmarks", ".git", "data"}:
             continue
         (work / entry.name).symlink_to(entry)
+    (work / "data").mkdir()  # the repository's data files, and a tiny CIFAR-10 where the README's curl unpacks it
+    for entry in (REPO / "data").iterdir():
+        (work / "data" / entry.name).symlink_to(entry)
+    if not (work / "data" / "cifar-10-batches-py").exists():
+        write_cifar10(work / "data")
     shutil.copytree(REPO / "benchmarks", work / "benchmarks", ignore=shutil.ignore_patterns("results", "__pycache__"))
     env = {
         **os.environ,
@@ -146,7 +243,9 @@ def workdir(tmp_path_factory, session_model_root):
     runs = sorted(work.glob("outputs/runs/*/metaprogram.yaml"))
     assert runs, "the example wrote no run directory"
     shutil.copy(runs[0], work / "my_metaprogram.yaml")
+    (work / "run_id").write_text(runs[0].parent.name)
     (work / "my_recipe.yaml").write_text(RECIPE)
+    (work / "outputs" / "studies_corpus.jsonl").write_text(STUDIES)
     return work, env
 
 

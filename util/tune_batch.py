@@ -177,11 +177,12 @@ def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def batch_trial(config: dict[str, Any], bases: list[dict[str, Any]], paths: dict[str, str]) -> None:
-    """One trial of one study of the batch: an ordinary engine run through util.tune_trial."""
+def batch_trial(config: dict[str, Any], bases: list[dict[str, Any]], placement: dict[str, Any]) -> None:
+    """One trial of one study of the batch: an ordinary engine run through util.tune_trial (`placement`: the
+    driver's job_launch.shipping.Placement, as a dict)."""
     from util.tune_trial import tune_trial
 
-    tune_trial(config["params"], bases[config["study"]], paths, intermediate=False)
+    tune_trial(config["params"], bases[config["study"]], placement, intermediate=False)
 
 
 def _recorder_class() -> type:
@@ -308,6 +309,7 @@ def run_batch(
     from ray import tune
 
     from job_launch.cluster import init_ray
+    from job_launch.shipping import Placement
 
     empty = {"studies": 0, "skipped": 0, "complete": 0, "failed": 0, "errors": {}, "trials": 0, "wall_s": 0.0}
     if not sweeps:
@@ -342,7 +344,8 @@ def run_batch(
     concurrency = concurrency or max(1, int(total_cpus / cpus_per_trial))
     bases = [s.sweep.base()[0].canonical for s in studies]
     trainable = tune.with_resources(
-        tune.with_parameters(batch_trial, bases=bases, paths=paths.model_dump()), {"cpu": cpus_per_trial}
+        tune.with_parameters(batch_trial, bases=bases, placement=Placement.for_driver(paths).to_dict()),
+        {"cpu": cpus_per_trial},
     )
     recorder = _recorder_class()(studies, db_url, on_study)
     storage = paths.root("output_root") / "tune"

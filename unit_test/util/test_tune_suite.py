@@ -47,6 +47,10 @@ def test_a_failed_study_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch,
     assert "FAILED" in out
     with Database(db_path) as db:
         by_algorithm = {s["algorithm"]: s for s in db.studies("failing")}
+        random_trials = db.trials(by_algorithm["random"]["id"])
     assert by_algorithm["planner"]["status"] == "failed"
     assert by_algorithm["random"]["status"] == "complete"
     assert by_algorithm["random"]["trials"] == 3
+    # the random study ran in a batch (util/tune_batch.py): its trials are real runs that completed
+    assert [t["status"] for t in random_trials] == ["completed"] * 3, random_trials
+    assert all(t["objective"] is not None for t in random_trials)
