@@ -83,8 +83,7 @@ class SuiteFile(Schema):
 
 def check_suite(data: Any) -> tuple[SuiteFile | None, list[str]]:
     """The suite and every problem in it (schema, spaces, cross references), all at once."""
-    from engine.registry import error_lines
-    from engine.registry import did_you_mean
+    from engine.registry import did_you_mean, error_lines
 
     if not isinstance(data, dict):
         return None, ["expected a mapping with suite, tasks, models, studies"]
