@@ -41,8 +41,11 @@ class PipelineConfig(Component):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     resources: Resources = observer_field(Resources(), description="reserved for the run; not part of its id")
     objective: Objective = Objective()
+    # trackers only watch a run: outside its id (the execution pipeline's hooks field says per hook)
     hooks: dict[str, dict[str, Any] | None] = Field(
-        default_factory=dict, description="trackers (mlflow, wandb); the execution pipeline also takes training hooks"
+        default_factory=dict,
+        json_schema_extra={"observer": True},
+        description="trackers (mlflow, wandb); the execution pipeline also takes training hooks",
     )
 
     def dataset_files(self, dataset: Schema, paths: Paths) -> dict[str, Path]:

@@ -192,10 +192,22 @@ def test_observers_are_recorded_beside_the_id(paths):
 
 
 def test_shipped_ids_change_only_as_the_readme_says():
-    """The example's id, pinned: a consolidation that changes what it hashes must say so in the README."""
-    from engine.compose import load
+    """Every shipped id, pinned by the README's table: a change to what it hashes must say so there."""
+    from engine.compose import CONFIG_DIR, load
     from unit_test.helpers import REPO
 
+    readme = (REPO / "README.md").read_text()
     example = load([], "metaprogram/example").metaprogram
     assert example.id == "f7ffd5d05495adc0"
-    assert f"| `example` | `c957bf400c4b210f` | `{example.id}` |" in (REPO / "README.md").read_text()
+    assert f"| `example` | `c957bf400c4b210f` | `{example.id}` |" in readme
+    for path in sorted((CONFIG_DIR / "metaprogram").glob("*.yaml")):
+        mp = load([], f"metaprogram/{path.stem}").metaprogram
+        assert f"| `{path.stem}` | `" in readme and f"` | `{mp.id}` |" in readme, path.stem
+
+
+def test_trackers_on_an_llm_chain_keep_its_id():
+    from engine.compose import load
+
+    plain = load([], "metaprogram/tiny_llama_chain").metaprogram
+    tracked = load(["+pipeline.hooks.mlflow={}"], "metaprogram/tiny_llama_chain").metaprogram
+    assert tracked.id == plain.id and "mlflow" in tracked.canonical["pipeline"]["hooks"]
