@@ -15,18 +15,19 @@ from util.sweep_spec import SWEEP_DIR, from_dict
 
 @pytest.fixture
 def tiny_recipe_sweep(llm_data_root, llm_model_root, tiny_folder, tmp_path, monkeypatch):
-    """The shipped sweep on the tiny Llama: both schemes (a grid), one block size, a 4-item evaluation."""
+    """The shipped sweep on the tiny Llama (W4A16): both group sizes (a grid), one block size, a 4-item evaluation."""
     for key, root in (("DATA", llm_data_root), ("MODEL", llm_model_root), ("OUTPUT", tmp_path), ("CACHE", tmp_path)):
         monkeypatch.setenv(f"METAPROGRAM_{key}_ROOT", str(root))
     spec = yaml.safe_load((SWEEP_DIR / "quant_recipe.yaml").read_text())
     spec["base"]["config"] = "metaprogram/tiny_llama_chain"
     spec["base"]["overrides"] = [
+        "pipeline.quantize.scheme=w4a16",
         "pipeline.run_benchmark=false",
         "pipeline.evaluate.limit=4",
         "pipeline.quantize.num_calibration_samples=4",
         "pipeline.quantize.max_seq_length=64",
     ]
-    spec["space"]["pipeline.quantize.scheme"]["type"] = "grid"
+    spec["space"]["pipeline.quantize.recipe_args.group_size"]["type"] = "grid"
     spec["space"]["pipeline.quantize.recipe_args.block_size"]["values"] = [64]
     spec.update(count=1, suite="test")
     spec["tune"].update(algorithm="grid", retries=0)
@@ -48,12 +49,12 @@ def test_the_recipe_sweep_scores_each_stage_and_names_its_best_recipe(tiny_recip
     objective = sweep.objective
     with Database(tmp_path / "metaprogram.db") as db:
         trials = db.trials(sweep.study_id)
-    assert sorted(t["params"]["pipeline.quantize.scheme"] for t in trials) == ["w4a16", "w8a8"]
+    assert sorted(t["params"]["pipeline.quantize.recipe_args.group_size"] for t in trials) == [32, 64]
     sizes = {}
     for trial in trials:
         record = RunRecord(paths.run_dir(trial["run_id"])).results()
         metrics = record["metrics"]
-        sizes[trial["params"]["pipeline.quantize.scheme"]] = metrics["quantize/size_after_mb"]
+        sizes[trial["params"]["pipeline.quantize.recipe_args.group_size"]] = metrics["quantize/size_after_mb"]
         if trial["status"] == "completed":  # every stage reported: baseline, quantize, quantized evaluation
             assert trial["epochs"] == 3
             recovery = metrics["recovery/group"]
@@ -71,7 +72,7 @@ def test_the_recipe_sweep_scores_each_stage_and_names_its_best_recipe(tiny_recip
             ).read_text()
         )
         assert json.dumps(recipe).count('"block_size": 64') == 1
-    assert sizes["w4a16"] < sizes["w8a8"]
+    assert sizes[32] > sizes[64]  # smaller groups: more scales to store
     best = summary["best"]
     assert best["objective"] == max(t["objective"] for t in trials if t["status"] != "failed")
     assert objective.score({"recovery/group": 1.0, "quantize/size_after_mb": 100.0}) == pytest.approx(0.9)
