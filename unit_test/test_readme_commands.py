@@ -29,6 +29,8 @@ import pytest
 from unit_test.helpers import REPO
 from unit_test.vision_fixtures import write_cifar10
 
+pytestmark = pytest.mark.integration  # the README's commands, run in subprocesses
+
 README = REPO / "README.md"
 
 # README command -> the command that runs it in small form.

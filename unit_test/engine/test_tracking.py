@@ -19,6 +19,8 @@ from engine.metaprogram import validate
 from engine.runner import RunFailed, execute
 from unit_test.mlflow_store import client, empty_store
 
+pytestmark = pytest.mark.integration  # real trackers (MLflow, W&B), an mlflow server
+
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
 
 

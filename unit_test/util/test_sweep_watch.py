@@ -68,6 +68,7 @@ def test_report_compares_studies_of_the_same_task_and_summarises(tmp_path):
     assert "| random-study | random/fifo seed 0 | 5 | 0.74 |" in text and "other-task" not in text
 
 
+@pytest.mark.integration  # Ray Tune
 @pytest.mark.usefixtures("ray_local")
 def test_a_tune_sweep_shows_progress_writes_its_report_and_nests_its_trials_in_mlflow(tmp_path, monkeypatch, capsys):
     pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
