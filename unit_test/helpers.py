@@ -23,3 +23,29 @@ def run_cli(args: list[str], env: dict, cwd: Path, timeout: float = 300) -> subp
 
 def files_under(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*")) if path.exists() else []
+
+
+def write_sleep_jobs(folder: Path, variants: list[list[str]]) -> list[Path]:
+    """Metaprogram files of the sleep pipeline, one per override list (for job_launch)."""
+    import yaml
+
+    from engine.compose import load
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, extra in enumerate(variants):
+        composed = load(
+            [
+                "+metaprogram/component/model=classic/mlp",
+                "+metaprogram/component/dataset=classification/iris",
+                "+metaprogram/component/pipeline=sleep",
+                "+path=default",
+                "pipeline.seconds=0.1",
+                f"pipeline.x={i / 10}",
+                *extra,
+            ]
+        )
+        path = folder / f"job{i}.yaml"
+        path.write_text(yaml.safe_dump(composed.metaprogram.canonical))
+        files.append(path)
+    return files

@@ -277,23 +277,10 @@ def _run_id(base: dict[str, Any], params: dict[str, Any]) -> str:
 
 
 def begin(db: Database, sweep: Sweep) -> None:
-    from database.task import task_signature
+    from util.tune_sweep import begin_study
 
     mp, paths = sweep.base()
-    metric, mode = mp.objective()
-    db.begin_study(
-        sweep.study_id,
-        task=task_signature(mp, paths),
-        search_space=sweep.space,
-        algorithm=sweep.tune.algorithm,
-        scheduler=sweep.tune.scheduler,
-        metric=metric,
-        mode=mode,
-        seed=sweep.seed,
-        base=mp.canonical,
-        requested=sweep.count,
-        suite=sweep.suite,
-    )
+    begin_study(db, sweep, mp, paths, *mp.objective(), sweep.count)
 
 
 def run_batch(

@@ -181,9 +181,6 @@ def _trial_error(trial: Any) -> str:
 
 def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None) -> dict[str, Any]:
     """Run (or resume) the sweep as a Ray Tune experiment; return a summary of the study."""
-
-    from database.task import task_signature
-
     mp, paths = sweep.base()
     paths = type(paths)(**{k: str(paths.root(k)) for k in paths.model_fields})  # absolute, for the workers
     metric, mode = metric_and_mode(sweep)
@@ -194,23 +191,30 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
         existing = db.study(study_id)
         if existing and existing["status"] == "complete":
             return summarize(db, study_id, 0.0, reused=True)
-        db.begin_study(
-            study_id,
-            task=task_signature(mp, paths),
-            search_space=sweep.space,
-            algorithm=sweep.tune.algorithm,
-            scheduler=sweep.tune.scheduler,
-            metric=metric,
-            mode=mode,
-            seed=sweep.seed,
-            base=mp.canonical,
-            requested=requested,
-            suite=sweep.suite,
-        )
+        begin_study(db, sweep, mp, paths, metric, mode, requested)
         params = study_params(db.study(study_id), sweep.name)  # what the sweep's tracked run records
     with sweep_run(study_id, mp, params, paths) as tracking:
         summary = _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, tracking)
     return summary
+
+
+def begin_study(db: Database, sweep: Sweep, mp: Any, paths: Any, metric: str, mode: str, requested: int) -> None:
+    """Record (or resume) the sweep's study: its task, search space, algorithm and objective."""
+    from database.task import task_signature
+
+    db.begin_study(
+        sweep.study_id,
+        task=task_signature(mp, paths),
+        search_space=sweep.space,
+        algorithm=sweep.tune.algorithm,
+        scheduler=sweep.tune.scheduler,
+        metric=metric,
+        mode=mode,
+        seed=sweep.seed,
+        base=mp.canonical,
+        requested=requested,
+        suite=sweep.suite,
+    )
 
 
 def _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, tracking) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import yaml
 
 from database.store import Database
 from engine.compose import load
+from unit_test.helpers import write_sleep_jobs
 
 pytestmark = pytest.mark.integration  # Ray
 
@@ -28,28 +29,6 @@ HEAD_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_AUTH_MODE": "disabled",
 }
-
-
-def _write_jobs(folder: Path, variants: list[list[str]]) -> list[Path]:
-    """Metaprogram files of the sleep pipeline, one per override list."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = []
-    for i, extra in enumerate(variants):
-        composed = load(
-            [
-                "+metaprogram/component/model=classic/mlp",
-                "+metaprogram/component/dataset=classification/iris",
-                "+metaprogram/component/pipeline=sleep",
-                "+path=default",
-                "pipeline.seconds=0.1",
-                f"pipeline.x={i / 10}",
-                *extra,
-            ]
-        )
-        path = folder / f"job{i}.yaml"
-        path.write_text(yaml.safe_dump(composed.metaprogram.canonical))
-        files.append(path)
-    return files
 
 
 def _free_port() -> int:
@@ -127,7 +106,7 @@ def _launch(files, tmp_path, *args) -> subprocess.CompletedProcess:
 
 
 def test_jobs_run_on_a_ray_head_given_by_address(loopback_head, tmp_path):
-    files = _write_jobs(tmp_path / "jobs", [[], [], []])
+    files = write_sleep_jobs(tmp_path / "jobs", [[], [], []])
     done = _launch(files, tmp_path, "--address", loopback_head)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = _summary(done.stdout)
@@ -139,7 +118,7 @@ def test_jobs_run_on_a_ray_head_given_by_address(loopback_head, tmp_path):
 
 
 def test_a_gpu_job_is_rejected_before_anything_starts(loopback_head, tmp_path):
-    files = _write_jobs(tmp_path / "jobs", [[], ["pipeline.resources.gpus=1"]])
+    files = write_sleep_jobs(tmp_path / "jobs", [[], ["pipeline.resources.gpus=1"]])
     rejected = _launch(files, tmp_path, "--address", loopback_head)
     assert rejected.returncode == 2
     assert "no node can offer 1 GPU" in rejected.stderr and "nothing was started" in rejected.stderr
@@ -148,7 +127,7 @@ def test_a_gpu_job_is_rejected_before_anything_starts(loopback_head, tmp_path):
 
 
 def test_one_failure_stops_no_other_and_is_retried_and_recorded(loopback_head, tmp_path):
-    files = _write_jobs(tmp_path / "jobs", [[], ["pipeline.fail=true"], []])
+    files = write_sleep_jobs(tmp_path / "jobs", [[], ["pipeline.fail=true"], []])
     done = _launch(files, tmp_path, "--address", loopback_head, "--retries", "1")
     assert done.returncode == 1
     summary = _summary(done.stdout)
@@ -170,7 +149,7 @@ def test_bad_files_are_refused_with_every_problem(tmp_path):
 
 
 def test_ctrl_c_cancels_jobs_in_flight_and_leaves_consistent_records(loopback_head, tmp_path):
-    files = _write_jobs(tmp_path / "jobs", [["pipeline.seconds=30"], ["pipeline.seconds=30"]])
+    files = write_sleep_jobs(tmp_path / "jobs", [["pipeline.seconds=30"], ["pipeline.seconds=30"]])
     env = {**os.environ, **HEAD_ENV, "METAPROGRAM_OUTPUT_ROOT": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "job_launch", *map(str, files), "--no-progress", "--address", loopback_head],

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from database.store import Database
-from engine.compose import load
+from unit_test.helpers import write_sleep_jobs
 
 pytestmark = pytest.mark.integration  # a Ray cluster of several nodes
 
@@ -173,27 +173,6 @@ def cluster(tmp_path_factory):
         cluster.stop_all()
 
 
-def _jobs(folder: Path, variants: list[list[str]]) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    files = []
-    for i, extra in enumerate(variants):
-        composed = load(
-            [
-                "+metaprogram/component/model=classic/mlp",
-                "+metaprogram/component/dataset=classification/iris",
-                "+metaprogram/component/pipeline=sleep",
-                "+path=default",
-                "pipeline.seconds=0.1",
-                f"pipeline.x={i / 10}",
-                *extra,
-            ]
-        )
-        path = folder / f"job{i}.yaml"
-        path.write_text(yaml.safe_dump(composed.metaprogram.canonical))
-        files.append(path)
-    return files
-
-
 def _driver_env(output_root: Path) -> dict[str, str]:
     return {**os.environ, **BASE_ENV, "METAPROGRAM_OUTPUT_ROOT": str(output_root)}
 
@@ -219,7 +198,7 @@ def _results(output_root: Path) -> dict[str, dict]:
 
 def test_a_batch_on_the_far_node_returns_every_record_to_the_driver(cluster, tmp_path):
     out = cluster.driver_root / "batch"
-    files = _jobs(tmp_path / "jobs", [[], [], ["pipeline.fail=true"]])
+    files = write_sleep_jobs(tmp_path / "jobs", [[], [], ["pipeline.fail=true"]])
     done = subprocess.run(
         _launch_cmd(files, cluster, "--retries", "0"), env=_driver_env(out), capture_output=True, text=True, timeout=300
     )
@@ -290,7 +269,7 @@ def test_killing_the_far_node_mid_batch_retries_its_jobs_on_another_node(cluster
 
     out = cluster.driver_root / "killed"
     long_jobs = [["pipeline.seconds=1.5", "pipeline.epochs=2", f"pipeline.x={0.4 + i / 10}"] for i in range(4)]
-    files = _jobs(tmp_path / "jobs", long_jobs)
+    files = write_sleep_jobs(tmp_path / "jobs", long_jobs)
     proc = subprocess.Popen(
         _launch_cmd(files, cluster, "--retries", "2"),
         env=_driver_env(out),
