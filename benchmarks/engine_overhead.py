@@ -1,12 +1,14 @@
 """Engine overhead: the execution pipeline's training throughput over a hand-written PyTorch loop.
 
-    python -B benchmarks/engine_overhead.py [--repeats 5] [--epochs 8] [--clock cpu]
+    python -B benchmarks/engine_overhead.py [--repeats 7] [--epochs 8] [--clock cpu]
 
 Same model, data, batch size, optimizer and per-epoch validation on both sides, in one process,
-alternating runs; the ratio is the median over repeats of each back-to-back pair's ratio.
-Throughput counts training samples per second over epochs 2..N (epoch 1 is
+alternating runs. Throughput counts training samples per second over epochs 2..N (epoch 1 is
 warm-up). The pipeline side is a full engine run: hooks (progress, checkpoint, early stopping),
-run records and all. Prints the ratio (pipeline / hand-written) per model; target >= 0.95.
+run records and all. Two ratios (pipeline / hand-written) per model:
+- best of N: each side's fastest run over the repeats. Noise from a shared machine only ever slows
+  a run, so each side's fastest run is closest to its own cost (timeit's rule); target >= 0.97;
+- median of pairs: the median of each back-to-back pair's ratio, which a busy machine spreads out.
 
 The `mlp-streamed` case forces the streaming path (pipeline.loader.in_memory_limit_gb=0, 2
 workers) and compares it with a hand-written DataLoader loop over the same tensors: 2 workers,
@@ -145,7 +147,7 @@ class Rows(Dataset):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--models", nargs="+", default=list(MODELS))
@@ -162,22 +164,24 @@ def main() -> None:
             for _ in range(args.repeats):  # alternate, so drift in machine load hits both sides
                 hand_runs.append(handwritten_throughput(mp))
                 engine_runs.append(pipeline_throughput(mp, out))
-            engine, hand = statistics.median(engine_runs), statistics.median(hand_runs)
+            engine, hand = max(engine_runs), max(hand_runs)
             ratios = [e / h for e, h in zip(engine_runs, hand_runs, strict=True)]
-            ratio = statistics.median(ratios)  # each pair ran back to back, under the same load
+            ratio = engine / hand
             figures[model] = {
                 "pipeline_samples_per_s": engine,
                 "handwritten_samples_per_s": hand,
                 "ratio": ratio,
+                "median_pair_ratio": statistics.median(ratios),  # each pair ran back to back, under the same load
                 "ratios_per_repeat": ratios,
                 "batch_size": args.batch_size,
                 "epochs": args.epochs,
                 "clock": args.clock,
             }
-            rows.append((model, f"{engine:,.0f}", f"{hand:,.0f}", f"{ratio:.3f}"))
+            rows.append((model, f"{engine:,.0f}", f"{hand:,.0f}", f"{ratio:.3f}", f"{statistics.median(ratios):.3f}"))
     path = save("engine_overhead", figures)
     print(f"\nresults: {path}")
-    print(table(rows, ("model", "pipeline samples/s", "hand-written samples/s", "ratio (target >= 0.95)")))
+    header = ("model", "pipeline samples/s (best)", "hand-written samples/s (best)", "ratio, best of N (target >= 0.97)")
+    print(table(rows, (*header, "median of pairs")))
 
 
 if __name__ == "__main__":
