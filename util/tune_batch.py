@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,50 +114,86 @@ def make_searcher(study: Study, planner: Any = None) -> Any:
     )
 
 
-class StudyMux(Searcher):
-    """Round-robin over the open studies; each trial's config names its study, order and params."""
+PACK_SECONDS = 2.0  # engine work one Tune trial carries: Tune's own cost per trial is then a small share of it
+MAX_PACK = 16
 
-    def __init__(self, studies: list[Study]):
+
+class StudyMux(Searcher):
+    """Hands out packs: each Tune trial carries up to `pack_size()` engine trials ("items") of the open studies.
+
+    Items are drawn from the open studies in order (the earliest first, so studies finish one after another and
+    are written as they do), each study up to its own concurrency: an item counts as running from the moment it
+    is packed until its result comes back (`on_trial_result`: the worker reports every item as it ends). Each
+    item's result goes to its own study's searcher at once, so the study can go on while the pack runs on.
+    """
+
+    def __init__(self, studies: list[Study], slots: int = 1, pack_seconds: float = PACK_SECONDS):
         super().__init__(metric="objective", mode="max")  # per study, its own metric and mode apply
-        self.studies = studies
-        self.live: dict[str, tuple[int, int]] = {}  # trial id -> (study index, order)
-        self.cursor = 0
+        self.studies, self.slots, self.pack_seconds = studies, max(1, slots), pack_seconds
+        self.live: dict[str, list[tuple[int, int]]] = {}  # Tune trial id -> its items (study index, order)
+        self.item_seconds: list[float] = []  # measured wall seconds of items, for the pack size
+
+    def pack_size(self) -> int:
+        """Enough items to hold ~pack_seconds of work, and no more than a fair share of what the open studies
+        may run at once (so that every slot gets work, and the last studies are not packed into one trial)."""
+        share = sum(s.sweep.tune.concurrency for s in self.studies if s.open) // self.slots
+        typical = statistics.median(self.item_seconds[-50:]) if self.item_seconds else 0.25
+        return max(1, min(MAX_PACK, share, round(self.pack_seconds / max(typical, 1e-3))))
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        n = len(self.studies)
-        for step in range(n):
-            study = self.studies[(self.cursor + step) % n]
-            if not study.open or len(study.pending) >= study.sweep.tune.concurrency:
-                continue
-            sub_id = f"{study.index}:{study.suggested}"
-            try:
-                params = study.searcher.suggest(sub_id)
-            except Exception as exc:  # this study cannot go on: record it failed, keep the batch going
-                study.error = f"{type(exc).__name__}: {exc}"
-                log.warning("study %s failed: %s", study.study_id, study.error)
-                continue
-            if params is None:
-                continue
-            order = study.suggested
-            study.suggested += 1
-            study.pending.add(sub_id)
-            self.live[trial_id] = (study.index, order)
-            self.cursor = (self.cursor + step + 1) % n
-            return {"study": study.index, "order": order, "params": _flat(params)}
+        items: list[dict[str, Any]] = []
+        size = self.pack_size()
+        for study in self.studies:
+            while len(items) < size and study.open and len(study.pending) < study.sweep.tune.concurrency:
+                params = self._next(study)
+                if params is None:
+                    break
+                items.append({"study": study.index, "order": study.suggested - 1, "params": params})
+            if len(items) >= size:
+                break
+        if items:
+            self.live[trial_id] = [(item["study"], item["order"]) for item in items]
+            return {"items": items}
         if all(not s.open for s in self.studies):
             return Searcher.FINISHED
-        return None  # every open study is at its concurrency: ask again when a trial ends
+        return None  # every open study is at its concurrency: Tune asks again when a result comes back
+
+    def _next(self, study: Study) -> dict[str, Any] | None:
+        sub_id = f"{study.index}:{study.suggested}"
+        try:
+            params = study.searcher.suggest(sub_id)
+        except Exception as exc:  # this study cannot go on: record it failed, keep the batch going
+            study.error = f"{type(exc).__name__}: {exc}"
+            log.warning("study %s failed: %s", study.study_id, study.error)
+            return None
+        if params is None:
+            return None
+        study.suggested += 1
+        study.pending.add(sub_id)
+        return _flat(params)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        items = self.live.get(trial_id)
+        if items is None or not isinstance(result.get("item"), int) or result["item"] >= len(items):
+            return
+        index, order = items[result["item"]]
+        if isinstance(result.get("item_s"), int | float):
+            self.item_seconds.append(float(result["item_s"]))
+        self._back(index, order, result, error=result.get("run_status") != "completed")
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        index, order = self.live.pop(trial_id, (None, None))
-        if index is None:
-            return
+        for index, order in self.live.pop(trial_id, []):  # items the worker never reported: failed
+            self._back(index, order, None, error=True)
+
+    def _back(self, index: int, order: int, result: dict | None, error: bool) -> None:
         study = self.studies[index]
         sub_id = f"{index}:{order}"
+        if sub_id not in study.pending:
+            return
         study.pending.discard(sub_id)
         if study.error is None:
             try:
-                study.searcher.on_trial_complete(sub_id, result=result, error=error)
+                study.searcher.on_trial_complete(sub_id, result=None if error else result, error=error)
             except Exception as exc:
                 study.error = f"{type(exc).__name__}: {exc}"
 
@@ -178,11 +215,20 @@ def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def batch_trial(config: dict[str, Any], bases: list[dict[str, Any]], placement: dict[str, Any]) -> None:
-    """One trial of one study of the batch: an ordinary engine run through util.tune_trial (`placement`: the
-    driver's job_launch.shipping.Placement, as a dict)."""
-    from util.tune_trial import tune_trial
+    """One Tune trial: its items one after another, each an ordinary engine run through util.tune_trial, each
+    reported as it ends (`item`: its place in the pack). A failed item is reported failed and the pack goes on.
+    `placement`: the driver's job_launch.shipping.Placement, as a dict."""
+    from ray import tune
 
-    tune_trial(config["params"], bases[config["study"]], placement, intermediate=False)
+    from util.tune_trial import trial_result
+
+    for number, item in enumerate(config["items"]):
+        started = time.monotonic()
+        try:
+            result = trial_result(item["params"], bases[item["study"]], placement, intermediate=False)
+        except Exception as exc:  # a failed run (or invalid params): this item alone fails
+            result = {"run_status": "failed", "error": " ".join(f"{type(exc).__name__}: {exc}".split())[:500]}
+        tune.report({"objective": None, **result, "item": number, "item_s": time.monotonic() - started})
 
 
 def _recorder_class() -> type:
@@ -191,39 +237,46 @@ def _recorder_class() -> type:
     from util.tune_sweep import _trial_error
 
     class BatchRecorder(Callback):
-        """Driver side: buffers each study's trials, writes a study when it has them all."""
+        """Driver side: buffers each study's trials as their items come back, writes a study when it has them all."""
 
         def __init__(self, studies: list[Study], db_url: str, on_study: Any = None):
             self.studies, self.db_url, self.on_study = studies, db_url, on_study
             self.written: set[int] = set()
+            self.items = 0
+            self.first: dict[Any, tuple[float, int]] = {}  # worker pid -> (time, items back) at its first result
 
         def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks; the studies stay on the driver
             return {"db_url": self.db_url}
 
-        def _trial(self, trial: Any, failed: bool) -> None:
-            config, result = trial.config, trial.last_result or {}
-            study = self.studies[config["study"]]
-            objective = result.get("objective")
-            ok = not failed and result.get("run_status") == "completed"
-            ok = ok and isinstance(objective, int | float) and math.isfinite(objective)
-            study.trials[config["order"]] = {
-                "run_id": result.get("run_id") or "",
-                "params": config["params"],
-                "objective": float(objective) if ok else None,
-                "status": "completed" if ok else "failed",
-                "error": None if ok else (_trial_error(trial) if failed else "no objective"),
-                "epochs": int(result.get("epochs_run", 0)),
-                "metrics": {k: v for k, v in result.items() if "/" in k},
-                "wall_s": result.get("wall_s"),
-            }
+        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+            items = trial.config.get("items", [])
+            number = result.get("item")
+            if isinstance(number, int) and number < len(items):
+                record_item(self.studies[items[number]["study"]], items[number], result)
+                self.items += 1
+                self.first.setdefault(result.get("pid"), (time.monotonic(), self.items))
+                self.flush()
+
+        def ready(self, started: float) -> tuple[float, int]:
+            """(seconds from `started` until the last worker to start returned its first result, items back by
+            then): the workers' start-up, imports included, which a suite pays once."""
+            if not self.first:
+                return 0.0, 0
+            at, items = max(self.first.values())
+            return at - started, items
+
+        def _ended(self, trial: Any, error: str) -> None:
+            for item in trial.config.get("items", []):  # items that never came back fail with the trial
+                study = self.studies[item["study"]]
+                if item["order"] not in study.trials:
+                    record_item(study, item, {"run_status": "failed", "error": error})
+            self.flush()
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self._trial(trial, failed=False)
-            self.flush()
+            self._ended(trial, "no result")
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self._trial(trial, failed=True)
-            self.flush()
+            self._ended(trial, _trial_error(trial))
 
         def on_experiment_end(self, trials: list, **info: Any) -> None:
             self.flush()
@@ -240,6 +293,23 @@ def _recorder_class() -> type:
                         self.on_study(study)
 
     return BatchRecorder
+
+
+def record_item(study: Study, item: dict[str, Any], result: dict[str, Any]) -> None:
+    """One item's result as its study's trial record (kept on the driver until the study is written)."""
+    objective = result.get("objective")
+    ok = result.get("run_status") == "completed" and isinstance(objective, int | float) and math.isfinite(objective)
+    error = None if ok else (result.get("error") or "no objective")
+    study.trials[item["order"]] = {
+        "run_id": result.get("run_id") or "",
+        "params": item["params"],
+        "objective": float(objective) if ok else None,
+        "status": "completed" if ok else "failed",
+        "error": error,
+        "epochs": int(result.get("epochs_run", 0) or 0),
+        "metrics": {k: v for k, v in result.items() if "/" in k and not k.startswith("config/")},
+        "wall_s": result.get("wall_s"),
+    }
 
 
 def write_study(db: Database, study: Study) -> None:
@@ -288,7 +358,7 @@ def run_batch(
     *,
     address: str | None = None,
     db_url: str | None = None,
-    cpus_per_trial: float = 0.5,
+    cpus_per_trial: float = 1.0,
     concurrency: int | None = None,
     on_study: Any = None,
 ) -> dict[str, Any]:
@@ -299,6 +369,7 @@ def run_batch(
     from job_launch.shipping import Placement
 
     empty = {"studies": 0, "skipped": 0, "complete": 0, "failed": 0, "errors": {}, "trials": 0, "wall_s": 0.0}
+    empty.update(ready_s=0.0, ready_trials=0)
     if not sweeps:
         return empty
     _, paths = sweeps[0].base()
@@ -340,8 +411,8 @@ def run_batch(
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=StudyMux(studies),
-            num_samples=sum(s.requested for s in studies),
+            search_alg=StudyMux(studies, slots=concurrency),
+            num_samples=sum(s.requested for s in studies),  # at most: a pack holds one item or more
             max_concurrent_trials=concurrency,
             reuse_actors=True,
         ),
@@ -357,6 +428,7 @@ def run_batch(
     tuner.fit()
     recorder.flush()
     wall = time.monotonic() - started
+    ready_s, ready_trials = recorder.ready(started)
     failed = [s for s in studies if s.error]
     return {
         "studies": len(studies),
@@ -366,6 +438,8 @@ def run_batch(
         "errors": {s.study_id: s.error for s in failed},
         "trials": sum(len(s.trials) for s in studies),
         "wall_s": round(wall, 2),
+        "ready_s": round(ready_s, 2),
+        "ready_trials": ready_trials,
     }
 
 
