@@ -444,7 +444,8 @@ def run_batch(
 
 
 def _shared_planner(studies: list[Study]) -> Any:
-    """One planner model for every planner study of the batch (same checkpoint)."""
+    """One planner model for every planner study of the batch (same checkpoint); each study's PlannerSearch draws
+    from its own generator, seeded by the study's seed."""
     checkpoints = {s.sweep.tune.planner_checkpoint for s in studies if s.sweep.tune.algorithm == "planner"}
     if len(checkpoints) != 1:
         return None
