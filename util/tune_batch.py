@@ -132,18 +132,21 @@ class StudyMux(Searcher):
         self.studies, self.slots, self.pack_seconds = studies, max(1, slots), pack_seconds
         self.live: dict[str, list[tuple[int, int]]] = {}  # Tune trial id -> its items (study index, order)
         self.item_seconds: list[float] = []  # measured wall seconds of items, for the pack size
+        self.first_open = 0  # every study before it has handed out all its trials (or failed)
 
     def pack_size(self) -> int:
         """Enough items to hold ~pack_seconds of work, and no more than a fair share of what the open studies
         may run at once (so that every slot gets work, and the last studies are not packed into one trial)."""
-        share = sum(s.sweep.tune.concurrency for s in self.studies if s.open) // self.slots
+        share = sum(s.sweep.tune.concurrency for s in self.studies[self.first_open :] if s.open) // self.slots
         typical = statistics.median(self.item_seconds[-50:]) if self.item_seconds else 0.25
         return max(1, min(MAX_PACK, share, round(self.pack_seconds / max(typical, 1e-3))))
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         items: list[dict[str, Any]] = []
         size = self.pack_size()
-        for study in self.studies:
+        while self.first_open < len(self.studies) and not self.studies[self.first_open].open:
+            self.first_open += 1  # studies handed out in full stay behind the cursor
+        for study in self.studies[self.first_open :]:
             while len(items) < size and study.open and len(study.pending) < study.sweep.tune.concurrency:
                 params = self._next(study)
                 if params is None:
@@ -154,7 +157,7 @@ class StudyMux(Searcher):
         if items:
             self.live[trial_id] = [(item["study"], item["order"]) for item in items]
             return {"items": items}
-        if all(not s.open for s in self.studies):
+        if self.first_open >= len(self.studies):
             return Searcher.FINISHED
         return None  # every open study is at its concurrency: Tune asks again when a result comes back
 
@@ -252,10 +255,11 @@ def _recorder_class() -> type:
             items = trial.config.get("items", [])
             number = result.get("item")
             if isinstance(number, int) and number < len(items):
-                record_item(self.studies[items[number]["study"]], items[number], result)
+                study = self.studies[items[number]["study"]]
+                record_item(study, items[number], result)
                 self.items += 1
                 self.first.setdefault(result.get("pid"), (time.monotonic(), self.items))
-                self.flush()
+                self.flush([study])
 
         def ready(self, started: float) -> tuple[float, int]:
             """(seconds from `started` until the last worker to start returned its first result, items back by
@@ -281,8 +285,9 @@ def _recorder_class() -> type:
         def on_experiment_end(self, trials: list, **info: Any) -> None:
             self.flush()
 
-        def flush(self) -> None:
-            ready = [s for s in self.studies if s.done and s.index not in self.written]
+        def flush(self, studies: list[Study] | None = None) -> None:
+            """Write the studies (of `studies`, default all) that have all their trials and are not written yet."""
+            ready = [s for s in (studies or self.studies) if s.done and s.index not in self.written]
             if not ready:
                 return
             with Database(self.db_url) as db:

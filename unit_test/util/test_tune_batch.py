@@ -124,7 +124,7 @@ def test_items_a_trial_never_reported_fail_with_it(tmp_path, monkeypatch):
     batch = studies(tmp_path, monkeypatch, n=1, count=3, concurrency=3)
     mux = StudyMux(batch, slots=1)
     recorder = _recorder_class()(batch, str(tmp_path / "unused.db"))
-    recorder.flush = lambda: None  # records stay on the driver here
+    recorder.flush = lambda studies=None: None  # records stay on the driver here
     config = mux.suggest("t0")
     assert items_of(config) == [(0, 0), (0, 1), (0, 2)]
     trial = SimpleNamespace(trial_id="t0", config=config, error_file=str(tmp_path / "error.txt"))
