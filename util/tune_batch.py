@@ -176,13 +176,12 @@ class StudyMux(Searcher):
         return _flat(params)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        items = self.live.get(trial_id)
-        if items is None or not isinstance(result.get("item"), int) or result["item"] >= len(items):
-            return
-        index, order = items[result["item"]]
-        if isinstance(result.get("item_s"), int | float):
-            self.item_seconds.append(float(result["item_s"]))
-        self._back(index, order, result, error=result.get("run_status") != "completed")
+        items = self.live.get(trial_id, [])
+        for back in reported(result, len(items)):
+            index, order = items[back["item"]]
+            if isinstance(back.get("item_s"), int | float):
+                self.item_seconds.append(float(back["item_s"]))
+            self._back(index, order, back, error=back.get("run_status") != "completed")
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         for index, order in self.live.pop(trial_id, []):  # items the worker never reported: failed
@@ -217,21 +216,38 @@ def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+REPORT_EVERY_S = 0.5  # a worker waits for the driver at each report: items ended within this go back together
+
+
 def batch_trial(config: dict[str, Any], bases: list[dict[str, Any]], placement: dict[str, Any]) -> None:
-    """One Tune trial: its items one after another, each an ordinary engine run through util.tune_trial, each
-    reported as it ends (`item`: its place in the pack). A failed item is reported failed and the pack goes on.
+    """One Tune trial: its items one after another, each an ordinary engine run through util.tune_trial. Items go
+    back as they end, those that end within REPORT_EVERY_S of the last report together (`items`: a list of results,
+    each with `item`, its place in the pack). A failed item is reported failed and the pack goes on.
     `placement`: the driver's job_launch.shipping.Placement, as a dict."""
     from ray import tune
 
     from util.tune_trial import trial_result
 
+    done: list[dict[str, Any]] = []
+    last = time.monotonic()
     for number, item in enumerate(config["items"]):
         started = time.monotonic()
         try:
             result = trial_result(item["params"], bases[item["study"]], placement, intermediate=False)
         except Exception as exc:  # a failed run (or invalid params): this item alone fails
             result = {"run_status": "failed", "error": " ".join(f"{type(exc).__name__}: {exc}".split())[:500]}
-        tune.report({"objective": None, **result, "item": number, "item_s": time.monotonic() - started})
+        done.append({**result, "item": number, "item_s": time.monotonic() - started})
+        if number == len(config["items"]) - 1 or time.monotonic() - last >= REPORT_EVERY_S:
+            tune.report({"objective": None, "items": done})  # `objective`: the key Tune expects of a result
+            done, last = [], time.monotonic()
+
+
+def reported(result: dict[str, Any], size: int) -> list[dict[str, Any]]:
+    """The item results in one of batch_trial's reports (of a pack of `size` items)."""
+    items = result.get("items")
+    if not isinstance(items, list):
+        return []
+    return [r for r in items if isinstance(r, dict) and isinstance(r.get("item"), int) and 0 <= r["item"] < size]
 
 
 def _recorder_class() -> type:
@@ -253,13 +269,15 @@ def _recorder_class() -> type:
 
         def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
             items = trial.config.get("items", [])
-            number = result.get("item")
-            if isinstance(number, int) and number < len(items):
-                study = self.studies[items[number]["study"]]
-                record_item(study, items[number], result)
+            studies = []
+            for back in reported(result, len(items)):
+                item = items[back["item"]]
+                studies.append(self.studies[item["study"]])
+                record_item(studies[-1], item, back)
                 self.items += 1
+            if studies:
                 self.first.setdefault(result.get("pid"), (time.monotonic(), self.items))
-                self.flush([study])
+                self.flush(studies)
 
         def ready(self, started: float) -> tuple[float, int]:
             """(seconds from `started` until the last worker to start returned its first result, items back by
@@ -287,7 +305,7 @@ def _recorder_class() -> type:
 
         def flush(self, studies: list[Study] | None = None) -> None:
             """Write the studies (of `studies`, default all) that have all their trials and are not written yet."""
-            ready = [s for s in (studies or self.studies) if s.done and s.index not in self.written]
+            ready = {s.index: s for s in (studies or self.studies) if s.done and s.index not in self.written}.values()
             if not ready:
                 return
             with Database(self.db_url) as db:

@@ -66,7 +66,7 @@ def test_a_pack_takes_the_earliest_studies_first_each_within_its_concurrency(tmp
     assert items_of(first) == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
     assert first["items"][0]["params"] == {"pipeline.optim.lr": 0.001}
     assert mux.suggest("t1") is None  # every study has 2 running: nothing until a result comes back
-    mux.on_trial_result("t0", {"item": 0, "run_status": "completed", "val/accuracy": 0.9, "item_s": 0.5})
+    mux.on_trial_result("t0", {"items": [{"item": 0, "run_status": "completed", "val/accuracy": 0.9, "item_s": 0.5}]})
     assert items_of(mux.suggest("t2")) == [(0, 2)]  # study 0 has room for one more, the others none
     assert batch[0].searcher.back == [("0:0", False, 0.9)]
     # the pack holds ~pack_seconds of the items' measured seconds (here 2 s of 0.5 s items)
@@ -91,14 +91,18 @@ def test_every_item_comes_back_in_order_and_a_failed_item_fails_alone(tmp_path, 
         assert config is not None  # played one pack at a time, so a study always has room
         trial = SimpleNamespace(trial_id=f"t{packs}", config=config, error_file=None)
         packs += 1
+        back = []
         for number, (index, order) in enumerate(items_of(config)):
             if (index, order) == (1, 1):  # this run failed in the worker: the pack goes on
                 result = {"run_status": "failed", "error": "RunFailedOnWorker: run x failed: diverged"}
             else:
                 result = {"run_status": "completed", "objective": 0.5 + order / 10, "val/accuracy": 0.5 + order / 10}
-            result.update(item=number, item_s=0.1, pid=7, run_id=f"run{index}{order}", wall_s=0.1, epochs_run=1)
-            mux.on_trial_result(trial.trial_id, result)
-            recorder.on_trial_result(0, [], trial, result)
+            back.append({**result, "item": number, "item_s": 0.1, "run_id": f"run{index}{order}", "wall_s": 0.1})
+        # the worker reports items that end close together in one go (two of one study, at times); the first pack's
+        # first item comes back alone
+        for report in [back[:1], back[1:]] if packs == 1 else [back]:
+            mux.on_trial_result(trial.trial_id, {"objective": None, "items": report, "pid": 7})
+            recorder.on_trial_result(0, [], trial, {"objective": None, "items": report, "pid": 7})
         mux.on_trial_complete(trial.trial_id)
         recorder.on_trial_complete(0, [], trial)
     assert packs < 6  # items travel together: fewer Tune trials than engine trials
@@ -129,7 +133,7 @@ def test_items_a_trial_never_reported_fail_with_it(tmp_path, monkeypatch):
     assert items_of(config) == [(0, 0), (0, 1), (0, 2)]
     trial = SimpleNamespace(trial_id="t0", config=config, error_file=str(tmp_path / "error.txt"))
     (tmp_path / "error.txt").write_text("Traceback ...\nRayActorError: the worker died\n")
-    result = {"item": 0, "run_status": "completed", "objective": 0.8, "val/accuracy": 0.8}
+    result = {"items": [{"item": 0, "run_status": "completed", "objective": 0.8, "val/accuracy": 0.8}]}
     mux.on_trial_result("t0", result)
     recorder.on_trial_result(0, [], trial, result)
     mux.on_trial_complete("t0", error=True)
@@ -148,8 +152,9 @@ def test_a_study_whose_searcher_raises_is_failed_and_the_others_go_on(tmp_path, 
     mux = StudyMux(batch, slots=1)
     config = mux.suggest("t0")
     assert items_of(config) == [(0, 0), (1, 0)]
-    for number in range(2):
-        mux.on_trial_result("t0", {"item": number, "run_status": "completed", "val/accuracy": 0.5})
+    mux.on_trial_result(
+        "t0", {"items": [{"item": n, "run_status": "completed", "val/accuracy": 0.5} for n in range(2)]}
+    )
     mux.on_trial_complete("t0")
     assert items_of(mux.suggest("t1")) == [(1, 1)]  # study 0's searcher raised: failed, study 1 goes on
     assert batch[0].error == "RuntimeError: no valid proposal" and batch[0].done
@@ -161,3 +166,23 @@ def test_the_pack_size_is_a_fair_share_of_what_may_run(tmp_path, monkeypatch, co
     batch = studies(tmp_path, monkeypatch, n=2, count=25, concurrency=concurrency)
     # no item measured yet: ~2 s of 0.25 s items = 8, capped by the share of the open studies' concurrency
     assert StudyMux(batch, slots=slots).pack_size() == expected
+
+
+def test_a_report_that_ends_a_study_with_several_of_its_items_writes_it_once(tmp_path, monkeypatch):
+    from util.tune_batch import _recorder_class
+
+    batch = studies(tmp_path, monkeypatch, n=1, count=2)
+    db_url = str(tmp_path / "once.db")
+    with Database(db_url) as db:
+        begin(db, batch[0].sweep)
+    mux, recorder, written = StudyMux(batch, slots=1), _recorder_class()(batch, db_url), []
+    recorder.on_study = lambda study: written.append(study.study_id)
+    config = mux.suggest("t0")
+    assert items_of(config) == [(0, 0), (0, 1)]
+    done = {"run_status": "completed", "objective": 0.7, "val/accuracy": 0.7}
+    report = {"objective": None, "items": [{**done, "item": 0}, {**done, "item": 1}], "pid": 7}
+    mux.on_trial_result("t0", report)
+    recorder.on_trial_result(0, [], SimpleNamespace(trial_id="t0", config=config), report)
+    assert written == [batch[0].study_id]
+    with Database(db_url) as db:
+        assert db.study(batch[0].study_id)["status"] == "complete"
