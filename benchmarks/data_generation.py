@@ -6,14 +6,18 @@ A fixed sub-suite: the first `--studies` FIFO studies of configs/sweep/suite/tra
 `--stride`th), `--count` trials each. Measured side by side in one run, each in a fresh output
 root (so no run is reused):
 
-- batched: util/tune_suite.py's default path, many studies as one Tune experiment
-  (util/tune_batch.py) with `--cpus-per-trial` CPUs a trial;
-- sequential (with --sequential): one Tune experiment per study, as the suite ran before;
+- batched: util/tune_suite.py's default path, the studies as one Tune experiment whose trials carry
+  packs of engine trials (util/tune_batch.py), with `--cpus-per-trial` CPUs a Tune trial;
+- sequential (with --sequential): one Tune experiment per study, a Tune trial per engine trial;
 - the floor: the very same trials (same params) run one after another in this process through
   engine.runner.execute; floor trials/s = CPUs / mean in-process seconds of a trial.
 
-Ray start-up is outside every timing (a long suite pays it once). Prints the ratio of each path
-to the floor last (target: batched >= 0.5); JSON goes to benchmarks/results/data_generation.json.
+Ray start-up is outside every timing (a long suite pays it once). Printed last, two ratios of the
+batched path to the floor: over the whole run, and once the workers have started ("workers
+started": from the moment the last worker returned its first result, which includes its own
+imports of torch and the engine, about 7 s on an idle machine and 20-50 s on a loaded one; a suite
+pays that once, in its one experiment). Target: >= 0.5. JSON goes to
+benchmarks/results/data_generation.json, with the load average.
 """
 
 from __future__ import annotations

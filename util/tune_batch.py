@@ -1,22 +1,32 @@
 """Many studies as one Ray Tune experiment: the throughput path of util/tune_suite.py.
 
 Running a suite study by study pays Tune's start-up (a Tuner, its actors, its storage) for every
-25 short trials, and leaves CPUs idle while one study waits on its last trial. Here one Tuner
-runs a whole batch of studies:
+25 short trials, and leaves CPUs idle while one study waits on its last trial. A Tune trial also
+costs the driver and the worker a round trip or more each, which is more than a 0.1 s engine run.
+Here one Tuner runs the whole suite (util/tune_suite.py: one experiment by default):
 
 - `StudyMux`, a Tune `Searcher`, holds one searcher per study (random: `util.search_space.sample`;
-  tpe: Tune's `OptunaSearch`; planner: `planner.tune_searcher.PlannerSearch`) and hands out the next
-  trial of whichever study has room, so each study keeps its own history, seed and concurrency;
-- trials run on reused actors with a fractional CPU each (`cpus_per_trial`), so the actors'
-  round trips to the driver overlap;
-- Tune's loggers, syncing and experiment checkpoints are off: a batch that is killed is started
+  tpe: Tune's `OptunaSearch`; planner: `planner.tune_searcher.PlannerSearch`, one planner model shared,
+  each study with its own seed) and hands out packs: one Tune trial carries up to `pack_size()`
+  engine trials ("items") of the open studies, the earliest studies first (so they finish, and are
+  written, one after another), each study within its own concurrency;
+- the pack size: enough items for ~PACK_SECONDS (2 s) of engine work, by the median measured item,
+  and no more than a fair share (the open studies' concurrency over the workers), at most MAX_PACK;
+- a worker (`batch_trial`) runs its pack's items one after another, each an ordinary engine run
+  (same run id, directory, results.json and runs-table row as any run), and reports them as they end,
+  items that end within REPORT_EVERY_S together; each item's result goes at once to its study's
+  searcher, so a study goes on while the pack runs on. A failed item is recorded failed, alone;
+- one worker per CPU (`cpus_per_trial` 1), reused for every pack: each starts (and imports torch and
+  the engine) once per suite;
+- Tune's loggers, syncing and experiment checkpoints are off: a suite that is killed is started
   again, and its completed runs are reused (run ids), never recomputed;
 - each study's trials are buffered on the driver and written to the database when the study has
   all of them, in one go (`batched records`), then the study is marked complete.
 
 A study that raises in its searcher (e.g. a planner with no valid proposal) is recorded as failed
 and the batch goes on. Only FIFO studies of random, tpe and planner go through here; the others
-(grid, ASHA) run one by one through util.tune_sweep.run_tune.
+(grid, ASHA) run one by one through util.tune_sweep.run_tune. Throughput against the in-process
+floor: benchmarks/data_generation.py.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ sweep (mode tune) whose study id starts with the suite name, so held-out tasks s
 training ones. The file is checked against a schema first: every problem at once, with key paths
 and the nearest valid names, exit status 2.
 
-FIFO studies of random, tpe and planner run many at a time, as one Tune experiment per batch
-(util/tune_batch.py); the others (grid, ASHA) one by one. Finished studies are skipped when the
-suite runs again; a study that fails is recorded as failed and the suite goes on.
+FIFO studies of random, tpe and planner run many at a time, as one Tune experiment (util/tune_batch.py:
+each Tune trial carries a pack of engine trials; `--batch-size N` splits the suite into experiments of N
+studies); the others (grid, ASHA) one by one. Finished studies are skipped when the suite runs again;
+a study that fails is recorded as failed and the suite goes on.
 """
 
 from __future__ import annotations
