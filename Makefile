@@ -9,12 +9,12 @@ PYTHON ?= python3
 
 .PHONY: demo test test-fast test-slow lint format bench data planner-data install install-dev clean
 
-$(VENV)/.installed: pyproject.toml scripts/install.sh
+$(VENV)/.installed: pyproject.toml scripts/install.sh scripts/constraints.txt
 	bash scripts/install.sh $(VENV)
 	touch $@
 
 # dev is a superset of the plain install: one pip pass, both stamps
-$(VENV)/.installed-dev: pyproject.toml scripts/install.sh
+$(VENV)/.installed-dev: pyproject.toml scripts/install.sh scripts/constraints.txt
 	bash scripts/install.sh $(VENV) dev
 	touch $(VENV)/.installed $@
 
