@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -145,6 +146,7 @@ def main() -> None:
 
     ray.shutdown()  # the floor runs alone
     seconds = floor_seconds(trials, scratch / "floor")
+    shutil.rmtree(scratch, ignore_errors=True)  # every run of the benchmark's suites and floor (~100 MB)
     mean_s = statistics.fmean(seconds)
     floor = cpus / mean_s
     figures.update(
