@@ -126,9 +126,11 @@ class Planner:
 
     # -- sampling -------------------------------------------------------------------------------
 
-    def sample(self, study: dict[str, Any], k: int) -> list[Candidate]:
-        """K candidate trials, each with the planner's predicted objective distribution."""
+    def sample(self, study: dict[str, Any], k: int, generator: Any = None) -> list[Candidate]:
+        """K candidate trials, each with the planner's predicted objective distribution. `generator`: a
+        torch.Generator of the study's own (a planner shared by studies of different seeds), else the planner's."""
         torch = self.torch
+        generator = generator or self.generator
         space = study["search_space"]
         order = sorted(space)
         prompt, best = self._prompt(study, order)
@@ -144,7 +146,7 @@ class Planner:
                 logits = out.logits[:, -1, :].float().cpu()  # (K, vocab)
                 index = torch.tensor(slot_ids)
                 probs = torch.softmax(logits[:, index] / self.temperature, dim=-1)  # only valid tokens
-                picks = index[torch.multinomial(probs, 1, generator=self.generator).squeeze(1)]  # (K,)
+                picks = index[torch.multinomial(probs, 1, generator=generator).squeeze(1)]  # (K,)
                 for row, token_id in enumerate(picks.tolist()):
                     chosen[row].append(token_id)
                 follow = names[slot + 1] if slot + 1 < len(order) else []  # the next parameter's name
@@ -172,6 +174,7 @@ class Planner:
         acquisition: str | None = "ei",
         max_rounds: int = 4,
         pending: list[dict[str, Any]] = (),
+        generator: Any = None,
     ) -> tuple[dict[str, Any], Metaprogram | None, Candidate]:
         """The next trial: (params, validated metaprogram or None without a base, the candidate chosen).
 
@@ -187,7 +190,7 @@ class Planner:
         fallback = None
         for _ in range(max_rounds):
             valid = []
-            for cand in self.sample(study, n):
+            for cand in self.sample(study, n, generator):
                 self.stats.sampled += 1
                 mp = self._validate(study, cand.params)
                 if mp is False:

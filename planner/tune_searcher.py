@@ -82,7 +82,11 @@ class PlannerSearch(Searcher):
             from planner.propose import Planner
 
             planner = Planner(checkpoint, seed=seed)
+        import torch
+
         self.planner = planner
+        # the study's own random stream: studies sharing one planner (a batch) still differ by seed
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self.task, self.base = task, base
         self.k, self.acquisition = k, acquisition
         self.space: dict[str, dict[str, Any]] | None = None
@@ -126,7 +130,11 @@ class PlannerSearch(Searcher):
         if self.space is None or not self._metric or not self._mode:
             raise RuntimeError("PlannerSearch needs a search space, metric and mode (set them in TuneConfig)")
         params, _mp, _cand = self.planner.suggest(
-            self.study(), k=self.k, acquisition=self.acquisition, pending=list(self.live.values())
+            self.study(),
+            k=self.k,
+            acquisition=self.acquisition,
+            pending=list(self.live.values()),
+            generator=self.generator,
         )
         self.live[trial_id] = params
         config: dict[str, Any] = {}

@@ -1,22 +1,32 @@
 """Many studies as one Ray Tune experiment: the throughput path of util/tune_suite.py.
 
 Running a suite study by study pays Tune's start-up (a Tuner, its actors, its storage) for every
-25 short trials, and leaves CPUs idle while one study waits on its last trial. Here one Tuner
-runs a whole batch of studies:
+25 short trials, and leaves CPUs idle while one study waits on its last trial. A Tune trial also
+costs the driver and the worker a round trip or more each, which is more than a 0.1 s engine run.
+Here one Tuner runs the whole suite (util/tune_suite.py: one experiment by default):
 
 - `StudyMux`, a Tune `Searcher`, holds one searcher per study (random: `util.search_space.sample`;
-  tpe: Tune's `OptunaSearch`; planner: `planner.tune_searcher.PlannerSearch`) and hands out the next
-  trial of whichever study has room, so each study keeps its own history, seed and concurrency;
-- trials run on reused actors with a fractional CPU each (`cpus_per_trial`), so the actors'
-  round trips to the driver overlap;
-- Tune's loggers, syncing and experiment checkpoints are off: a batch that is killed is started
+  tpe: Tune's `OptunaSearch`; planner: `planner.tune_searcher.PlannerSearch`, one planner model shared,
+  each study with its own seed) and hands out packs: one Tune trial carries up to `pack_size()`
+  engine trials ("items") of the open studies, the earliest studies first (so they finish, and are
+  written, one after another), each study within its own concurrency;
+- the pack size: enough items for ~PACK_SECONDS (2 s) of engine work, by the median measured item,
+  and no more than a fair share (the open studies' concurrency over the workers), at most MAX_PACK;
+- a worker (`batch_trial`) runs its pack's items one after another, each an ordinary engine run
+  (same run id, directory, results.json and runs-table row as any run), and reports them as they end,
+  items that end within REPORT_EVERY_S together; each item's result goes at once to its study's
+  searcher, so a study goes on while the pack runs on. A failed item is recorded failed, alone;
+- one worker per CPU (`cpus_per_trial` 1), reused for every pack: each starts (and imports torch and
+  the engine) once per suite;
+- Tune's loggers, syncing and experiment checkpoints are off: a suite that is killed is started
   again, and its completed runs are reused (run ids), never recomputed;
 - each study's trials are buffered on the driver and written to the database when the study has
   all of them, in one go (`batched records`), then the study is marked complete.
 
 A study that raises in its searcher (e.g. a planner with no valid proposal) is recorded as failed
 and the batch goes on. Only FIFO studies of random, tpe and planner go through here; the others
-(grid, ASHA) run one by one through util.tune_sweep.run_tune.
+(grid, ASHA) run one by one through util.tune_sweep.run_tune. Throughput against the in-process
+floor: benchmarks/data_generation.py.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,50 +124,88 @@ def make_searcher(study: Study, planner: Any = None) -> Any:
     )
 
 
-class StudyMux(Searcher):
-    """Round-robin over the open studies; each trial's config names its study, order and params."""
+PACK_SECONDS = 2.0  # engine work one Tune trial carries: Tune's own cost per trial is then a small share of it
+MAX_PACK = 16
 
-    def __init__(self, studies: list[Study]):
+
+class StudyMux(Searcher):
+    """Hands out packs: each Tune trial carries up to `pack_size()` engine trials ("items") of the open studies.
+
+    Items are drawn from the open studies in order (the earliest first, so studies finish one after another and
+    are written as they do), each study up to its own concurrency: an item counts as running from the moment it
+    is packed until its result comes back (`on_trial_result`: the worker reports every item as it ends). Each
+    item's result goes to its own study's searcher at once, so the study can go on while the pack runs on.
+    """
+
+    def __init__(self, studies: list[Study], slots: int = 1, pack_seconds: float = PACK_SECONDS):
         super().__init__(metric="objective", mode="max")  # per study, its own metric and mode apply
-        self.studies = studies
-        self.live: dict[str, tuple[int, int]] = {}  # trial id -> (study index, order)
-        self.cursor = 0
+        self.studies, self.slots, self.pack_seconds = studies, max(1, slots), pack_seconds
+        self.live: dict[str, list[tuple[int, int]]] = {}  # Tune trial id -> its items (study index, order)
+        self.item_seconds: list[float] = []  # measured wall seconds of items, for the pack size
+        self.first_open = 0  # every study before it has handed out all its trials (or failed)
+
+    def pack_size(self) -> int:
+        """Enough items to hold ~pack_seconds of work, and no more than a fair share of what the open studies
+        may run at once (so that every slot gets work, and the last studies are not packed into one trial)."""
+        share = sum(s.sweep.tune.concurrency for s in self.studies[self.first_open :] if s.open) // self.slots
+        typical = statistics.median(self.item_seconds[-50:]) if self.item_seconds else 0.25
+        return max(1, min(MAX_PACK, share, round(self.pack_seconds / max(typical, 1e-3))))
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        n = len(self.studies)
-        for step in range(n):
-            study = self.studies[(self.cursor + step) % n]
-            if not study.open or len(study.pending) >= study.sweep.tune.concurrency:
-                continue
-            sub_id = f"{study.index}:{study.suggested}"
-            try:
-                params = study.searcher.suggest(sub_id)
-            except Exception as exc:  # this study cannot go on: record it failed, keep the batch going
-                study.error = f"{type(exc).__name__}: {exc}"
-                log.warning("study %s failed: %s", study.study_id, study.error)
-                continue
-            if params is None:
-                continue
-            order = study.suggested
-            study.suggested += 1
-            study.pending.add(sub_id)
-            self.live[trial_id] = (study.index, order)
-            self.cursor = (self.cursor + step + 1) % n
-            return {"study": study.index, "order": order, "params": _flat(params)}
-        if all(not s.open for s in self.studies):
+        items: list[dict[str, Any]] = []
+        size = self.pack_size()
+        while self.first_open < len(self.studies) and not self.studies[self.first_open].open:
+            self.first_open += 1  # studies handed out in full stay behind the cursor
+        for study in self.studies[self.first_open :]:
+            while len(items) < size and study.open and len(study.pending) < study.sweep.tune.concurrency:
+                params = self._next(study)
+                if params is None:
+                    break
+                items.append({"study": study.index, "order": study.suggested - 1, "params": params})
+            if len(items) >= size:
+                break
+        if items:
+            self.live[trial_id] = [(item["study"], item["order"]) for item in items]
+            return {"items": items}
+        if self.first_open >= len(self.studies):
             return Searcher.FINISHED
-        return None  # every open study is at its concurrency: ask again when a trial ends
+        return None  # every open study is at its concurrency: Tune asks again when a result comes back
+
+    def _next(self, study: Study) -> dict[str, Any] | None:
+        sub_id = f"{study.index}:{study.suggested}"
+        try:
+            params = study.searcher.suggest(sub_id)
+        except Exception as exc:  # this study cannot go on: record it failed, keep the batch going
+            study.error = f"{type(exc).__name__}: {exc}"
+            log.warning("study %s failed: %s", study.study_id, study.error)
+            return None
+        if params is None:
+            return None
+        study.suggested += 1
+        study.pending.add(sub_id)
+        return _flat(params)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        items = self.live.get(trial_id, [])
+        for back in reported(result, len(items)):
+            index, order = items[back["item"]]
+            if isinstance(back.get("item_s"), int | float):
+                self.item_seconds.append(float(back["item_s"]))
+            self._back(index, order, back, error=back.get("run_status") != "completed")
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        index, order = self.live.pop(trial_id, (None, None))
-        if index is None:
-            return
+        for index, order in self.live.pop(trial_id, []):  # items the worker never reported: failed
+            self._back(index, order, None, error=True)
+
+    def _back(self, index: int, order: int, result: dict | None, error: bool) -> None:
         study = self.studies[index]
         sub_id = f"{index}:{order}"
+        if sub_id not in study.pending:
+            return
         study.pending.discard(sub_id)
         if study.error is None:
             try:
-                study.searcher.on_trial_complete(sub_id, result=result, error=error)
+                study.searcher.on_trial_complete(sub_id, result=None if error else result, error=error)
             except Exception as exc:
                 study.error = f"{type(exc).__name__}: {exc}"
 
@@ -177,12 +226,38 @@ def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def batch_trial(config: dict[str, Any], bases: list[dict[str, Any]], placement: dict[str, Any]) -> None:
-    """One trial of one study of the batch: an ordinary engine run through util.tune_trial (`placement`: the
-    driver's job_launch.shipping.Placement, as a dict)."""
-    from util.tune_trial import tune_trial
+REPORT_EVERY_S = 0.5  # a worker waits for the driver at each report: items ended within this go back together
 
-    tune_trial(config["params"], bases[config["study"]], placement, intermediate=False)
+
+def batch_trial(config: dict[str, Any], bases: list[dict[str, Any]], placement: dict[str, Any]) -> None:
+    """One Tune trial: its items one after another, each an ordinary engine run through util.tune_trial. Items go
+    back as they end, those that end within REPORT_EVERY_S of the last report together (`items`: a list of results,
+    each with `item`, its place in the pack). A failed item is reported failed and the pack goes on.
+    `placement`: the driver's job_launch.shipping.Placement, as a dict."""
+    from ray import tune
+
+    from util.tune_trial import trial_result
+
+    done: list[dict[str, Any]] = []
+    last = time.monotonic()
+    for number, item in enumerate(config["items"]):
+        started = time.monotonic()
+        try:
+            result = trial_result(item["params"], bases[item["study"]], placement, intermediate=False)
+        except Exception as exc:  # a failed run (or invalid params): this item alone fails
+            result = {"run_status": "failed", "error": " ".join(f"{type(exc).__name__}: {exc}".split())[:500]}
+        done.append({**result, "item": number, "item_s": time.monotonic() - started})
+        if number == len(config["items"]) - 1 or time.monotonic() - last >= REPORT_EVERY_S:
+            tune.report({"objective": None, "items": done})  # `objective`: the key Tune expects of a result
+            done, last = [], time.monotonic()
+
+
+def reported(result: dict[str, Any], size: int) -> list[dict[str, Any]]:
+    """The item results in one of batch_trial's reports (of a pack of `size` items)."""
+    items = result.get("items")
+    if not isinstance(items, list):
+        return []
+    return [r for r in items if isinstance(r, dict) and isinstance(r.get("item"), int) and 0 <= r["item"] < size]
 
 
 def _recorder_class() -> type:
@@ -191,45 +266,56 @@ def _recorder_class() -> type:
     from util.tune_sweep import _trial_error
 
     class BatchRecorder(Callback):
-        """Driver side: buffers each study's trials, writes a study when it has them all."""
+        """Driver side: buffers each study's trials as their items come back, writes a study when it has them all."""
 
         def __init__(self, studies: list[Study], db_url: str, on_study: Any = None):
             self.studies, self.db_url, self.on_study = studies, db_url, on_study
             self.written: set[int] = set()
+            self.items = 0
+            self.first: dict[Any, tuple[float, int]] = {}  # worker pid -> (time, items back) at its first result
 
         def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks; the studies stay on the driver
             return {"db_url": self.db_url}
 
-        def _trial(self, trial: Any, failed: bool) -> None:
-            config, result = trial.config, trial.last_result or {}
-            study = self.studies[config["study"]]
-            objective = result.get("objective")
-            ok = not failed and result.get("run_status") == "completed"
-            ok = ok and isinstance(objective, int | float) and math.isfinite(objective)
-            study.trials[config["order"]] = {
-                "run_id": result.get("run_id") or "",
-                "params": config["params"],
-                "objective": float(objective) if ok else None,
-                "status": "completed" if ok else "failed",
-                "error": None if ok else (_trial_error(trial) if failed else "no objective"),
-                "epochs": int(result.get("epochs_run", 0)),
-                "metrics": {k: v for k, v in result.items() if "/" in k},
-                "wall_s": result.get("wall_s"),
-            }
+        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+            items = trial.config.get("items", [])
+            studies = []
+            for back in reported(result, len(items)):
+                item = items[back["item"]]
+                studies.append(self.studies[item["study"]])
+                record_item(studies[-1], item, back)
+                self.items += 1
+            if studies:
+                self.first.setdefault(result.get("pid"), (time.monotonic(), self.items))
+                self.flush(studies)
+
+        def ready(self, started: float) -> tuple[float, int]:
+            """(seconds from `started` until the last worker to start returned its first result, items back by
+            then): the workers' start-up, imports included, which a suite pays once."""
+            if not self.first:
+                return 0.0, 0
+            at, items = max(self.first.values())
+            return at - started, items
+
+        def _ended(self, trial: Any, error: str) -> None:
+            for item in trial.config.get("items", []):  # items that never came back fail with the trial
+                study = self.studies[item["study"]]
+                if item["order"] not in study.trials:
+                    record_item(study, item, {"run_status": "failed", "error": error})
+            self.flush()
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self._trial(trial, failed=False)
-            self.flush()
+            self._ended(trial, "no result")
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self._trial(trial, failed=True)
-            self.flush()
+            self._ended(trial, _trial_error(trial))
 
         def on_experiment_end(self, trials: list, **info: Any) -> None:
             self.flush()
 
-        def flush(self) -> None:
-            ready = [s for s in self.studies if s.done and s.index not in self.written]
+        def flush(self, studies: list[Study] | None = None) -> None:
+            """Write the studies (of `studies`, default all) that have all their trials and are not written yet."""
+            ready = {s.index: s for s in (studies or self.studies) if s.done and s.index not in self.written}.values()
             if not ready:
                 return
             with Database(self.db_url) as db:
@@ -240,6 +326,23 @@ def _recorder_class() -> type:
                         self.on_study(study)
 
     return BatchRecorder
+
+
+def record_item(study: Study, item: dict[str, Any], result: dict[str, Any]) -> None:
+    """One item's result as its study's trial record (kept on the driver until the study is written)."""
+    objective = result.get("objective")
+    ok = result.get("run_status") == "completed" and isinstance(objective, int | float) and math.isfinite(objective)
+    error = None if ok else (result.get("error") or "no objective")
+    study.trials[item["order"]] = {
+        "run_id": result.get("run_id") or "",
+        "params": item["params"],
+        "objective": float(objective) if ok else None,
+        "status": "completed" if ok else "failed",
+        "error": error,
+        "epochs": int(result.get("epochs_run", 0) or 0),
+        "metrics": {k: v for k, v in result.items() if "/" in k and not k.startswith("config/")},
+        "wall_s": result.get("wall_s"),
+    }
 
 
 def write_study(db: Database, study: Study) -> None:
@@ -288,7 +391,7 @@ def run_batch(
     *,
     address: str | None = None,
     db_url: str | None = None,
-    cpus_per_trial: float = 0.5,
+    cpus_per_trial: float = 1.0,
     concurrency: int | None = None,
     on_study: Any = None,
 ) -> dict[str, Any]:
@@ -299,6 +402,7 @@ def run_batch(
     from job_launch.shipping import Placement
 
     empty = {"studies": 0, "skipped": 0, "complete": 0, "failed": 0, "errors": {}, "trials": 0, "wall_s": 0.0}
+    empty.update(ready_s=0.0, ready_trials=0)
     if not sweeps:
         return empty
     _, paths = sweeps[0].base()
@@ -340,8 +444,8 @@ def run_batch(
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=StudyMux(studies),
-            num_samples=sum(s.requested for s in studies),
+            search_alg=StudyMux(studies, slots=concurrency),
+            num_samples=sum(s.requested for s in studies),  # at most: a pack holds one item or more
             max_concurrent_trials=concurrency,
             reuse_actors=True,
         ),
@@ -357,6 +461,7 @@ def run_batch(
     tuner.fit()
     recorder.flush()
     wall = time.monotonic() - started
+    ready_s, ready_trials = recorder.ready(started)
     failed = [s for s in studies if s.error]
     return {
         "studies": len(studies),
@@ -366,11 +471,14 @@ def run_batch(
         "errors": {s.study_id: s.error for s in failed},
         "trials": sum(len(s.trials) for s in studies),
         "wall_s": round(wall, 2),
+        "ready_s": round(ready_s, 2),
+        "ready_trials": ready_trials,
     }
 
 
 def _shared_planner(studies: list[Study]) -> Any:
-    """One planner model for every planner study of the batch (same checkpoint)."""
+    """One planner model for every planner study of the batch (same checkpoint); each study's PlannerSearch draws
+    from its own generator, seeded by the study's seed."""
     checkpoints = {s.sweep.tune.planner_checkpoint for s in studies if s.sweep.tune.algorithm == "planner"}
     if len(checkpoints) != 1:
         return None

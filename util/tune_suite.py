@@ -11,9 +11,10 @@ sweep (mode tune) whose study id starts with the suite name, so held-out tasks s
 training ones. The file is checked against a schema first: every problem at once, with key paths
 and the nearest valid names, exit status 2.
 
-FIFO studies of random, tpe and planner run many at a time, as one Tune experiment per batch
-(util/tune_batch.py); the others (grid, ASHA) one by one. Finished studies are skipped when the
-suite runs again; a study that fails is recorded as failed and the suite goes on.
+FIFO studies of random, tpe and planner run many at a time, as one Tune experiment (util/tune_batch.py:
+each Tune trial carries a pack of engine trials; `--batch-size N` splits the suite into experiments of N
+studies); the others (grid, ASHA) one by one. Finished studies are skipped when the suite runs again;
+a study that fails is recorded as failed and the suite goes on.
 """
 
 from __future__ import annotations
@@ -205,8 +206,8 @@ def run_suite(
     *,
     address: str | None = None,
     db_url: str | None = None,
-    batch_size: int = 64,
-    cpus_per_trial: float = 0.5,
+    batch_size: int | None = None,
+    cpus_per_trial: float = 1.0,
     sequential: bool = False,
     log=print,
 ) -> dict[str, Any]:
@@ -239,9 +240,10 @@ def run_suite(
             failed = sum(t["status"] == "failed" for t in study.trials.values())
             report(study.study_id, len(study.trials), failed, best, study.error)
 
-        for i in range(0, len(batched), batch_size):
+        step = batch_size or len(batched)  # default: one experiment, so workers start (and import) once
+        for i in range(0, len(batched), step):
             summary = run_batch(
-                batched[i : i + batch_size],
+                batched[i : i + step],
                 address=address,
                 db_url=db_url,
                 cpus_per_trial=cpus_per_trial,
@@ -249,6 +251,8 @@ def run_suite(
             )
             done += summary["skipped"]
             counts["complete"] += summary["skipped"]
+            counts["ready_s"] = counts.get("ready_s", 0.0) + summary["ready_s"]  # the workers' start-up
+            counts["ready_trials"] = counts.get("ready_trials", 0) + summary["ready_trials"]
     for sweep in one_by_one:
         from util.tune_sweep import run_tune
 
@@ -280,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stride", type=int, default=1, help="every Nth study only (a sample across the suite)")
     parser.add_argument("--count", type=int, help="trials per study (default: the suite's)")
     parser.add_argument("--planner-checkpoint", help="tune.planner_checkpoint of the planner studies")
-    parser.add_argument("--batch-size", type=int, default=64, help="studies per Tune experiment (FIFO studies)")
-    parser.add_argument("--cpus-per-trial", type=float, default=0.5, help="Ray CPUs per trial of a batch")
+    parser.add_argument("--batch-size", type=int, help="studies per Tune experiment (FIFO studies; default: all)")
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0, help="Ray CPUs per Tune trial of a batch")
     parser.add_argument("--sequential", action="store_true", help="one Tune experiment per study (no batches)")
     parser.add_argument("--dry-run", action="store_true", help="list the studies; run nothing")
     parser.add_argument("--db", help="database file (default <output_root>/metaprogram.db)")

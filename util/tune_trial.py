@@ -76,6 +76,22 @@ def tune_trial(
     """One trial. `intermediate`: report every epoch or stage (ASHA needs them; FIFO does not, and each costs a
     round trip). `sink`: the driver's RecordSink, which takes the run's records when it ran on another node.
     `objective`: the sweep's own objective (util.sweep_objective), scored at every report."""
+    from ray import tune
+
+    result = trial_result(config, base, placement, intermediate, sink, objective)
+    tune.report(result)  # a SystemExit here (stop after the last result) must reach Ray: the run is complete
+
+
+def trial_result(
+    config: dict[str, Any],
+    base: dict[str, Any],
+    placement: dict[str, Any],
+    intermediate: bool = True,
+    sink: Any = None,
+    objective: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run (or reuse) the trial's engine run; its final result, as tune_trial reports it. A failed run raises
+    RunFailedOnWorker (see tune_trial for the arguments)."""
     import ray
     from ray import tune
 
@@ -147,4 +163,4 @@ def tune_trial(
     if objective_value is not None:
         final["objective"] = float(objective_value)
         final["best_objective"] = float(objective_value)
-    tune.report(final)  # a SystemExit here (stop after the last result) must reach Ray: the run is complete
+    return final

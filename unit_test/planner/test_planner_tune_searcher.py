@@ -57,6 +57,20 @@ def test_suggest_complete_cycle(untrained_checkpoint, execution_base):
     assert fresh.trials == searcher.trials and fresh.space == searcher.space
 
 
+def test_studies_sharing_one_planner_follow_their_own_seeds(untrained_checkpoint, execution_base):
+    """A batch shares one planner among its studies: each study's proposals still come from its own seed."""
+    shared = Planner(untrained_checkpoint, seed=0)
+
+    def proposals(seed: int) -> list:
+        searcher = PlannerSearch(untrained_checkpoint, TASK, base=execution_base, k=4, seed=seed, planner=shared)
+        searcher.set_search_properties("val/accuracy", "max", PARAM_SPACE)
+        return [searcher.suggest(f"t{i}") for i in range(3)]
+
+    first, other, again = proposals(1), proposals(2), proposals(1)
+    assert first == again  # the same seed proposes the same, whatever else used the planner in between
+    assert first != other
+
+
 @pytest.mark.slow
 def test_a_real_tune_run_uses_the_planner(untrained_checkpoint, execution_base, tmp_path):
     import ray

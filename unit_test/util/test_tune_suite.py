@@ -15,16 +15,24 @@ def suite_file(tmp_path, checkpoint) -> str:
         "suite": "failing",
         "count": 3,
         "overrides": ["pipeline.epochs=1", "pipeline.device=cpu", "~pipeline.hooks.progress"],
-        "tune": {"concurrency": 2, "retries": 0, "planner_checkpoint": str(checkpoint)},
+        "tune": {"concurrency": 4, "retries": 0, "planner_checkpoint": str(checkpoint)},
         "tasks": {"iris": {"dataset": "classification/iris"}},
         "models": {
             "mlp": {
                 "model": "classic/mlp",
                 "space": {"pipeline.optim.lr": {"type": "loguniform", "low": 0.001, "high": 0.1}},
-            }
+            },
+            # every point of this space is refused in the worker: each such trial fails alone, in a pack with others
+            "bad": {
+                "model": "classic/mlp",
+                "space": {"pipeline.optim.name": {"type": "choice", "values": ["nonesuch"]}},
+            },
         },
         # the planner's checkpoint folder is empty: that study cannot start; the random one must still run
-        "studies": [{"models": ["mlp"], "algorithms": ["planner", "random"], "seeds": [0]}],
+        "studies": [
+            {"models": ["mlp"], "algorithms": ["planner", "random"], "seeds": [0]},
+            {"models": ["bad"], "algorithms": ["random"], "seeds": [0]},
+        ],
     }
     path = tmp_path / "failing.yaml"
     path.write_text(yaml.safe_dump(suite))
@@ -43,14 +51,19 @@ def test_a_failed_study_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch,
     out = capsys.readouterr().out
     counts = json.loads(out.strip().splitlines()[-1])
     assert status == 1  # not everything completed
-    assert counts == {**counts, "studies": 2, "complete": 1, "failed": 1}
+    assert counts == {**counts, "studies": 3, "complete": 2, "failed": 1}
     assert "FAILED" in out
     with Database(db_path) as db:
-        by_algorithm = {s["algorithm"]: s for s in db.studies("failing")}
-        random_trials = db.trials(by_algorithm["random"]["id"])
-    assert by_algorithm["planner"]["status"] == "failed"
-    assert by_algorithm["random"]["status"] == "complete"
-    assert by_algorithm["random"]["trials"] == 3
+        by_name = {s["id"].split(".")[2] + "." + s["algorithm"]: s for s in db.studies("failing")}
+        random_trials = db.trials(by_name["mlp.random"]["id"])
+        bad_trials = db.trials(by_name["bad.random"]["id"])
+    assert by_name["mlp.planner"]["status"] == "failed"
+    assert by_name["mlp.random"]["status"] == "complete"
+    assert by_name["mlp.random"]["trials"] == 3
     # the random study ran in a batch (util/tune_batch.py): its trials are real runs that completed
     assert [t["status"] for t in random_trials] == ["completed"] * 3, random_trials
     assert all(t["objective"] is not None for t in random_trials)
+    # the bad study's trials shared packs with the random study's (concurrency 4, 2 workers): each failed alone
+    assert by_name["bad.random"]["status"] == "complete"
+    assert [t["status"] for t in bad_trials] == ["failed"] * 3
+    assert all("nonesuch" in t["error"] for t in bad_trials), bad_trials
