@@ -226,7 +226,8 @@ def _cancel(pending: dict, paths: Paths, db_url: str, study_id: str | None, outc
 
     for ref in pending:
         ray.cancel(ref, force=False)  # KeyboardInterrupt inside the task: the engine records the run
-    ray.wait(list(pending), num_returns=len(pending), timeout=10)
+    # each cancelled run records itself 'interrupted' as it stops; on a busy machine that takes a while
+    ray.wait(list(pending), num_returns=len(pending), timeout=60)
     with Database(db_url) as db:
         for _ref, (_order, job) in pending.items():
             results = RunRecord(paths.run_dir(job.mp.id)).results() or {}

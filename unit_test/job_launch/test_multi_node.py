@@ -127,7 +127,7 @@ class Cluster:
     def scratch(self, name: str) -> Path:
         return self.root / name / "scratch"
 
-    def wait_for(self, far_nodes: int, timeout: float = 120) -> None:
+    def wait_for(self, far_nodes: int, timeout: float = 300) -> None:  # three `ray start`s beside a busy worker
         env = {**os.environ, **BASE_ENV}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
