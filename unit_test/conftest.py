@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
 from unit_test.helpers import REPO
+
+
+def pytest_configure(config):
+    # A suite started in the background (`make test &`) inherits SIGINT ignored, and so would every process it
+    # starts: job_launch's Ctrl-C and Ray's cancelling of a task (a SIGINT to its worker) would then do nothing.
+    # Restore it as at a terminal; the processes the tests start get the default action.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

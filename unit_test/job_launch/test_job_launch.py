@@ -148,11 +148,6 @@ def test_bad_files_are_refused_with_every_problem(tmp_path):
     assert "did you mean 'mlp'" in refused.stderr and "missing.yaml: cannot read it" in refused.stderr
 
 
-def _ctrl_c_delivered() -> None:
-    """As at a terminal: a suite started in the background (`make test &`) ignores SIGINT, and children inherit it."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_ctrl_c_cancels_jobs_in_flight_and_leaves_consistent_records(loopback_head, tmp_path):
     files = write_sleep_jobs(tmp_path / "jobs", [["pipeline.seconds=30"], ["pipeline.seconds=30"]])
     env = {**os.environ, **HEAD_ENV, "METAPROGRAM_OUTPUT_ROOT": str(tmp_path)}
@@ -162,7 +157,6 @@ def test_ctrl_c_cancels_jobs_in_flight_and_leaves_consistent_records(loopback_he
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_ctrl_c_delivered,
     )
     runs = tmp_path / "runs"
     deadline = time.monotonic() + 120
