@@ -17,6 +17,35 @@ def pytest_configure(config):
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+# The longest tests, by module, longest first. pytest-xdist hands tests out in collection order (groups
+# first, largest first), a few at a time: a long test handed out last would leave one worker running it
+# alone while the other sits idle, so these start first and the short unit tests fill the end.
+LONGEST_FIRST = (
+    "test_tune_resume.py",
+    "test_llm_chain.py",
+    "test_tune_sweeper.py",
+    "test_tune_planner.py",
+    "test_parallel_multirun.py",
+    "test_sweep_watch.py",
+    "test_tracking.py",
+    "test_planner_loop.py",
+    "test_tune_suite.py",
+    "test_resume_after_sigterm.py",
+    "test_llm_benchmark.py",
+    "test_cifar_command_line.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> tuple[int, int]:
+        module = item.path.name
+        if module in LONGEST_FIRST:
+            return (0, LONGEST_FIRST.index(module))
+        return (1, 0) if item.get_closest_marker("integration") else (2, 0)
+
+    items.sort(key=rank)  # stable: the order within a module is kept
+
+
 @pytest.fixture
 def paths(tmp_path):
     from engine.paths import Paths

@@ -18,7 +18,8 @@ from database.store import Database
 from engine.compose import load
 from unit_test.helpers import write_sleep_jobs
 
-pytestmark = pytest.mark.integration  # Ray
+# Ray; most tests share one `ray start --head` (module fixture), so the module stays on one pytest-xdist worker
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("job_launch")]
 
 REPO = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
