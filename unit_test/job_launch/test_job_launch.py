@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,12 @@ import yaml
 from database.store import Database
 from engine.compose import load
 from unit_test.helpers import write_sleep_jobs
+from unit_test.ray_nodes import RayNode, failure_report, free_port, wait_started
 
 # Ray; most tests share one `ray start --head` (module fixture), so the module stays on one pytest-xdist worker
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("job_launch")]
 
 REPO = Path(__file__).resolve().parents[2]
-RAY = str(Path(sys.executable).with_name("ray"))
 # A throwaway cluster on loopback: no auth token to share between the head and its clients.
 HEAD_ENV = {
     "PYTHONPATH": str(REPO),
@@ -32,60 +31,23 @@ HEAD_ENV = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def loopback_head(tmp_path_factory):
     """`ray start --head` on 127.0.0.1 in its own temp dir (so no other Ray user finds it), stopped after."""
-    port = _free_port()
-    temp = Path(f"/tmp/rw5_{port}")  # short: Ray's socket paths have a length limit
-    env = {**os.environ, **HEAD_ENV}
-    head = subprocess.Popen(
-        [
-            RAY,
-            "start",
-            "--head",
-            "--block",
-            f"--port={port}",
-            "--node-ip-address=127.0.0.1",
-            "--num-cpus=2",
-            "--num-gpus=0",
-            "--include-dashboard=false",
-            f"--temp-dir={temp}",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        status = subprocess.run([RAY, "status", f"--address={address}"], env=env, capture_output=True, text=True)
-        if status.returncode == 0:
+    for attempt in (1, 2, 3):  # fresh port each try: on a busy machine `ray start` can give up
+        port = free_port()
+        args = ["--head", f"--port={port}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false"]
+        log = tmp_path_factory.mktemp("head") / "head.out"
+        head = RayNode(args, {**os.environ, **HEAD_ENV}, REPO, Path(f"/tmp/rw5_{port}"), log)
+        head.start()
+        why = wait_started({"head": head}, timeout=150, restart=False)
+        if why is None:
             break
-        time.sleep(1)
-    else:
-        _stop(head, temp)
-        pytest.fail("the loopback Ray head did not come up")
-    yield address
-    _stop(head, temp)
-
-
-def _stop(head: subprocess.Popen, temp: Path) -> None:
-    """The head, its GCS, raylet and workers share its process group (and only they do): end them all."""
-    import shutil
-
-    try:
-        os.killpg(head.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    head.wait(timeout=30)
-    shutil.rmtree(temp, ignore_errors=True)
+        head.stop()
+        if attempt == 3:
+            pytest.fail(failure_report(f"the loopback Ray head did not come up: {why}", {"head": head}))
+    yield f"127.0.0.1:{port}"
+    head.stop()
 
 
 def _summary(stdout: str) -> dict:

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,12 +24,12 @@ import yaml
 
 from database.store import Database
 from unit_test.helpers import write_sleep_jobs
+from unit_test.ray_nodes import RayNode, failure_report, free_port, wait_started
 
 # a Ray cluster of several nodes, started once for the module: its tests stay on one pytest-xdist worker
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("multi_node")]
 
 REPO = Path(__file__).resolve().parents[2]
-RAY = str(Path(sys.executable).with_name("ray"))
 BASE_ENV = {
     "OMP_NUM_THREADS": "1",
     "RAY_USAGE_STATS_ENABLED": "0",
@@ -64,58 +61,30 @@ if _watch and _log:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ClusterDidNotStart(Exception):
-    pass
-
-
 class Cluster:
-    """The nodes this module started; each is a `ray start --block` in its own process group."""
+    """The head and far nodes this module started (unit_test.ray_nodes)."""
 
     def __init__(self, root: Path, driver_root: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.root, self.driver_root = root, driver_root
         self.audit_log = root / "audit.log"
-        self.nodes: dict[str, tuple[subprocess.Popen, Path]] = {}
-        self.starts: dict[str, tuple[list[str], dict[str, str], Path]] = {}
-        self.last_status = ""
+        self.nodes: dict[str, RayNode] = {}
 
-    def _start(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def _node(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> RayNode:
         temp = Path(f"/tmp/rmn{self.port}{name}")  # short: Ray's socket paths have a length limit
-        shutil.rmtree(temp, ignore_errors=True)  # a restarted node starts clean
-        with open(self.root / f"{name}.out", "ab") as out:  # kept for the failure message
-            proc = subprocess.Popen(
-                [
-                    RAY,
-                    "start",
-                    "--block",
-                    "--node-ip-address=127.0.0.1",
-                    "--object-store-memory=100000000",
-                    f"--temp-dir={temp}",
-                    *args,
-                ],
-                env=env,
-                cwd=cwd,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.nodes[name] = (proc, temp)
-        self.starts[name] = (args, env, cwd)
+        node = RayNode(["--object-store-memory=100000000", *args], env, cwd, temp, self.root / f"{name}.out")
+        self.nodes[name] = node
+        node.start()
+        return node
 
-    def start_head(self) -> None:
+    def start_head(self) -> dict[str, RayNode]:
         env = {**os.environ, **BASE_ENV, **HEAD_ENV}
         env.pop("PYTHONPATH", None)
         args = ["--head", f"--port={self.port}", "--num-cpus=1", "--num-gpus=0", "--include-dashboard=false"]
-        self._start("h", args, env, REPO)
+        return {"h": self._node("h", args, env, REPO)}
 
-    def start_far_node(self, name: str) -> Path:
+    def start_far_node(self, name: str) -> RayNode:
         """A node that cannot see our files: another cwd, no repository on PYTHONPATH, its own scratch."""
         home = self.root / name
         (home / "site").mkdir(parents=True)
@@ -132,68 +101,25 @@ class Cluster:
             MP_AUDIT_LOG=str(self.audit_log),
         )
         args = [f"--address={self.address}", "--num-cpus=2", "--num-gpus=0", '--resources={"far": 2}']
-        self._start(name, args, env, home)
-        return home
+        return self._node(name, args, env, home)
+
+    def start(self, timeout: float = 150) -> str | None:
+        """Head first (far nodes would wait on it, using the CPUs it needs), then the far nodes; None once
+        all have started, else what went wrong with the nodes' output."""
+        why = wait_started(self.start_head(), timeout, restart=False)
+        if why is None:
+            why = wait_started({name: self.start_far_node(name) for name in FAR}, timeout, restart=True)
+        return None if why is None else failure_report(why, self.nodes)
 
     def scratch(self, name: str) -> Path:
         return self.root / name / "scratch"
 
-    def _status(self) -> bool:
-        out = subprocess.run(
-            [RAY, "status", f"--address={self.address}"], env={**os.environ, **BASE_ENV}, capture_output=True, text=True
-        )
-        self.last_status = out.stdout + out.stderr
-        return out.returncode == 0
-
-    def start(self, timeout: float = 150) -> None:
-        """Head first, then the far nodes, then wait until all of them offer 'far'."""
-        self.start_head()
-        self.wait_for_head(timeout)
-        for name in FAR:
-            self.start_far_node(name)
-        self.wait_for(len(FAR), timeout)
-
-    def wait_for(self, far_nodes: int, timeout: float = 150) -> None:
-        """Wait until `far_nodes` far nodes have joined; a far node whose `ray start` exited is started again."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._status() and f"0.0/{2.0 * far_nodes} far" in self.last_status:
-                return
-            for name, (proc, _) in list(self.nodes.items()):
-                if proc.poll() is not None:
-                    if name == "h":
-                        self._fail("the head node exited")
-                    self._start(name, *self.starts[name])
-            time.sleep(1)
-        self._fail(f"the cluster did not come up with {far_nodes} node(s) offering 'far' in {timeout:.0f} s")
-
-    def wait_for_head(self, timeout: float = 150) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._status():
-                return
-            if self.nodes["h"][0].poll() is not None:
-                self._fail("the head node exited")
-            time.sleep(1)
-        self._fail(f"the head node did not answer in {timeout:.0f} s")
-
-    def _fail(self, what: str) -> None:
-        """Fail with what the nodes printed: the only clue when this happens on a CI machine."""
-        tails = [f"--- {p.name}\n" + p.read_text(errors="replace")[-2000:] for p in sorted(self.root.glob("*.out"))]
-        raise ClusterDidNotStart("\n".join([what, "--- ray status", self.last_status[-2000:], *tails]))
-
     def kill(self, name: str) -> None:
-        proc, _ = self.nodes[name]
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=30)
+        self.nodes[name].stop()
 
     def stop_all(self) -> None:
-        for name, (_, temp) in self.nodes.items():
-            self.kill(name)
-            shutil.rmtree(temp, ignore_errors=True)
+        for node in self.nodes.values():
+            node.stop()
 
     def driver_reads(self) -> list[str]:
         return self.audit_log.read_text().splitlines() if self.audit_log.exists() else []
@@ -205,18 +131,16 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    # A second try on fresh ports: on a busy CI machine a first start once hung past 300 s, and the next
-    # start of the same cluster came up in 40 s.
-    for attempt in (1, 2):
+    # Fresh ports and nodes on each try: on a busy machine the head's `ray start` can give up.
+    for attempt in (1, 2, 3):
         cluster = Cluster(tmp_path_factory.mktemp("nodes"), tmp_path_factory.mktemp("driver"))
-        try:
-            cluster.start()
+        failure = cluster.start()
+        if failure is None:
             break
-        except ClusterDidNotStart as failure:
-            cluster.stop_all()
-            if attempt == 2:
-                pytest.fail(str(failure))
-            print(f"multi-node cluster: first start failed, trying again:\n{failure}", file=sys.stderr)
+        cluster.stop_all()
+        if attempt == 3:
+            pytest.fail(failure)
+        print(f"multi-node cluster, try {attempt} failed:\n{failure}", file=sys.stderr)
     try:
         yield cluster
     finally:

@@ -1,0 +1,86 @@
+"""`ray start --block` nodes for the tests that need a Ray head or a cluster of their own.
+
+Each node runs in its own process group with its own short temp dir and writes its output to a file.
+A node is up when its `ray start` prints "Ray runtime started" (after its raylet registered with the
+GCS): reading that file costs nothing, where polling `ray status` starts a Python that imports Ray
+every second, on the very CPUs the starting node needs. On a busy machine a node's `ray start` can
+give up (Ray waits a fixed 30 s for its raylet to register); the caller then starts it again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RAY = str(Path(sys.executable).with_name("ray"))
+STARTED = "Ray runtime started"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RayNode:
+    """One `ray start --block ARGS` process; `log` keeps what it printed, for a failure message."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, temp: Path, log: Path):
+        self.args, self.env, self.cwd, self.temp, self.log = args, env, cwd, temp, log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        shutil.rmtree(self.temp, ignore_errors=True)  # a restarted node starts clean
+        command = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", f"--temp-dir={self.temp}", *self.args]
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                command, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def started(self) -> bool:
+        return self.log.exists() and STARTED in self.log.read_text(errors="replace")
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+
+    def stop(self) -> None:
+        """The node's GCS, raylet and workers share its process group (and only they do): end them all."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=30)
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def wait_started(nodes: dict[str, RayNode], timeout: float, restart: bool) -> str | None:
+    """Wait until every node has started; None when they have, else why not.
+
+    With `restart`, a node whose `ray start` exited is started again (a worker node whose head is up);
+    without, its exit ends the wait."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = [name for name, node in nodes.items() if not node.started()]
+        if not waiting:
+            return None
+        for name in waiting:
+            if nodes[name].exited():
+                if not restart:
+                    return f"node {name}'s `ray start` exited"
+                nodes[name].start()
+        time.sleep(0.5)
+    return f"node(s) {', '.join(waiting)} did not start in {timeout:.0f} s"
+
+
+def failure_report(what: str, nodes: dict[str, RayNode]) -> str:
+    return "\n".join([what, *(f"--- node {name}:\n{node.output()}" for name, node in nodes.items())])
