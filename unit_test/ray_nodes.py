@@ -9,9 +9,7 @@ give up (Ray waits a fixed 30 s for its raylet to register); the caller then sta
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -53,12 +51,23 @@ class RayNode:
         return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
 
     def stop(self) -> None:
-        """The node's GCS, raylet and workers share its process group (and only they do): end them all."""
+        """End the node as a machine's death would: `ray start`, its GCS and raylet, and every worker.
+
+        Ray gives each worker a process group of its own, so killing the node's group alone would leave
+        its workers running jobs (and writing records) on a node that is gone."""
+        import psutil
+
         if self.proc is not None:
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+                tree = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
+            except psutil.NoSuchProcess:
+                tree = []
+            for process in tree:
+                try:
+                    process.kill()
+                except psutil.NoSuchProcess:
+                    pass
+            psutil.wait_procs(tree, timeout=30)
             self.proc.wait(timeout=30)
         shutil.rmtree(self.temp, ignore_errors=True)
 

@@ -262,7 +262,7 @@ def test_killing_the_far_node_mid_batch_retries_its_jobs_on_another_node(cluster
     assert busy, "no job started on a far node"
     cluster.kill(busy)  # mid-batch: jobs are running there
     stdout, stderr = proc.communicate(timeout=240)
-    assert proc.returncode == 0, stderr[-3000:]
+    assert proc.returncode == 0, (stdout + stderr)[-3000:]
     summary = _summary(stdout)
     assert summary["completed"] == 4 and summary["failed"] == 0
     results = _results(out)
