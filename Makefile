@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml scripts/install.sh scripts/constraints.txt
 	bash scripts/install.sh $(VENV)
 	touch $@
 
-# dev is a superset of the plain install: one pip pass, both stamps
+# dev is a superset of the plain install: one install pass, both stamps
 $(VENV)/.installed-dev: pyproject.toml scripts/install.sh scripts/constraints.txt
 	bash scripts/install.sh $(VENV) dev
 	touch $(VENV)/.installed $@

@@ -14,7 +14,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
 
 RAY = str(Path(sys.executable).with_name("ray"))
 STARTED = "Ray runtime started"
@@ -27,15 +32,18 @@ def free_port() -> int:
 
 
 class RayNode:
-    """One `ray start --block ARGS` process; `log` keeps what it printed, for a failure message."""
+    """One `ray start --block ARGS` process; `log` keeps what it printed, for a failure message.
+    A head (`port` given) listens on `address`."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, temp: Path, log: Path):
-        self.args, self.env, self.cwd, self.temp, self.log = args, env, cwd, temp, log
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, temp: Path, log: Path, port: int | None = None):
+        self.args, self.env, self.cwd, self.temp, self.log, self.port = args, env, cwd, temp, log, port
+        self.address = f"127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         shutil.rmtree(self.temp, ignore_errors=True)  # a restarted node starts clean
-        command = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", f"--temp-dir={self.temp}", *self.args]
+        head = ["--head", f"--port={self.port}"] if self.port else []
+        command = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", f"--temp-dir={self.temp}", *head, *self.args]
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 command, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -55,8 +63,6 @@ class RayNode:
 
         Ray gives each worker a process group of its own, so killing the node's group alone would leave
         its workers running jobs (and writing records) on a node that is gone."""
-        import psutil
-
         if self.proc is not None:
             try:
                 tree = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
@@ -93,3 +99,15 @@ def wait_started(nodes: dict[str, RayNode], timeout: float, restart: bool) -> st
 
 def failure_report(what: str, nodes: dict[str, RayNode]) -> str:
     return "\n".join([what, *(f"--- node {name}:\n{node.output()}" for name, node in nodes.items())])
+
+
+def start_in_tries(start: Callable[[], tuple[Any, str | None]], tries: int = 3) -> Any:
+    """`start()` makes a fresh node or cluster (new ports) and returns it with None, or with a failure report.
+    A failed try is stopped and made again: on a busy machine `ray start` can give up."""
+    for attempt in range(1, tries + 1):
+        started, failure = start()
+        if failure is None:
+            return started
+        started.stop()
+        print(f"try {attempt} of {tries} failed:\n{failure}", file=sys.stderr)
+    pytest.fail(failure)

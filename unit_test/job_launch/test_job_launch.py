@@ -16,7 +16,7 @@ import yaml
 from database.store import Database
 from engine.compose import load
 from unit_test.helpers import write_sleep_jobs
-from unit_test.ray_nodes import RayNode, failure_report, free_port, wait_started
+from unit_test.ray_nodes import RayNode, failure_report, free_port, start_in_tries, wait_started
 
 # Ray; most tests share one `ray start --head` (module fixture), so the module stays on one pytest-xdist worker
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("job_launch")]
@@ -31,22 +31,20 @@ HEAD_ENV = {
 }
 
 
+def _start_head(log_dir: Path) -> tuple[RayNode, str | None]:
+    port = free_port()
+    args = ["--num-cpus=2", "--num-gpus=0", "--include-dashboard=false"]
+    head = RayNode(args, {**os.environ, **HEAD_ENV}, REPO, Path(f"/tmp/rw5_{port}"), log_dir / "head.out", port=port)
+    head.start()
+    why = wait_started({"head": head}, timeout=150, restart=False)
+    return head, why and failure_report(f"the loopback Ray head did not come up: {why}", {"head": head})
+
+
 @pytest.fixture(scope="module")
 def loopback_head(tmp_path_factory):
     """`ray start --head` on 127.0.0.1 in its own temp dir (so no other Ray user finds it), stopped after."""
-    for attempt in (1, 2, 3):  # fresh port each try: on a busy machine `ray start` can give up
-        port = free_port()
-        args = ["--head", f"--port={port}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false"]
-        log = tmp_path_factory.mktemp("head") / "head.out"
-        head = RayNode(args, {**os.environ, **HEAD_ENV}, REPO, Path(f"/tmp/rw5_{port}"), log)
-        head.start()
-        why = wait_started({"head": head}, timeout=150, restart=False)
-        if why is None:
-            break
-        head.stop()
-        if attempt == 3:
-            pytest.fail(failure_report(f"the loopback Ray head did not come up: {why}", {"head": head}))
-    yield f"127.0.0.1:{port}"
+    head = start_in_tries(lambda: _start_head(tmp_path_factory.mktemp("head")))
+    yield head.address
     head.stop()
 
 

@@ -24,7 +24,7 @@ import yaml
 
 from database.store import Database
 from unit_test.helpers import write_sleep_jobs
-from unit_test.ray_nodes import RayNode, failure_report, free_port, wait_started
+from unit_test.ray_nodes import RayNode, failure_report, free_port, start_in_tries, wait_started
 
 # a Ray cluster of several nodes, started once for the module: its tests stay on one pytest-xdist worker
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("multi_node")]
@@ -71,9 +71,10 @@ class Cluster:
         self.audit_log = root / "audit.log"
         self.nodes: dict[str, RayNode] = {}
 
-    def _node(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> RayNode:
+    def _node(self, name: str, args: list[str], env: dict[str, str], cwd: Path, port: int | None = None) -> RayNode:
         temp = Path(f"/tmp/rmn{self.port}{name}")  # short: Ray's socket paths have a length limit
-        node = RayNode(["--object-store-memory=100000000", *args], env, cwd, temp, self.root / f"{name}.out")
+        args = ["--object-store-memory=100000000", *args]
+        node = RayNode(args, env, cwd, temp, self.root / f"{name}.out", port=port)
         self.nodes[name] = node
         node.start()
         return node
@@ -81,8 +82,8 @@ class Cluster:
     def start_head(self) -> dict[str, RayNode]:
         env = {**os.environ, **BASE_ENV, **HEAD_ENV}
         env.pop("PYTHONPATH", None)
-        args = ["--head", f"--port={self.port}", "--num-cpus=1", "--num-gpus=0", "--include-dashboard=false"]
-        return {"h": self._node("h", args, env, REPO)}
+        args = ["--num-cpus=1", "--num-gpus=0", "--include-dashboard=false"]
+        return {"h": self._node("h", args, env, REPO, port=self.port)}
 
     def start_far_node(self, name: str) -> RayNode:
         """A node that cannot see our files: another cwd, no repository on PYTHONPATH, its own scratch."""
@@ -103,13 +104,13 @@ class Cluster:
         args = [f"--address={self.address}", "--num-cpus=2", "--num-gpus=0", '--resources={"far": 2}']
         return self._node(name, args, env, home)
 
-    def start(self, timeout: float = 150) -> str | None:
-        """Head first (far nodes would wait on it, using the CPUs it needs), then the far nodes; None once
-        all have started, else what went wrong with the nodes' output."""
+    def start(self, timeout: float = 150) -> tuple[Cluster, str | None]:
+        """Head first (far nodes would wait on it, using the CPUs it needs), then the far nodes; with None
+        once all have started, else what went wrong with the nodes' output."""
         why = wait_started(self.start_head(), timeout, restart=False)
         if why is None:
             why = wait_started({name: self.start_far_node(name) for name in FAR}, timeout, restart=True)
-        return None if why is None else failure_report(why, self.nodes)
+        return self, why and failure_report(why, self.nodes)
 
     def scratch(self, name: str) -> Path:
         return self.root / name / "scratch"
@@ -117,7 +118,7 @@ class Cluster:
     def kill(self, name: str) -> None:
         self.nodes[name].stop()
 
-    def stop_all(self) -> None:
+    def stop(self) -> None:
         for node in self.nodes.values():
             node.stop()
 
@@ -131,20 +132,14 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    # Fresh ports and nodes on each try: on a busy machine the head's `ray start` can give up.
-    for attempt in (1, 2, 3):
-        cluster = Cluster(tmp_path_factory.mktemp("nodes"), tmp_path_factory.mktemp("driver"))
-        failure = cluster.start()
-        if failure is None:
-            break
-        cluster.stop_all()
-        if attempt == 3:
-            pytest.fail(failure)
-        print(f"multi-node cluster, try {attempt} failed:\n{failure}", file=sys.stderr)
+    def start() -> tuple[Cluster, str | None]:
+        return Cluster(tmp_path_factory.mktemp("nodes"), tmp_path_factory.mktemp("driver")).start()
+
+    cluster = start_in_tries(start)
     try:
         yield cluster
     finally:
-        cluster.stop_all()
+        cluster.stop()
 
 
 def _driver_env(output_root: Path) -> dict[str, str]:
