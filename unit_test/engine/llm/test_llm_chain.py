@@ -21,7 +21,7 @@ def test_tiny_llama_chain_end_to_end_and_stage_reuse(llm_paths):
     composed = load(
         [
             "pipeline.evaluate.limit=8",
-            "pipeline.benchmark.max_seconds=2",
+            "pipeline.benchmark.max_requests=10",
             "+pipeline.hooks.mlflow.log_model=true",
             data,
         ],
