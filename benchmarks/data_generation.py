@@ -1,9 +1,10 @@
 """Data-generation throughput: trials/s of the suite runner over the in-process floor, as a ratio.
 
-    python -B benchmarks/data_generation.py [--studies 8] [--count 25] [--sequential]
+    python -B benchmarks/data_generation.py [--studies 32] [--count 25] [--sequential]
 
 A fixed sub-suite: the first `--studies` FIFO studies of configs/sweep/suite/train.yaml (every
-`--stride`th), `--count` trials each. Measured side by side in one run, each in a fresh output
+`--stride`th), `--count` trials each. 32 studies (800 trials), because a suite pays its workers'
+start-up once and a real one has hundreds of studies: with 8 the start-up is most of the run. Measured side by side in one run, each in a fresh output
 root (so no run is reused):
 
 - batched: util/tune_suite.py's default path, the studies as one Tune experiment whose trials carry
@@ -100,7 +101,7 @@ def floor_seconds(trials: list[tuple[Any, dict[str, Any]]], out: Path) -> list[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--studies", type=int, default=8)
+    parser.add_argument("--studies", type=int, default=32)
     parser.add_argument("--stride", type=int, default=3, help="every Nth study of the train suite")
     parser.add_argument("--count", type=int, default=25, help="trials per study")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
