@@ -4,8 +4,8 @@
 
 A fixed sub-suite: the first `--studies` FIFO studies of configs/sweep/suite/train.yaml (every
 `--stride`th), `--count` trials each. 32 studies (800 trials), because a suite pays its workers'
-start-up once and a real one has hundreds of studies: with 8 the start-up is most of the run. Measured side by side in one run, each in a fresh output
-root (so no run is reused):
+start-up once and a real one has hundreds of studies: with 8 the start-up is most of the run.
+Measured side by side in one run, each in a fresh output root (so no run is reused):
 
 - batched: util/tune_suite.py's default path, the studies as one Tune experiment whose trials carry
   packs of engine trials (util/tune_batch.py), with `--cpus-per-trial` CPUs a Tune trial;
