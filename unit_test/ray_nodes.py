@@ -65,7 +65,8 @@ class RayNode:
         its workers running jobs (and writing records) on a node that is gone."""
         if self.proc is not None:
             try:
-                tree = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
+                root = psutil.Process(self.proc.pid)
+                tree = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 tree = []
             for process in tree:
