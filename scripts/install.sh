@@ -35,7 +35,9 @@ fi
 
 installed=$("$venv/bin/python" -c "import torch; print(torch.__version__.split('+')[0])")
 "${pip[@]}" install -q "uv==$uv_version"
-uv=("$venv/bin/python" -m uv pip install --python "$venv/bin/python")
+# --compile-bytecode: uv, unlike pip, writes no .pyc files, and every command here runs `python -B`, which writes
+# none either, so without it each process compiled ray, mlflow, transformers... from source again (seconds each).
+uv=("$venv/bin/python" -m uv pip install --compile-bytecode --python "$venv/bin/python")
 constraints=$(mktemp)
 trap 'rm -f "$constraints"' EXIT
 echo "torch==$installed" >"$constraints"
