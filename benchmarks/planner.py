@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def real(args: argparse.Namespace) -> int:
     """Real Tune studies on the held-out suite; prints the table and writes planner_real.json."""
+    from engine.metaprogram import MetaprogramError
     from planner.heldout_eval import evaluate, format_figures, heldout_sweeps
     from util.sweep_spec import SweepError
     from util.tune_suite import run_suite
@@ -237,8 +238,8 @@ def real(args: argparse.Namespace) -> int:
             reference_count=args.reference_count,
             models=args.models.split(","),
         )
-    except SweepError as exc:
-        print(f"cannot run the planner benchmark: {exc}", file=sys.stderr)
+    except (SweepError, MetaprogramError) as exc:
+        print(f"cannot run the planner benchmark: {exc}\nNothing was run.", file=sys.stderr)
         return 2
     counts = run_suite(sweeps, log=lambda line: print(line, flush=True))
     print(json.dumps(counts))

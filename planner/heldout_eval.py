@@ -34,6 +34,7 @@ def heldout_sweeps(
     """The held-out studies: baselines, the reference and (with a checkpoint) the planner's, composed."""
     import yaml
 
+    from engine.paths import default_paths
     from planner.suite_data import write_suite_data
     from util.tune_suite import SUITE_DIR, compose_bases, expand
 
@@ -51,9 +52,9 @@ def heldout_sweeps(
         )
         data["tune"] = {**data.get("tune", {}), "planner_checkpoint": str(Path(checkpoint).resolve())}
     data["studies"] = groups
+    write_suite_data(default_paths().root("data_root"))  # before composing: the CSV task's base checks its file
     sweeps = expand(data, str(path))
     compose_bases(sweeps)
-    write_suite_data(sweeps[0].base()[1].root("data_root"))
     return sweeps
 
 

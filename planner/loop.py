@@ -188,9 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("metaprogram").setLevel(logging.WARNING)
 
+    from engine.metaprogram import MetaprogramError
+    from planner.heldout_eval import heldout_sweeps
     from planner.model import Settings
     from planner.propose import Planner
     from planner.train import read_studies, train
+    from util.sweep_spec import SweepError
 
     root = args.root.resolve()
     record = args.record or root / "studies.jsonl"
@@ -200,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         corpus = read_studies(args.corpus) if args.corpus.exists() else []
         checkpoint = args.checkpoint
         Planner(checkpoint)  # fail early on a missing checkpoint
-    except (OSError, ValueError, KeyError) as exc:
+        if args.evaluate:  # and on held-out spaces or tasks that do not exist
+            tasks = args.eval_tasks.split(",") if args.eval_tasks else None
+            heldout_sweeps(None, seeds=1, count=args.eval_count, models=args.eval_models.split(","), tasks=tasks)
+    except (OSError, ValueError, KeyError, SweepError, MetaprogramError) as exc:
         print(f"cannot start the generation loop: {exc}", file=sys.stderr)
         return 2
     begin_studies(studies, args.iterations * args.per_study, paths)

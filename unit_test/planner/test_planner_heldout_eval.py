@@ -100,3 +100,14 @@ def test_a_worse_round_is_not_promoted_and_the_best_is_kept(tmp_path):
     recorded = json.loads((tmp_path / "regret_per_round.json").read_text())
     assert [h["promoted"] for h in recorded] == [True, False, True, False]
     assert (tmp_path / "regret_per_round.png").stat().st_size > 1000
+
+
+def test_the_held_out_suite_composes_on_a_data_root_without_its_csv(tmp_path, monkeypatch):
+    """A fresh data root: the local CSV task's file is written before its base is validated."""
+    from planner.heldout_eval import heldout_sweeps
+
+    monkeypatch.setenv("METAPROGRAM_DATA_ROOT", str(tmp_path / "data"))
+    sweeps = heldout_sweeps(None, seeds=1, count=2, reference_count=3, models=["mlp_opt"], tasks=["table"])
+    assert (tmp_path / "data" / "suites" / "heldout_table.csv").is_file()
+    assert {s.name.split(".")[2] for s in sweeps} == {"random", "tpe"}
+    assert all(s.base()[0].dataset.file.endswith("heldout_table.csv") for s in sweeps)

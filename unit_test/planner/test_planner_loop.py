@@ -36,3 +36,10 @@ def test_loop_grows_the_record_with_real_runs(untrained_checkpoint, tmp_path, ca
 def test_loop_refuses_a_missing_checkpoint(tmp_path, capsys):
     assert main(["--checkpoint", str(tmp_path / "nothing"), "--root", str(tmp_path), "--tasks", "iris"]) == 2
     assert "not a planner checkpoint" in capsys.readouterr().err
+
+
+def test_loop_refuses_an_unknown_held_out_space_before_running_anything(untrained_checkpoint, tmp_path, capsys):
+    args = ["--checkpoint", str(untrained_checkpoint), "--root", str(tmp_path / "loop"), "--tasks", "iris"]
+    assert main([*args, "--evaluate", "--eval-models", "no_such_space"]) == 2
+    assert "no_such_space" in capsys.readouterr().err
+    assert not (tmp_path / "loop" / "metaprogram.db").exists()  # nothing began
