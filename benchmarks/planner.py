@@ -237,6 +237,8 @@ def real(args: argparse.Namespace) -> int:
             count=args.count,
             reference_count=args.reference_count,
             models=args.models.split(","),
+            candidates=args.k,
+            acquisition=args.acquisition,
         )
     except (SweepError, MetaprogramError) as exc:
         print(f"cannot run the planner benchmark: {exc}\nNothing was run.", file=sys.stderr)

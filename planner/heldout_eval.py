@@ -30,6 +30,8 @@ def heldout_sweeps(
     reference_count: int = 100,
     models: list[str] | None = None,
     tasks: list[str] | None = None,
+    candidates: int = 16,
+    acquisition: str | None = "ei",
 ) -> list[Any]:
     """The held-out studies: baselines, the reference and (with a checkpoint) the planner's, composed."""
     import yaml
@@ -50,7 +52,12 @@ def heldout_sweeps(
         groups.append(
             {"tasks": chosen, "models": models, "algorithms": ["planner"], "seeds": [*range(seeds)], "count": count}
         )
-        data["tune"] = {**data.get("tune", {}), "planner_checkpoint": str(Path(checkpoint).resolve())}
+        data["tune"] = {
+            **data.get("tune", {}),
+            "planner_checkpoint": str(Path(checkpoint).resolve()),
+            "planner_candidates": candidates,
+            "planner_acquisition": acquisition,
+        }
     data["studies"] = groups
     write_suite_data(default_paths().root("data_root"))  # before composing: the CSV task's base checks its file
     sweeps = expand(data, str(path))

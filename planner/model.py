@@ -73,6 +73,18 @@ def save_checkpoint(out: Path, model, vocab: Vocabulary, settings: Settings, rep
     atomic_write(out / "settings.json", json.dumps({"settings": asdict(settings), **report}, indent=2))
 
 
+def fingerprint(path: str | Path) -> str:
+    """A digest of a checkpoint's weights and vocabulary: what a study proposed with, wherever it is stored."""
+    import hashlib
+
+    path, digest = Path(path), hashlib.sha256()
+    for file in sorted([*(path / "model").rglob("*"), path / "vocab.json"]):
+        if file.is_file():
+            digest.update(file.relative_to(path).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def load_checkpoint(path: Path, device: str = "cpu"):
     """(model in eval mode, vocabulary, settings dict) from a checkpoint directory."""
     from transformers import LlamaForCausalLM

@@ -146,6 +146,14 @@ class Sweep:
         }
         if self.objective is not None:
             spec["objective"] = self.objective.to_dict()
+        if self.tune.algorithm == "planner":  # another planner, or other settings, is another study
+            from planner.model import fingerprint
+
+            spec["planner"] = {
+                "checkpoint": fingerprint(self.tune.planner_checkpoint),
+                "candidates": self.tune.planner_candidates,
+                "acquisition": self.tune.planner_acquisition,
+            }
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.suite}.{self.name}-{digest}"
 

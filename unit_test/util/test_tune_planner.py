@@ -54,6 +54,20 @@ def test_a_planner_sweep_needs_a_checkpoint(tmp_path):
         from_dict(spec)
 
 
+def test_another_planner_or_other_planner_settings_is_another_study(checkpoint, tmp_path):
+    """A finished study is reused by id: a retrained planner must not be judged by its predecessor's study."""
+    import shutil
+
+    spec = planner_sweep(checkpoint)
+    same_weights_elsewhere = shutil.copytree(checkpoint, tmp_path / "copy")
+    assert from_dict(planner_sweep(same_weights_elsewhere)).study_id == from_dict(spec).study_id
+    retrained = shutil.copytree(checkpoint, tmp_path / "retrained")
+    (retrained / "vocab.json").write_text((retrained / "vocab.json").read_text() + " ")
+    assert from_dict(planner_sweep(retrained)).study_id != from_dict(spec).study_id
+    spec["tune"]["planner_candidates"] = 8
+    assert from_dict(spec).study_id != from_dict(planner_sweep(checkpoint)).study_id
+
+
 def test_a_tune_sweep_searches_with_the_planner(ray_local, checkpoint, tmp_path, monkeypatch):
     monkeypatch.setenv("METAPROGRAM_OUTPUT_ROOT", str(tmp_path))
     sweep = from_dict(planner_sweep(checkpoint))
