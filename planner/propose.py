@@ -139,11 +139,14 @@ class Planner:
             raise SerializeError("the space needs more bins or choices than the planner's vocabulary holds")
         names = [self.vocab.encode_words([key]) for key in order]  # written, not sampled; <unk> if never seen
         with torch.no_grad():
-            ids = torch.tensor([prompt + [self.vocab.id("<t>")] + names[0]] * k, device=self.device)
+            # the prompt is read once and its cache copied K times: the candidates differ only after it
+            ids = torch.tensor([prompt + [self.vocab.id("<t>")] + names[0]], device=self.device)
             out = self.model(input_ids=ids, use_cache=True)
+            out.past_key_values.batch_repeat_interleave(k)
+            last = out.logits[:, -1, :].expand(k, -1)
             chosen: list[list[int]] = [[] for _ in range(k)]
             for slot, slot_ids in enumerate(allowed):
-                logits = out.logits[:, -1, :].float().cpu()  # (K, vocab)
+                logits = last.float().cpu()  # (K, vocab)
                 index = torch.tensor(slot_ids)
                 probs = torch.softmax(logits[:, index] / self.temperature, dim=-1)  # only valid tokens
                 picks = index[torch.multinomial(probs, 1, generator=generator).squeeze(1)]  # (K,)
@@ -152,7 +155,8 @@ class Planner:
                 follow = names[slot + 1] if slot + 1 < len(order) else []  # the next parameter's name
                 step = torch.cat([picks.view(k, 1), torch.tensor([follow] * k, dtype=torch.long).view(k, -1)], dim=1)
                 out = self.model(input_ids=step.to(self.device), past_key_values=out.past_key_values, use_cache=True)
-            y_logits = out.logits[:, -1, :].float().cpu()[:, torch.tensor(self.y_ids)]  # (K, n_y + 1)
+                last = out.logits[:, -1, :]
+            y_logits = last.float().cpu()[:, torch.tensor(self.y_ids)]  # (K, n_y + 1)
             y_probs = torch.softmax(y_logits, dim=-1)
         mean = y_probs @ self.y_centres
         std = (y_probs @ self.y_centres**2 - mean**2).clamp(min=0).sqrt()
