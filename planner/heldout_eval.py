@@ -152,6 +152,13 @@ def format_figures(figures: dict[str, Any]) -> str:
     for key, test in figures["tests"].items():
         p = "n/a" if test["p_less"] is None else f"{test['p_less']:.4f}"
         lines.append(f"{key:<22} wins {test['wins']:>3}  losses {test['losses']:>3}  one-sided p {p}")
+    proposals = figures.get("suite", {}).get("proposals")
+    if proposals:  # counted when the planner studies ran now (reused studies sampled nothing)
+        share = proposals["rejected"] / proposals["sampled"]
+        lines.append(
+            f"planner proposals: {proposals['sampled']} sampled, {proposals['rejected']} rejected ({share:.2%}); "
+            "a rejected one is never run"
+        )
     return "\n".join(lines)
 
 

@@ -122,12 +122,14 @@ def iterate(planner, studies: list[dict[str, Any]], per_study: int, k: int, path
     return ran
 
 
-def heldout_score(checkpoint: Path, seeds: int, count: int, models: list[str], tasks: list[str] | None) -> dict:
+def heldout_score(
+    checkpoint: Path, seeds: int, count: int, models: list[str], tasks: list[str] | None, candidates: int
+) -> dict:
     """Mean planner regret at 10 and 25 on the held-out suite, in real Tune studies (baselines reused)."""
     from planner.heldout_eval import evaluate, heldout_sweeps
     from util.tune_suite import run_suite
 
-    sweeps = heldout_sweeps(checkpoint, seeds=seeds, count=count, models=models, tasks=tasks)
+    sweeps = heldout_sweeps(checkpoint, seeds=seeds, count=count, models=models, tasks=tasks, candidates=candidates)
     run_suite(sweeps, log=lambda line: None)
     figures = evaluate(sweeps)
     regret = figures["mean_regret"]["planner"]  # at 10 and 25 trials (or the last budget the studies reach)
@@ -216,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.evaluate:
             return candidate
         tasks = args.eval_tasks.split(",") if args.eval_tasks else None
-        regret = heldout_score(candidate, args.eval_seeds, args.eval_count, args.eval_models.split(","), tasks)
+        models = args.eval_models.split(",")
+        regret = heldout_score(candidate, args.eval_seeds, args.eval_count, models, tasks, candidates=args.k)
         chosen = promote(history, round_, candidate, regret, root)
         state = "promoted" if history[-1]["promoted"] else f"not promoted, going on from {chosen}"
         print(f"round {round_}: held-out regret @10 {regret['10']:.4f} @25 {regret['25']:.4f}, {state}", flush=True)

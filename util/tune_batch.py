@@ -463,7 +463,9 @@ def run_batch(
     wall = time.monotonic() - started
     ready_s, ready_trials = recorder.ready(started)
     failed = [s for s in studies if s.error]
+    planners = {id(p): p for p in (getattr(s.searcher, "planner", None) for s in studies) if p is not None}
     return {
+        "proposals": {key: sum(getattr(p.stats, key) for p in planners.values()) for key in ("sampled", "rejected")},
         "studies": len(studies),
         "skipped": len(sweeps) - len(studies),
         "complete": len(studies) - len(failed),

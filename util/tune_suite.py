@@ -253,6 +253,10 @@ def run_suite(
             counts["complete"] += summary["skipped"]
             counts["ready_s"] = counts.get("ready_s", 0.0) + summary["ready_s"]  # the workers' start-up
             counts["ready_trials"] = counts.get("ready_trials", 0) + summary["ready_trials"]
+            if summary.get("proposals", {}).get("sampled"):  # planner studies: what was sampled, what refused
+                totals = counts.setdefault("proposals", {"sampled": 0, "rejected": 0})
+                for key in totals:
+                    totals[key] += summary["proposals"][key]
     for sweep in one_by_one:
         from util.tune_sweep import run_tune
 

@@ -7,6 +7,7 @@ import pytest
 from database.store import Database
 from unit_test.planner.planner_helpers import structured_study
 from util.sweep_spec import SweepError, from_dict
+from util.tune_suite import run_suite
 from util.tune_sweep import run_tune
 
 pytestmark = pytest.mark.integration  # Ray
@@ -96,11 +97,13 @@ def test_the_planner_plans_on_a_local_csv_in_a_real_tune_study(ray_local, checkp
     spec["base"]["components"]["dataset"] = "local/csv"
     spec["base"]["overrides"] += [f"dataset.file={table}", "dataset.target=label"]
     sweep = from_dict(spec)
-    summary = run_tune(sweep)
-    assert summary["complete"] and summary["completed"] == 4 and summary["failed"] == 0
+    counts = run_suite([sweep], log=lambda line: None)  # as the held-out suite runs it: a batch of studies
+    assert counts["complete"] == 1 and counts["failed"] == 0
+    assert counts["proposals"]["sampled"] >= 4 * 4 and counts["proposals"]["rejected"] == 0  # 4 candidates each
     with Database(tmp_path / "out" / "metaprogram.db") as db:
         study = db.study(sweep.study_id)
         assert study["task"]["dataset"] == "csv" and study["task"]["dataset_facts"]["n_samples"] == 120
         assert study["base"]["dataset"]["file"] == str(table)
+        assert study["status"] == "complete" and len(study["trials"]) == 4
         for trial in study["trials"]:
             assert trial["status"] == "completed" and set(trial["params"]) == set(spec["space"])
