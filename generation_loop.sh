@@ -3,7 +3,7 @@
 # Usage: ./generation_loop.sh [planner.loop flags], e.g. --iterations 3 --per-study 3 --tasks wine,breast_cancer
 #   Needs a trained planner (./train_planner.sh); the record is outputs/planner_loop/studies.jsonl (study export format).
 # Knobs: --iterations, --per-study (proposals per study per iteration), -k (candidates per proposal),
-#        --train-steps (retraining per iteration), --checkpoint, --record, --corpus
+#        --train-steps, --train-lr (retraining per iteration), --checkpoint, --record, --corpus
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-.venv/bin/python}"

@@ -182,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-study", type=int, default=3)
     parser.add_argument("-k", type=int, default=16)
     parser.add_argument("--train-steps", type=int, default=60)
+    # a trained planner goes on gently: at the from-scratch rate its held-out loss only rose, so no round changed it
+    parser.add_argument("--train-lr", type=float, default=2e-4)
     parser.add_argument("--evaluate", action="store_true", help="judge each round on the held-out suite")
     parser.add_argument("--eval-seeds", type=int, default=3)
     parser.add_argument("--eval-count", type=int, default=25, help="trials per held-out study")
@@ -246,9 +248,15 @@ def main(argv: list[str] | None = None) -> int:
         report = train(
             corpus + [s for s in studies if s["trials"]],
             out,
-            Settings(steps=args.train_steps, warmup=min(10, args.train_steps), eval_every=args.train_steps),
+            Settings(
+                steps=args.train_steps,
+                lr=args.train_lr,
+                warmup=min(10, args.train_steps),
+                eval_every=max(1, args.train_steps // 3),  # the best of a few points is kept
+            ),
             log=lambda m: None,
             init=checkpoint,
+            keep_last=args.evaluate,  # judged by held-out regret below, not by its loss
         )
         latest, checkpoint = out, judge(iteration, out)
         print(

@@ -118,12 +118,15 @@ def train(
     log=print,
     init: Path | None = None,
     progress: bool = False,
+    keep_last: bool = False,
 ) -> dict[str, Any]:
     """Train from scratch, or go on from the checkpoint `init` (its vocabulary and architecture kept).
 
     The held-out loss is measured every `eval_every` steps; the checkpoint in `out` is always the
     best one so far (written when it improves), and training stops after `patience` evaluations
-    without improvement. `loss_curve.png` beside it shows both losses.
+    without improvement. `keep_last`: the last weights are kept at the end instead, for a caller
+    that judges them by something else (the loop: regret in held-out studies). `loss_curve.png`
+    beside it shows both losses.
     """
     import torch
 
@@ -222,6 +225,9 @@ def train(
             log(f"stopping at step {step}: {stop}")
             break
     bar.close()
+    if keep_last and best["step"] != step:
+        best = {"step": step, "val_loss": history[-1]["val_loss"]}
+        keep_best()
     report.update(
         _losses(history, best), steps_done=step, wall_s=time.monotonic() - started, stopped_early=stop or None
     )

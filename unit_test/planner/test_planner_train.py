@@ -72,6 +72,29 @@ def test_early_stopping_keeps_the_best_checkpoint_and_draws_the_losses(tmp_path,
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_keep_last_keeps_the_last_weights_when_the_held_out_loss_only_rose(tmp_path, monkeypatch):
+    """The loop judges retrained planners by held-out regret: a rising loss must not silently keep the old weights."""
+    import torch
+
+    import planner.train as training
+
+    scripted = iter([1.0, 2.0, 3.0])  # fake held-out losses (the stopping logic only); training is real
+    snapshots = []
+
+    def fake_evaluate(model, batches, device, torch_module):
+        snapshots.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return next(scripted)
+
+    monkeypatch.setattr(training, "evaluate", fake_evaluate)
+    studies = [structured_study(s, dataset=d) for s in range(2) for d in ("digits", "iris", "wine")]
+    settings = Settings(hidden=16, layers=1, heads=2, intermediate=32, steps=4, eval_every=2, warmup=1, patience=0)
+    report = training.train(studies, tmp_path / "ckpt", settings, log=lambda m: None, keep_last=True)
+    assert report["best_step"] == 4 and report["final_val_loss"] == 3.0
+    kept = load_checkpoint(tmp_path / "ckpt")[0].state_dict()
+    assert all(torch.equal(kept[k], snapshots[-1][k]) for k in kept)
+    assert not all(torch.equal(kept[k], snapshots[0][k]) for k in kept)
+
+
 def test_the_command_shows_a_progress_bar_with_the_loss(tmp_path, capsys):
     from planner.train import main
 
