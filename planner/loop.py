@@ -158,7 +158,12 @@ def plot_rounds(history: list[dict[str, Any]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     rounds = [h["round"] for h in history]
     for budget in ("10", "25"):
-        ax.plot(rounds, [h["regret"][budget] for h in history], marker="o", label=f"regret @{budget}")
+        ax.plot(rounds, [h["regret"][budget] for h in history], marker="o", label=f"round's planner @{budget}")
+    kept, best = [], None  # the planner the loop goes on from: a round that is worse is not promoted
+    for h in history:
+        best = h["regret"]["25"] if h["promoted"] else best
+        kept.append(best)
+    ax.plot(rounds, kept, linestyle="--", color="black", label="kept planner @25")
     for h in history:
         if not h["promoted"]:
             ax.annotate("not promoted", (h["round"], h["regret"]["25"]), fontsize=7)
