@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="5,10,25")
     parser.add_argument("-k", type=int, default=16, help="candidates sampled per acquisition step")
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb"])
+    parser.add_argument("--temperature", type=float, default=1.0, help="--real: the planner's sampling temperature")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/planner.json")
     parser.add_argument("--real", action="store_true", help="real Ray Tune studies on the held-out suite")
     parser.add_argument("--baselines-only", action="store_true", help="--real: run random, TPE and the reference")
@@ -239,6 +240,7 @@ def real(args: argparse.Namespace) -> int:
             models=args.models.split(","),
             candidates=args.k,
             acquisition=args.acquisition,
+            temperature=args.temperature,
         )
     except (SweepError, MetaprogramError) as exc:
         print(f"cannot run the planner benchmark: {exc}\nNothing was run.", file=sys.stderr)

@@ -32,6 +32,7 @@ def heldout_sweeps(
     tasks: list[str] | None = None,
     candidates: int = 16,
     acquisition: str | None = "ei",
+    temperature: float = 1.0,
 ) -> list[Any]:
     """The held-out studies: baselines, the reference and (with a checkpoint) the planner's, composed."""
     import yaml
@@ -57,6 +58,7 @@ def heldout_sweeps(
             "planner_checkpoint": str(Path(checkpoint).resolve()),
             "planner_candidates": candidates,
             "planner_acquisition": acquisition,
+            "planner_temperature": temperature,
         }
     data["studies"] = groups
     write_suite_data(default_paths().root("data_root"))  # before composing: the CSV task's base checks its file

@@ -126,11 +126,15 @@ class Planner:
 
     # -- sampling -------------------------------------------------------------------------------
 
-    def sample(self, study: dict[str, Any], k: int, generator: Any = None) -> list[Candidate]:
+    def sample(
+        self, study: dict[str, Any], k: int, generator: Any = None, temperature: float | None = None
+    ) -> list[Candidate]:
         """K candidate trials, each with the planner's predicted objective distribution. `generator`: a
-        torch.Generator of the study's own (a planner shared by studies of different seeds), else the planner's."""
+        torch.Generator of the study's own (a planner shared by studies of different seeds), else the planner's;
+        `temperature`: the study's own, else the planner's."""
         torch = self.torch
         generator = generator or self.generator
+        temperature = temperature or self.temperature
         space = study["search_space"]
         order = sorted(space)
         prompt, best = self._prompt(study, order)
@@ -148,7 +152,7 @@ class Planner:
             for slot, slot_ids in enumerate(allowed):
                 logits = last.float().cpu()  # (K, vocab)
                 index = torch.tensor(slot_ids)
-                probs = torch.softmax(logits[:, index] / self.temperature, dim=-1)  # only valid tokens
+                probs = torch.softmax(logits[:, index] / temperature, dim=-1)  # only valid tokens
                 picks = index[torch.multinomial(probs, 1, generator=generator).squeeze(1)]  # (K,)
                 for row, token_id in enumerate(picks.tolist()):
                     chosen[row].append(token_id)
@@ -179,6 +183,7 @@ class Planner:
         max_rounds: int = 4,
         pending: list[dict[str, Any]] = (),
         generator: Any = None,
+        temperature: float | None = None,
     ) -> tuple[dict[str, Any], Metaprogram | None, Candidate]:
         """The next trial: (params, validated metaprogram or None without a base, the candidate chosen).
 
@@ -194,7 +199,7 @@ class Planner:
         fallback = None
         for _ in range(max_rounds):
             valid = []
-            for cand in self.sample(study, n, generator):
+            for cand in self.sample(study, n, generator, temperature):
                 self.stats.sampled += 1
                 mp = self._validate(study, cand.params)
                 if mp is False:

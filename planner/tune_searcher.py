@@ -73,6 +73,7 @@ class PlannerSearch(Searcher):
         mode: str | None = None,
         k: int = 16,
         acquisition: str | None = "ei",
+        temperature: float = 1.0,
         seed: int = 0,
         history: list[dict[str, Any]] | None = None,
         planner: Any = None,
@@ -88,7 +89,7 @@ class PlannerSearch(Searcher):
         # the study's own random stream: studies sharing one planner (a batch) still differ by seed
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self.task, self.base = task, base
-        self.k, self.acquisition = k, acquisition
+        self.k, self.acquisition, self.temperature = k, acquisition, temperature
         self.space: dict[str, dict[str, Any]] | None = None
         self.paths: dict[str, tuple[str, ...]] = {}
         if space is not None:
@@ -133,6 +134,7 @@ class PlannerSearch(Searcher):
             self.study(),
             k=self.k,
             acquisition=self.acquisition,
+            temperature=self.temperature,
             pending=list(self.live.values()),
             generator=self.generator,
         )

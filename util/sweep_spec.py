@@ -58,6 +58,7 @@ class TuneSettings(Schema):
     planner_checkpoint: str | None = None  # algorithm=planner: a folder written by train_planner.sh
     planner_candidates: PositiveInt = 16  # algorithm=planner: samples scored per proposal by the acquisition
     planner_acquisition: Literal["ei", "ucb"] | None = "ei"  # algorithm=planner: or null for plain sampling
+    planner_temperature: PositiveFloat = 1.0  # algorithm=planner: below 1 the candidates keep closer to its favourites
     resources: dict[str, PositiveFloat] = {}  # custom Ray resources each trial also needs
     max_artifact_mb: float | None = 16.0  # files of a trial on another node larger than this stay there
 
@@ -153,6 +154,7 @@ class Sweep:
                 "checkpoint": fingerprint(self.tune.planner_checkpoint),
                 "candidates": self.tune.planner_candidates,
                 "acquisition": self.tune.planner_acquisition,
+                **({"temperature": t} if (t := self.tune.planner_temperature) != 1.0 else {}),  # older ids stand
             }
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.suite}.{self.name}-{digest}"

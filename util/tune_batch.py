@@ -119,6 +119,7 @@ def make_searcher(study: Study, planner: Any = None) -> Any:
         space=sweep.space,
         k=sweep.tune.planner_candidates,
         acquisition=sweep.tune.planner_acquisition,
+        temperature=sweep.tune.planner_temperature,
         seed=sweep.seed,
         planner=planner,
     )

@@ -75,6 +75,7 @@ def searcher(sweep: Sweep, metric: str, mode: str) -> Any:
             paths,
             k=sweep.tune.planner_candidates,
             acquisition=sweep.tune.planner_acquisition,
+            temperature=sweep.tune.planner_temperature,
             seed=sweep.seed,
         )
     from ray.tune.search.basic_variant import BasicVariantGenerator

@@ -49,6 +49,19 @@ def test_acquisition_picks_the_best_predicted_candidate(untrained_checkpoint):
     assert planner.stats.sampled == 16
 
 
+def test_a_lower_temperature_draws_fewer_distinct_candidates(untrained_checkpoint):
+    import torch
+
+    planner = Planner(untrained_checkpoint, seed=0)
+    study = make_study(MIXED_SPACE, 4, seed=2)
+
+    def distinct(temperature):
+        drawn = planner.sample(study, 64, torch.Generator().manual_seed(0), temperature=temperature)
+        return len({tuple(c.tokens) for c in drawn})
+
+    assert distinct(1e-4) == 1 < distinct(1.0)  # near zero: every candidate is the planner's favourite
+
+
 def test_finite_spaces_skip_points_already_tried(untrained_checkpoint):
     planner = Planner(untrained_checkpoint, seed=0)
     space = {"model.layers": {"type": "choice", "values": [1, 2, 3]}}

@@ -67,6 +67,9 @@ def test_another_planner_or_other_planner_settings_is_another_study(checkpoint, 
     assert from_dict(planner_sweep(retrained)).study_id != from_dict(spec).study_id
     spec["tune"]["planner_candidates"] = 8
     assert from_dict(spec).study_id != from_dict(planner_sweep(checkpoint)).study_id
+    cooler = planner_sweep(checkpoint)
+    cooler["tune"]["planner_temperature"] = 0.6
+    assert from_dict(cooler).study_id != from_dict(planner_sweep(checkpoint)).study_id
 
 
 def test_a_tune_sweep_searches_with_the_planner(ray_local, checkpoint, tmp_path, monkeypatch):
