@@ -43,20 +43,27 @@ def test_bad_jsonl_names_the_line(tmp_path):
         raise AssertionError("a line without a task must be refused")
 
 
-def test_early_stopping_keeps_the_best_checkpoint_and_draws_the_losses(tmp_path, monkeypatch):
-    """The held-out losses are scripted (a fake evaluation, for the stopping logic only); training is real."""
-    import torch
-
+def script_held_out_losses(monkeypatch, losses: list[float]) -> list[dict]:
+    """A fake held-out evaluation returning `losses` in turn; the weights at each evaluation are kept (returned)."""
     import planner.train as training
 
-    scripted = iter([5.0, 3.0, 2.0, 2.5, 4.0, 4.5, 6.0, 7.0])
-    snapshots = []
+    scripted, snapshots = iter(losses), []
 
     def fake_evaluate(model, batches, device, torch_module):
         snapshots.append({k: v.detach().clone() for k, v in model.state_dict().items()})
         return next(scripted)
 
     monkeypatch.setattr(training, "evaluate", fake_evaluate)
+    return snapshots
+
+
+def test_early_stopping_keeps_the_best_checkpoint_and_draws_the_losses(tmp_path, monkeypatch):
+    """The held-out losses are scripted (a fake evaluation, for the stopping logic only); training is real."""
+    import torch
+
+    import planner.train as training
+
+    snapshots = script_held_out_losses(monkeypatch, [5.0, 3.0, 2.0, 2.5, 4.0, 4.5, 6.0, 7.0])
     studies = [structured_study(s, dataset=d) for s in range(2) for d in ("digits", "iris", "wine")]
     settings = Settings(hidden=16, layers=1, heads=2, intermediate=32, steps=100, eval_every=2, warmup=2, patience=3)
     report = training.train(studies, tmp_path / "ckpt", settings, log=lambda m: None)
@@ -78,14 +85,7 @@ def test_keep_last_keeps_the_last_weights_when_the_held_out_loss_only_rose(tmp_p
 
     import planner.train as training
 
-    scripted = iter([1.0, 2.0, 3.0])  # fake held-out losses (the stopping logic only); training is real
-    snapshots = []
-
-    def fake_evaluate(model, batches, device, torch_module):
-        snapshots.append({k: v.detach().clone() for k, v in model.state_dict().items()})
-        return next(scripted)
-
-    monkeypatch.setattr(training, "evaluate", fake_evaluate)
+    snapshots = script_held_out_losses(monkeypatch, [1.0, 2.0, 3.0])  # the stopping logic only; training is real
     studies = [structured_study(s, dataset=d) for s in range(2) for d in ("digits", "iris", "wine")]
     settings = Settings(hidden=16, layers=1, heads=2, intermediate=32, steps=4, eval_every=2, warmup=1, patience=0)
     report = training.train(studies, tmp_path / "ckpt", settings, log=lambda m: None, keep_last=True)
