@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     from planner.train import read_studies, train
     from util.sweep_spec import SweepError
 
+    eval_models = args.eval_models.split(",")
+    eval_tasks = args.eval_tasks.split(",") if args.eval_tasks else None
     root = args.root.resolve()
     record = args.record or root / "studies.jsonl"
     paths = Paths(data_root=str(root), model_root=str(root), cache_root=str(root), output_root=str(root))
@@ -213,8 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = args.checkpoint
         Planner(checkpoint)  # fail early on a missing checkpoint
         if args.evaluate:  # and on held-out spaces or tasks that do not exist
-            tasks = args.eval_tasks.split(",") if args.eval_tasks else None
-            heldout_sweeps(None, seeds=1, count=args.eval_count, models=args.eval_models.split(","), tasks=tasks)
+            heldout_sweeps(None, seeds=1, count=args.eval_count, models=eval_models, tasks=eval_tasks)
     except (OSError, ValueError, KeyError, SweepError, MetaprogramError) as exc:
         print(f"cannot start the generation loop: {exc}", file=sys.stderr)
         return 2
@@ -224,9 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     def judge(round_: int, candidate: Path) -> Path:
         if not args.evaluate:
             return candidate
-        tasks = args.eval_tasks.split(",") if args.eval_tasks else None
-        models = args.eval_models.split(",")
-        regret = heldout_score(candidate, args.eval_seeds, args.eval_count, models, tasks, candidates=args.k)
+        regret = heldout_score(candidate, args.eval_seeds, args.eval_count, eval_models, eval_tasks, candidates=args.k)
         chosen = promote(history, round_, candidate, regret, root)
         state = "promoted" if history[-1]["promoted"] else f"not promoted, going on from {chosen}"
         print(f"round {round_}: held-out regret @10 {regret['10']:.4f} @25 {regret['25']:.4f}, {state}", flush=True)
