@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from engine.atomic import atomic_write  # noqa: E402
 from planner.baselines import make_searcher  # noqa: E402
 from planner.dev_data import HELDOUT_TASKS, TableObjective, load_tables  # noqa: E402
+from planner.propose import CANDIDATES, LOCAL_MODEL  # noqa: E402
 
 METHODS = ("planner", "planner+acq", "random", "tpe")
 
@@ -109,9 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT / "outputs/planner_dev", help="where the tables are")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budgets", default="5,10,25")
-    parser.add_argument("-k", type=int, default=16, help="candidates sampled per acquisition step")
+    parser.add_argument("-k", type=int, default=CANDIDATES, help="candidates sampled per acquisition step")
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb"])
     parser.add_argument("--temperature", type=float, default=1.0, help="--real: the planner's sampling temperature")
+    parser.add_argument(
+        "--local-model", choices=["gp", "none"], default=LOCAL_MODEL, help="a GP on each study's own trials"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/planner.json")
     parser.add_argument("--real", action="store_true", help="real Ray Tune studies on the held-out suite")
     parser.add_argument("--baselines-only", action="store_true", help="--real: run random, TPE and the reference")
@@ -231,6 +235,7 @@ def real(args: argparse.Namespace) -> int:
     from util.tune_suite import run_suite
 
     checkpoint = None if args.baselines_only else args.checkpoint
+    args.local_model = None if args.local_model == "none" else args.local_model
     try:
         sweeps = heldout_sweeps(
             checkpoint,
@@ -241,6 +246,7 @@ def real(args: argparse.Namespace) -> int:
             candidates=args.k,
             acquisition=args.acquisition,
             temperature=args.temperature,
+            local_model=args.local_model,
         )
     except (SweepError, MetaprogramError) as exc:
         print(f"cannot run the planner benchmark: {exc}\nNothing was run.", file=sys.stderr)

@@ -18,6 +18,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from planner.propose import CANDIDATES, LOCAL_MODEL
+
 METHODS = ("planner", "random", "tpe")
 BUDGETS = (5, 10, 25)
 
@@ -30,9 +32,10 @@ def heldout_sweeps(
     reference_count: int = 100,
     models: list[str] | None = None,
     tasks: list[str] | None = None,
-    candidates: int = 16,
+    candidates: int = CANDIDATES,
     acquisition: str | None = "ei",
     temperature: float = 1.0,
+    local_model: str | None = LOCAL_MODEL,
 ) -> list[Any]:
     """The held-out studies: baselines, the reference and (with a checkpoint) the planner's, composed."""
     import yaml
@@ -59,6 +62,7 @@ def heldout_sweeps(
             "planner_candidates": candidates,
             "planner_acquisition": acquisition,
             "planner_temperature": temperature,
+            "planner_local_model": local_model,
         }
     data["studies"] = groups
     write_suite_data(default_paths().root("data_root"))  # before composing: the CSV task's base checks its file

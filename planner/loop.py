@@ -34,6 +34,7 @@ from typing import Any
 from engine.metaprogram import Metaprogram
 from engine.paths import Paths
 from engine.records import atomic_write
+from planner.propose import CANDIDATES
 
 
 def launch(study: dict[str, Any], proposals: list[tuple[dict[str, Any], Metaprogram]], paths: Paths) -> list[dict]:
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", default="held_cls_hard,wine,diabetes", help="dev tasks to seed an empty record with")
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--per-study", type=int, default=3)
-    parser.add_argument("-k", type=int, default=16)
+    parser.add_argument("-k", type=int, default=CANDIDATES)
     parser.add_argument("--train-steps", type=int, default=60)
     # a trained planner goes on gently: at the from-scratch rate its held-out loss only rose, so no round changed it
     parser.add_argument("--train-lr", type=float, default=2e-4)

@@ -23,6 +23,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.sample import Categorical, Domain, Float, Integer, LogUniform, Uniform
 
 from engine.atomic import atomic_write
+from planner.propose import CANDIDATES, LOCAL_MODEL
 from planner.serialize import check_serializable
 
 
@@ -71,9 +72,10 @@ class PlannerSearch(Searcher):
         space: dict[str, dict[str, Any]] | None = None,
         metric: str | None = None,
         mode: str | None = None,
-        k: int = 16,
+        k: int = CANDIDATES,
         acquisition: str | None = "ei",
         temperature: float = 1.0,
+        local_model: str | None = LOCAL_MODEL,
         seed: int = 0,
         history: list[dict[str, Any]] | None = None,
         planner: Any = None,
@@ -89,7 +91,7 @@ class PlannerSearch(Searcher):
         # the study's own random stream: studies sharing one planner (a batch) still differ by seed
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self.task, self.base = task, base
-        self.k, self.acquisition, self.temperature = k, acquisition, temperature
+        self.k, self.acquisition, self.temperature, self.local_model = k, acquisition, temperature, local_model
         self.space: dict[str, dict[str, Any]] | None = None
         self.paths: dict[str, tuple[str, ...]] = {}
         if space is not None:
@@ -135,6 +137,7 @@ class PlannerSearch(Searcher):
             k=self.k,
             acquisition=self.acquisition,
             temperature=self.temperature,
+            local=self.local_model,
             pending=list(self.live.values()),
             generator=self.generator,
         )

@@ -28,6 +28,7 @@ from engine.compose import CONFIG_DIR, load
 from engine.metaprogram import Metaprogram, MetaprogramError, validate
 from engine.paths import Paths, default_paths
 from engine.schema.base import COMPONENT_KINDS, Schema
+from planner.propose import CANDIDATES, LOCAL_MODEL
 from util.search_space import SpaceError, apply_params, grid, sample, space_errors
 from util.sweep_objective import SweepObjective, objective_errors
 from util.sweep_objective import from_dict as objective_from_dict
@@ -56,9 +57,10 @@ class TuneSettings(Schema):
     reduction_factor: float = Field(2.0, gt=1)  # ASHA: keep the best 1/reduction_factor at each rung
     resume: bool = False
     planner_checkpoint: str | None = None  # algorithm=planner: a folder written by train_planner.sh
-    planner_candidates: PositiveInt = 16  # algorithm=planner: samples scored per proposal by the acquisition
+    planner_candidates: PositiveInt = CANDIDATES  # algorithm=planner: samples scored per proposal by the acquisition
     planner_acquisition: Literal["ei", "ucb"] | None = "ei"  # algorithm=planner: or null for plain sampling
     planner_temperature: PositiveFloat = 1.0  # algorithm=planner: below 1 the candidates keep closer to its favourites
+    planner_local_model: Literal["gp"] | None = LOCAL_MODEL  # algorithm=planner: a GP on the study's trials, or null
     resources: dict[str, PositiveFloat] = {}  # custom Ray resources each trial also needs
     max_artifact_mb: float | None = 16.0  # files of a trial on another node larger than this stay there
 
@@ -155,6 +157,7 @@ class Sweep:
                 "candidates": self.tune.planner_candidates,
                 "acquisition": self.tune.planner_acquisition,
                 **({"temperature": t} if (t := self.tune.planner_temperature) != 1.0 else {}),  # older ids stand
+                **({"local_model": m} if (m := self.tune.planner_local_model) else {}),
             }
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.suite}.{self.name}-{digest}"

@@ -120,6 +120,7 @@ def make_searcher(study: Study, planner: Any = None) -> Any:
         k=sweep.tune.planner_candidates,
         acquisition=sweep.tune.planner_acquisition,
         temperature=sweep.tune.planner_temperature,
+        local_model=sweep.tune.planner_local_model,
         seed=sweep.seed,
         planner=planner,
     )

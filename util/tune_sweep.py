@@ -76,6 +76,7 @@ def searcher(sweep: Sweep, metric: str, mode: str) -> Any:
             k=sweep.tune.planner_candidates,
             acquisition=sweep.tune.planner_acquisition,
             temperature=sweep.tune.planner_temperature,
+            local_model=sweep.tune.planner_local_model,
             seed=sweep.seed,
         )
     from ray.tune.search.basic_variant import BasicVariantGenerator

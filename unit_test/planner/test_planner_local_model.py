@@ -1,0 +1,59 @@
+"""The GP on a study's own trials: how points are encoded, when it is fitted, and that it steers the choice."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from planner import local_model
+from planner.propose import Planner
+from unit_test.planner.planner_helpers import MIXED_SPACE, make_study, structured_study
+
+LR = "pipeline.optim.lr"
+
+
+def test_ranges_are_scaled_to_the_unit_interval_and_choices_one_hot():
+    order = sorted(MIXED_SPACE)  # dropout, hidden, layers, batch_size, lr, name
+    point = {
+        "model.hidden": 256,
+        "model.dropout": 0.0,
+        "model.layers": 3,
+        "pipeline.batch_size": 999,
+        "pipeline.optim.lr": 0.3,
+        "pipeline.optim.name": "sgd",
+    }
+    row = local_model.encode(MIXED_SPACE, order, point, n_bins=100)
+    assert len(row) == 1 + 3 + 1 + 1 + 1 + 3
+    assert row[0] < 0.01  # the bottom of dropout's range
+    assert row[1:4] == [0.0, 0.0, 1.0]  # hidden=256 is the third choice
+    assert row[4] == (2 + 0.5) / 3  # layers: 3 of randint [1, 4)
+    assert row[5] > 0.99 and row[6] > 0.99  # the tops of batch_size's and lr's ranges
+    assert row[7:] == [1.0, 0.0, 0.0]
+
+
+def test_with_too_few_trials_the_planner_alone_decides(untrained_checkpoint):
+    planner = Planner(untrained_checkpoint)
+    study = structured_study(0, n_trials=local_model.MIN_TRIALS - 1)
+    alone = planner.sample(study, 8, torch.Generator().manual_seed(0))
+    with_gp = planner.sample(study, 8, torch.Generator().manual_seed(0), local="gp")
+    assert [c.ei for c in with_gp] == [c.ei for c in alone]
+
+
+def test_the_gp_steers_the_choice_towards_the_best_region(untrained_checkpoint):
+    """Random planner weights predict nothing; fitted to 20 trials peaking at lr=1e-2, the GP picks near it."""
+    space = {LR: MIXED_SPACE[LR]}
+    study = make_study(space, 20, seed=4)
+    for trial in study["trials"]:
+        trial["objective"] = 1.0 - abs(math.log10(trial["params"][LR]) + 2) / 3
+        trial["status"] = "completed"
+    planner = Planner(untrained_checkpoint)
+
+    def distance_of_pick(seed: int, local: str | None) -> float:
+        candidates = planner.sample(study, 16, torch.Generator().manual_seed(seed), local=local)
+        return abs(math.log10(max(candidates, key=lambda c: c.ei).params[LR]) + 2)
+
+    alone = [distance_of_pick(seed, None) for seed in range(8)]
+    with_gp = [distance_of_pick(seed, "gp") for seed in range(8)]
+    assert sum(with_gp) < 0.5 * sum(alone)
+    assert max(with_gp) < 0.5  # within half a decade of the peak every time
