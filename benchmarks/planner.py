@@ -8,7 +8,9 @@
 a local CSV among them): planner+EI vs random vs TPE, `--count` trials, `--seeds` seeds, regret
 normalised per task and space over everything observed plus a dense random reference; wins,
 losses and paired one-sided Wilcoxon p-values. Studies are kept in the database and reused.
-Knobs: --models (search spaces of heldout.yaml), --reference-count.
+Knobs: --models (search spaces of heldout.yaml), --reference-count. Both modes: -k (candidates per
+proposal), --acquisition, --local-model (gp: the GP on each study's own trials sharpens EI; none: the
+planner's own predictions alone).
 
 Held-out tasks (planner/dev_data.py HELDOUT_TASKS: data sets and generator settings never in
 the training studies) x seeds. Methods: the planner sampling alone (imitation), the planner
@@ -51,8 +53,8 @@ METHODS = ("planner", "planner+acq", "random", "tpe")
 class PlannerSearcher:
     """The planner behind the suggest / observe interface of the baselines."""
 
-    def __init__(self, planner, table: dict[str, Any], acquisition: str | None, k: int):
-        self.planner, self.acquisition, self.k = planner, acquisition, k
+    def __init__(self, planner, table: dict[str, Any], acquisition: str | None, k: int, local: str | None):
+        self.planner, self.acquisition, self.k, self.local = planner, acquisition, k, local
         self.study = {
             "task": table["task"],
             "search_space": table["search_space"],
@@ -62,7 +64,7 @@ class PlannerSearcher:
         }
 
     def suggest(self) -> dict[str, Any]:
-        params, mp, _ = self.planner.suggest(self.study, k=self.k, acquisition=self.acquisition)
+        params, mp, _ = self.planner.suggest(self.study, k=self.k, acquisition=self.acquisition, local=self.local)
         assert mp is not None  # validated as untrusted; a rejected proposal never gets here
         return params
 
@@ -123,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=25, help="--real: trials per study")
     parser.add_argument("--reference-count", type=int, default=100, help="--real: trials of the dense reference")
     args = parser.parse_args(argv)
+    args.local_model = None if args.local_model == "none" else args.local_model
     if args.real:
         return real(args)
     budgets = [int(b) for b in args.budgets.split(",")]
@@ -149,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 if method.startswith("planner"):
                     planner.generator.manual_seed(seed)
                     acquisition = args.acquisition if method == "planner+acq" else None
-                    searcher = PlannerSearcher(planner, table, acquisition, args.k)
+                    searcher = PlannerSearcher(planner, table, acquisition, args.k, args.local_model)
                 else:
                     searcher = make_searcher(method, table["search_space"], objective.mode, seed)
                 curve, log_curve = regret_curves(searcher, objective, horizon)
@@ -175,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": args.seeds,
         "k": args.k,
         "acquisition": args.acquisition,
+        "local_model": args.local_model,
         "checkpoint": str(args.checkpoint),
         "mean_regret": {m: {str(b): v for b, v in at[m].items()} for m in METHODS},
         "mean_regret_curve": mean,
@@ -235,7 +239,6 @@ def real(args: argparse.Namespace) -> int:
     from util.tune_suite import run_suite
 
     checkpoint = None if args.baselines_only else args.checkpoint
-    args.local_model = None if args.local_model == "none" else args.local_model
     try:
         sweeps = heldout_sweeps(
             checkpoint,
