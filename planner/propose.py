@@ -14,7 +14,7 @@ trials (planner/local_model.py), so late in a study the choice follows the study
 History is normalised with its range widened by `margin` on each side (training widens it at
 random), so the best value so far sits below the top bin and an improvement can be predicted.
 
-    python -m planner.propose --checkpoint outputs/planner/ckpt --study study.json -k 16 --acquisition ei
+    python -m planner.propose --checkpoint outputs/planner/ckpt --study study.json -k 64 --local-model gp
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ SMALL = {
     ),
     "python -m database list --suite llm": "=",
     "./train_planner.sh [STUDIES.jsonl] [OUT]": "python -m planner.train --help",
-    "python -m planner.propose --checkpoint outputs/planner/ckpt --study study.json -k 16 --acquisition ei": (
+    "python -m planner.propose --checkpoint outputs/planner/ckpt --study study.json -k 64 --local-model gp": (
         "python -m planner.propose --help"
     ),
     "./generation_loop.sh --iterations 3": "python -m planner.loop --help",
