@@ -14,7 +14,6 @@ history's widened range).
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
@@ -66,8 +65,3 @@ def combine(probs, centres, model, points: list[list[float]]):
     std = torch.tensor(std, dtype=probs.dtype).clamp(min=MIN_STD).view(-1, 1)
     log_gp = -0.5 * ((centres.view(1, -1) - mean) / std) ** 2
     return torch.softmax(probs.clamp(min=1e-12).log() + log_gp, dim=-1)
-
-
-def is_completed(trial: dict[str, Any]) -> bool:
-    value = trial.get("objective")
-    return trial.get("status", "completed") == "completed" and value is not None and math.isfinite(value)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from planner.serialize import (
     FAIL,
     Normalizer,
     SerializeError,
+    completed,
     study_words,
     token_value,
     value_tokens,
@@ -102,7 +102,7 @@ class Planner:
     # -- prompt ---------------------------------------------------------------------------------
 
     def _normalizer(self, study: dict[str, Any]) -> Normalizer:
-        values = [t["objective"] for t in study.get("trials", []) if local_model.is_completed(t)]
+        values = [t["objective"] for t in study.get("trials", []) if completed(t)]
         return Normalizer(values, study["task"]["objective"]["mode"], (self.margin, self.margin))
 
     def _prompt(self, study: dict[str, Any], order: list[str]) -> tuple[list[int], float | None]:
@@ -112,7 +112,7 @@ class Planner:
             study["algorithm"] = self.imitate
         trials = sorted(study.get("trials", []), key=lambda t: t.get("order", 0))
         norm = self._normalizer(study)
-        values = [norm(t["objective"]) for t in trials if local_model.is_completed(t)]
+        values = [norm(t["objective"]) for t in trials if completed(t)]
         best = max(values) if values else None
         per_trial = 2 * len(order) + 2  # <t>, a name and a value per parameter, the objective
         while True:  # keep the newest trials that fit (the normalisation still sees them all)
@@ -193,7 +193,7 @@ class Planner:
     def _with_local_model(self, study: dict[str, Any], order: list[str], params: list[dict[str, Any]], y_probs):
         """The planner's objective bins times a GP fitted to this study's completed trials (when there are enough)."""
         space, norm = study["search_space"], self._normalizer(study)
-        done = [t for t in study.get("trials", []) if local_model.is_completed(t)]
+        done = [t for t in study.get("trials", []) if completed(t)]
         points = [local_model.encode(space, order, t["params"], self.n_bins) for t in done]
         gp = local_model.fit(points, [norm(t["objective"]) for t in done])
         if gp is None:
@@ -284,9 +284,8 @@ def _written_by(error: str, params: dict[str, Any]) -> bool:
 
 
 def _normalised(trial: dict[str, Any], norm: Normalizer) -> dict[str, Any]:
-    value = trial.get("objective")
-    ok = trial.get("status", "completed") == "completed" and value is not None and math.isfinite(value)
-    return {**trial, "objective": norm(value) if ok else None, "status": "completed" if ok else "failed"}
+    ok = completed(trial)
+    return {**trial, "objective": norm(trial["objective"]) if ok else None, "status": "completed" if ok else "failed"}
 
 
 def main(argv: list[str] | None = None) -> int:

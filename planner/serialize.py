@@ -247,16 +247,16 @@ def study_words(
     return words + (["<end>"] if end else [])
 
 
+def completed(trial: dict[str, Any]) -> bool:
+    """Whether a trial finished with a finite objective (the ones normalisation and models learn from)."""
+    value = trial.get("objective")
+    return trial.get("status", "completed") == "completed" and value is not None and math.isfinite(value)
+
+
 def _normaliser(study: dict[str, Any], trials: list[dict[str, Any]], expand: tuple[float, float]):
     if study.get("objective_normalised"):
         return lambda v: v
-    values = [
-        t["objective"]
-        for t in trials
-        if t.get("status", "completed") == "completed"
-        and t.get("objective") is not None
-        and math.isfinite(t["objective"])
-    ]
+    values = [t["objective"] for t in trials if completed(t)]
     return Normalizer(values, study["task"]["objective"]["mode"], expand)
 
 

@@ -109,6 +109,23 @@ class PlannerSearch(Searcher):
         metric, mode = task["objective"]["metric"], task["objective"]["mode"]
         return cls(checkpoint, task, base=base.canonical, **{"metric": metric, "mode": mode, **kwargs})
 
+    @classmethod
+    def for_sweep(cls, sweep: Any, **kwargs: Any) -> PlannerSearch:
+        """A searcher for a Sweep (util/sweep_spec.py): its base, seed and `tune.planner_*` settings."""
+        base, paths = sweep.base()
+        tune = sweep.tune
+        return cls.for_metaprogram(
+            tune.planner_checkpoint,
+            base,
+            paths,
+            k=tune.planner_candidates,
+            acquisition=tune.planner_acquisition,
+            temperature=tune.planner_temperature,
+            local_model=tune.planner_local_model,
+            seed=sweep.seed,
+            **kwargs,
+        )
+
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec) -> bool:
         if self.space is not None and config:
             return False  # the space was given to the constructor

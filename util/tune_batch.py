@@ -111,19 +111,7 @@ def make_searcher(study: Study, planner: Any = None) -> Any:
         return searcher
     from planner.tune_searcher import PlannerSearch
 
-    base, paths = sweep.base()
-    return PlannerSearch.for_metaprogram(
-        sweep.tune.planner_checkpoint,
-        base,
-        paths,
-        space=sweep.space,
-        k=sweep.tune.planner_candidates,
-        acquisition=sweep.tune.planner_acquisition,
-        temperature=sweep.tune.planner_temperature,
-        local_model=sweep.tune.planner_local_model,
-        seed=sweep.seed,
-        planner=planner,
-    )
+    return PlannerSearch.for_sweep(sweep, space=sweep.space, planner=planner)
 
 
 PACK_SECONDS = 2.0  # engine work one Tune trial carries: Tune's own cost per trial is then a small share of it

@@ -68,17 +68,7 @@ def searcher(sweep: Sweep, metric: str, mode: str) -> Any:
     if sweep.tune.algorithm == "planner":
         from planner.tune_searcher import PlannerSearch
 
-        base, paths = sweep.base()
-        return PlannerSearch.for_metaprogram(
-            sweep.tune.planner_checkpoint,
-            base,
-            paths,
-            k=sweep.tune.planner_candidates,
-            acquisition=sweep.tune.planner_acquisition,
-            temperature=sweep.tune.planner_temperature,
-            local_model=sweep.tune.planner_local_model,
-            seed=sweep.seed,
-        )
+        return PlannerSearch.for_sweep(sweep)
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     # a SearchGenerator ignores TuneConfig.max_concurrent_trials: it takes its own limit
