@@ -9,8 +9,8 @@ a local CSV among them): planner+EI vs random vs TPE, `--count` trials, `--seeds
 normalised per task and space over everything observed plus a dense random reference; wins,
 losses and paired one-sided Wilcoxon p-values. Studies are kept in the database and reused.
 Knobs: --models (search spaces of heldout.yaml), --reference-count. Both modes: -k (candidates per
-proposal), --acquisition, --local-model (gp: the GP on each study's own trials sharpens EI; none: the
-planner's own predictions alone).
+proposal), --early-k (at most this many until the study has 5 trials), --acquisition, --local-model
+(gp: the GP on each study's own trials sharpens EI; none: the planner's own predictions alone).
 
 Held-out tasks (planner/dev_data.py HELDOUT_TASKS: data sets and generator settings never in
 the training studies) x seeds. Methods: the planner sampling alone (imitation), the planner
@@ -53,8 +53,11 @@ METHODS = ("planner", "planner+acq", "random", "tpe")
 class PlannerSearcher:
     """The planner behind the suggest / observe interface of the baselines."""
 
-    def __init__(self, planner, table: dict[str, Any], acquisition: str | None, k: int, local: str | None):
-        self.planner, self.acquisition, self.k, self.local = planner, acquisition, k, local
+    def __init__(
+        self, planner, table: dict[str, Any], acquisition: str | None, k: int, early_k: int | None, local: str | None
+    ):
+        self.planner, self.acquisition, self.local = planner, acquisition, local
+        self.k, self.early_k = k, early_k
         self.study = {
             "task": table["task"],
             "search_space": table["search_space"],
@@ -64,7 +67,9 @@ class PlannerSearcher:
         }
 
     def suggest(self) -> dict[str, Any]:
-        params, mp, _ = self.planner.suggest(self.study, k=self.k, acquisition=self.acquisition, local=self.local)
+        params, mp, _ = self.planner.suggest(
+            self.study, k=self.k, early_k=self.early_k, acquisition=self.acquisition, local=self.local
+        )
         assert mp is not None  # validated as untrusted; a rejected proposal never gets here
         return params
 
@@ -113,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budgets", default="5,10,25")
     parser.add_argument("-k", type=int, default=CANDIDATES, help="candidates sampled per acquisition step")
+    parser.add_argument("--early-k", type=int, help="at most this many candidates until the study has 5 trials")
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb"])
     parser.add_argument("--temperature", type=float, default=1.0, help="--real: the planner's sampling temperature")
     parser.add_argument(
@@ -152,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 if method.startswith("planner"):
                     planner.generator.manual_seed(seed)
                     acquisition = args.acquisition if method == "planner+acq" else None
-                    searcher = PlannerSearcher(planner, table, acquisition, args.k, args.local_model)
+                    searcher = PlannerSearcher(planner, table, acquisition, args.k, args.early_k, args.local_model)
                 else:
                     searcher = make_searcher(method, table["search_space"], objective.mode, seed)
                 curve, log_curve = regret_curves(searcher, objective, horizon)
@@ -177,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "tasks": list(tables),
         "seeds": args.seeds,
         "k": args.k,
+        "early_k": args.early_k,
         "acquisition": args.acquisition,
         "local_model": args.local_model,
         "checkpoint": str(args.checkpoint),
@@ -247,6 +254,7 @@ def real(args: argparse.Namespace) -> int:
             reference_count=args.reference_count,
             models=args.models.split(","),
             candidates=args.k,
+            early_candidates=args.early_k,
             acquisition=args.acquisition,
             temperature=args.temperature,
             local_model=args.local_model,

@@ -206,6 +206,7 @@ class Planner:
         study: dict[str, Any],
         *,
         k: int = CANDIDATES,
+        early_k: int | None = None,
         acquisition: str | None = "ei",
         max_rounds: int = 4,
         pending: list[dict[str, Any]] = (),
@@ -215,15 +216,18 @@ class Planner:
     ) -> tuple[dict[str, Any], Metaprogram | None, Candidate]:
         """The next trial: (params, validated metaprogram or None without a base, the candidate chosen).
 
-        Points already in the history or `pending` are skipped when the space is finite (a repeat teaches
-        nothing); after `max_rounds` of nothing new, a repeat is accepted.
+        `k` candidates are scored; with `early_k`, at most that many until the study has local_model.MIN_TRIALS
+        completed trials, while the planner's own broad predictions are all there is. Points already in the
+        history or `pending` are skipped when the space is finite (a repeat teaches nothing); after `max_rounds`
+        of nothing new, a repeat is accepted.
         """
         if acquisition not in (None, "ei", "ucb"):
             raise ValueError(f"acquisition must be ei, ucb or none, got {acquisition!r}")
         finite = all(spec["type"] in CATEGORICAL for spec in study["search_space"].values())
         tried = [t["params"] for t in study.get("trials", [])] + list(pending)  # pending: running, not yet back
         seen = {point_key(p) for p in tried} if finite else set()
-        n = k if acquisition else 1
+        early = early_k and sum(completed(t) for t in study.get("trials", [])) < local_model.MIN_TRIALS
+        n = (min(k, early_k) if early else k) if acquisition else 1
         fallback = None
         for _ in range(max_rounds):
             valid = []
@@ -293,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--study", type=Path, required=True, help="one study (JSON) in the export format")
     parser.add_argument("-k", type=int, default=CANDIDATES)
+    parser.add_argument("--early-k", type=int, help="at most this many candidates until the study has 5 trials")
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb", "none"])
     parser.add_argument("--local-model", default=LOCAL_MODEL, choices=["gp", "none"], help="a GP on the study's trials")
     parser.add_argument("--seed", type=int, default=0)
@@ -304,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         params, mp, cand = planner.suggest(
             study,
             k=args.k,
+            early_k=args.early_k,
             acquisition=None if args.acquisition == "none" else args.acquisition,
             local=None if args.local_model == "none" else args.local_model,
         )

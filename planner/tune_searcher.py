@@ -73,6 +73,7 @@ class PlannerSearch(Searcher):
         metric: str | None = None,
         mode: str | None = None,
         k: int = CANDIDATES,
+        early_k: int | None = None,
         acquisition: str | None = "ei",
         temperature: float = 1.0,
         local_model: str | None = LOCAL_MODEL,
@@ -91,7 +92,8 @@ class PlannerSearch(Searcher):
         # the study's own random stream: studies sharing one planner (a batch) still differ by seed
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self.task, self.base = task, base
-        self.k, self.acquisition, self.temperature, self.local_model = k, acquisition, temperature, local_model
+        self.k, self.early_k, self.acquisition = k, early_k, acquisition
+        self.temperature, self.local_model = temperature, local_model
         self.space: dict[str, dict[str, Any]] | None = None
         self.paths: dict[str, tuple[str, ...]] = {}
         if space is not None:
@@ -119,6 +121,7 @@ class PlannerSearch(Searcher):
             base,
             paths,
             k=tune.planner_candidates,
+            early_k=tune.planner_early_candidates,
             acquisition=tune.planner_acquisition,
             temperature=tune.planner_temperature,
             local_model=tune.planner_local_model,
@@ -152,6 +155,7 @@ class PlannerSearch(Searcher):
         params, _mp, _cand = self.planner.suggest(
             self.study(),
             k=self.k,
+            early_k=self.early_k,
             acquisition=self.acquisition,
             temperature=self.temperature,
             local=self.local_model,

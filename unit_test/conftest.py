@@ -77,3 +77,15 @@ def session_model_root(tmp_path_factory):
     root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "session_models"
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray instance per test process for the Ray Tune tests (started once, stopped at the end)."""
+    import ray
+
+    from job_launch.cluster import init_ray
+
+    init_ray(num_cpus=2)
+    yield ray
+    ray.shutdown()

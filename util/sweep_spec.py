@@ -58,6 +58,7 @@ class TuneSettings(Schema):
     resume: bool = False
     planner_checkpoint: str | None = None  # algorithm=planner: a folder written by train_planner.sh
     planner_candidates: PositiveInt = CANDIDATES  # algorithm=planner: samples scored per proposal by the acquisition
+    planner_early_candidates: PositiveInt | None = None  # algorithm=planner: fewer until the study has 5 trials
     planner_acquisition: Literal["ei", "ucb"] | None = "ei"  # algorithm=planner: or null for plain sampling
     planner_temperature: PositiveFloat = 1.0  # algorithm=planner: below 1 the candidates keep closer to its favourites
     planner_local_model: Literal["gp"] | None = LOCAL_MODEL  # algorithm=planner: a GP on the study's trials, or null
@@ -154,7 +155,9 @@ class Sweep:
 
             spec["planner"] = {
                 "checkpoint": fingerprint(self.tune.planner_checkpoint),
-                "candidates": self.tune.planner_candidates,
+                "candidates": (k := self.tune.planner_candidates),
+                # no schedule (null, or no fewer than candidates) is the same study as before the setting existed
+                **({"early_candidates": e} if (e := self.tune.planner_early_candidates) and e < k else {}),
                 "acquisition": self.tune.planner_acquisition,
                 **({"temperature": t} if (t := self.tune.planner_temperature) != 1.0 else {}),  # older ids stand
                 **({"local_model": m} if (m := self.tune.planner_local_model) else {}),

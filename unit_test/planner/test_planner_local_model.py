@@ -57,3 +57,15 @@ def test_the_gp_steers_the_choice_towards_the_best_region(untrained_checkpoint):
     with_gp = [distance_of_pick(seed, "gp") for seed in range(8)]
     assert sum(with_gp) < 0.5 * sum(alone)
     assert max(with_gp) < 0.5  # within half a decade of the peak every time
+
+
+def test_fewer_candidates_are_scored_before_the_study_has_min_trials(untrained_checkpoint):
+    planner = Planner(untrained_checkpoint)
+
+    def sampled(n_trials: int) -> int:
+        before = planner.stats.sampled
+        planner.suggest(structured_study(0, n_trials=n_trials), k=12, early_k=4, generator=torch.Generator())
+        return planner.stats.sampled - before
+
+    assert sampled(local_model.MIN_TRIALS - 1) == 4
+    assert sampled(local_model.MIN_TRIALS) == 12

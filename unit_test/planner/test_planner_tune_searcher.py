@@ -72,9 +72,7 @@ def test_studies_sharing_one_planner_follow_their_own_seeds(untrained_checkpoint
 
 
 @pytest.mark.slow
-def test_a_real_tune_run_uses_the_planner(untrained_checkpoint, execution_base, tmp_path):
-    import ray
-
+def test_a_real_tune_run_uses_the_planner(ray_local, untrained_checkpoint, execution_base, tmp_path):
     from engine.metaprogram import validate
     from engine.paths import Paths
     from engine.runner import execute
@@ -91,16 +89,12 @@ def test_a_real_tune_run_uses_the_planner(untrained_checkpoint, execution_base, 
 
     space = {"pipeline": {"optim": {"lr": tune.loguniform(1e-3, 0.1)}}, "model.hidden": tune.choice([16, 64])}
     searcher = PlannerSearch(untrained_checkpoint, TASK, base=execution_base, k=4)
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        results = tune.Tuner(
-            trainable,
-            param_space=space,
-            tune_config=tune.TuneConfig(search_alg=searcher, metric="val/accuracy", mode="max", num_samples=3),
-            run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
-        ).fit()
-    finally:
-        ray.shutdown()
+    results = tune.Tuner(
+        trainable,
+        param_space=space,
+        tune_config=tune.TuneConfig(search_alg=searcher, metric="val/accuracy", mode="max", num_samples=3),
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
+    ).fit()
     assert len(results) == 3 and not results.errors
     assert len(searcher.trials) == 3 and all(t["status"] == "completed" for t in searcher.trials)
 

@@ -70,6 +70,11 @@ def test_another_planner_or_other_planner_settings_is_another_study(checkpoint, 
     cooler = planner_sweep(checkpoint)
     cooler["tune"]["planner_temperature"] = 0.6
     assert from_dict(cooler).study_id != from_dict(planner_sweep(checkpoint)).study_id
+    scheduled = planner_sweep(checkpoint)  # 4 candidates, 2 of them until the study has 5 trials
+    scheduled["tune"]["planner_early_candidates"] = 2
+    assert from_dict(scheduled).study_id != from_dict(planner_sweep(checkpoint)).study_id
+    scheduled["tune"]["planner_early_candidates"] = 4  # as many early as late: no schedule, the same study
+    assert from_dict(scheduled).study_id == from_dict(planner_sweep(checkpoint)).study_id
 
 
 def test_a_tune_sweep_searches_with_the_planner(ray_local, checkpoint, tmp_path, monkeypatch):
