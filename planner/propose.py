@@ -223,6 +223,8 @@ class Planner:
         """
         if acquisition not in (None, "ei", "ucb"):
             raise ValueError(f"acquisition must be ei, ucb or none, got {acquisition!r}")
+        if k < 1 or (early_k is not None and early_k < 1):
+            raise ValueError(f"the candidate counts must be positive, got k={k}, early_k={early_k}")
         finite = all(spec["type"] in CATEGORICAL for spec in study["search_space"].values())
         tried = [t["params"] for t in study.get("trials", [])] + list(pending)  # pending: running, not yet back
         seen = {point_key(p) for p in tried} if finite else set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from planner import local_model
@@ -69,3 +70,5 @@ def test_fewer_candidates_are_scored_before_the_study_has_min_trials(untrained_c
 
     assert sampled(local_model.MIN_TRIALS - 1) == 4
     assert sampled(local_model.MIN_TRIALS) == 12
+    with pytest.raises(ValueError, match="candidate counts must be positive"):
+        planner.suggest(structured_study(0, n_trials=2), k=12, early_k=0)
