@@ -228,8 +228,9 @@ class Planner:
         finite = all(spec["type"] in CATEGORICAL for spec in study["search_space"].values())
         tried = [t["params"] for t in study.get("trials", [])] + list(pending)  # pending: running, not yet back
         seen = {point_key(p) for p in tried} if finite else set()
-        early = early_k and sum(completed(t) for t in study.get("trials", [])) < local_model.MIN_TRIALS
-        n = (min(k, early_k) if early else k) if acquisition else 1
+        n = k if acquisition else 1
+        if early_k and sum(completed(t) for t in study.get("trials", [])) < local_model.MIN_TRIALS:
+            n = min(n, early_k)
         fallback = None
         for _ in range(max_rounds):
             valid = []
