@@ -4,8 +4,12 @@
                 + {setting: sha256 of contents} for every file or folder the metaprogram refers to})
 
 Observers (schemas or settings marked in engine/schema/base.py: progress, plot, lr_logger, mlflow,
-wandb, checkpoint, resources) are left out of the hash and recorded beside the id. File contents are
-hashed once per (absolute path, size, mtime): the digests are kept under <cache_root>/digests.
+wandb, checkpoint, resources) are left out of the hash and recorded beside the id. Values are made
+canonical first (`canonical_values`: -0.0 is 0.0, a boolean stays a boolean). File contents are
+hashed once per (absolute path, size, mtime, inode, ctime): the digests are kept under
+<cache_root>/digests. An edit that restores size and mtime still changes ctime, and a file replaced
+by another has another inode. `still_matches` re-reads the files when a run ends, so a run never
+records one file's digest while it read another's bytes.
 """
 
 from __future__ import annotations
@@ -21,11 +25,24 @@ from engine.atomic import atomic_write
 from engine.schema.base import Schema, is_observer_field
 
 ID_LENGTH = 16
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: entries keyed by inode and ctime too
+
+
+def canonical_values(value: Any) -> Any:
+    """One spelling per value before hashing: -0.0 is 0.0; booleans, integers and strings are kept apart
+    (json writes True as `true` and 1 as `1`, so they never collide)."""
+    if isinstance(value, dict):
+        return {key: canonical_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [canonical_values(item) for item in value]
+    if isinstance(value, float) and value == 0.0:
+        return 0.0
+    return value
 
 
 def identity(computation: dict[str, Any], inputs: dict[str, str] | None = None) -> str:
     """The id of a computation (a canonical dict) over inputs ({setting: content digest})."""
+    computation = canonical_values(computation)
     hashed = {**computation, "inputs": dict(sorted(inputs.items()))} if inputs else computation
     text = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()[:ID_LENGTH]
@@ -57,16 +74,17 @@ def split_observers(component: Schema, dump: dict[str, Any], prefix: str = "") -
 
 # ----------------------------------------------------------------------------- content digests
 
-_memo: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, for this process
+_memo: dict[tuple[str, int, int, int, int], str] = {}  # (path, size, mtime, inode, ctime) -> sha256, this process
 _RACY_NS = 2_000_000_000  # a file changed this recently may change again within one mtime tick: not cached
 
 
-def digest(path: Path, cache_root: Path) -> str:
+def digest(path: Path, cache_root: Path, *, reread: bool = False) -> str:
     """sha256 of a file's contents, or of a folder's files (relative names and contents).
 
-    Each file is read once per (path, size, mtime): the digests of one input are kept in one small
-    JSON file under <cache_root>/digests, so a large model folder costs a stat per file next time.
-    A file modified in the last two seconds is read again next time (as git does with racy entries).
+    Each file is read once per (path, size, mtime, inode, ctime): the digests of one input are kept in
+    one small JSON file under <cache_root>/digests, so a large model folder costs a stat per file next
+    time. A file modified in the last two seconds is read again next time (as git does with racy
+    entries). `reread` ignores every cache: the bytes as they are now.
     """
     path = Path(path).resolve()
     files = [path] if path.is_file() else sorted(_files_under(path))
@@ -77,19 +95,20 @@ def digest(path: Path, cache_root: Path) -> str:
     for file in files:
         rel = "" if file == path else file.relative_to(path).as_posix()
         stat = file.stat()
-        key = (str(file), stat.st_size, stat.st_mtime_ns)
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns]
+        key = (str(file), *stamp)
         known = cached.get(rel)
-        if key in _memo:
+        if key in _memo and not reread:
             sha = _memo[key]
-        elif known and known[:2] == [stat.st_size, stat.st_mtime_ns]:
-            sha = known[2]
+        elif known and known[:4] == stamp and not reread:
+            sha = known[4]
         else:
             with open(file, "rb") as handle:
                 sha = hashlib.file_digest(handle, "sha256").hexdigest()
         shas[rel] = sha
-        if now - stat.st_mtime_ns > _RACY_NS:
+        if now - max(stat.st_mtime_ns, stat.st_ctime_ns) > _RACY_NS:
             _memo[key] = sha
-            entries[rel] = [stat.st_size, stat.st_mtime_ns, sha]
+            entries[rel] = [*stamp, sha]
         changed |= known != entries.get(rel)
     if changed or entries.keys() != cached.keys():
         try:
@@ -100,6 +119,18 @@ def digest(path: Path, cache_root: Path) -> str:
         return shas[""]
     listing = "".join(f"{rel}\0{sha}\n" for rel, sha in sorted(shas.items()))
     return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def still_matches(inputs: dict[str, dict[str, str]], cache_root: Path) -> list[str]:
+    """The settings whose file or folder no longer has the digest recorded when the run began (re-read)."""
+    changed = []
+    for key, entry in inputs.items():
+        try:
+            if digest(Path(entry["path"]), cache_root, reread=True) != entry["sha256"]:
+                changed.append(key)
+        except OSError:
+            changed.append(key)
+    return changed
 
 
 def _files_under(folder: Path) -> list[Path]:

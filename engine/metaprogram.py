@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine.identity import digest, identity, split_observers
+from engine.bounds import LIMITS, InputError, check_plain, shorten, shown
+from engine.identity import canonical_values, digest, identity, split_observers
 from engine.registry import did_you_mean
 from engine.schema import REGISTRIES
 from engine.schema.base import COMPONENT_KINDS, is_path_field, nested_schemas
@@ -31,8 +32,11 @@ class MetaprogramError(ValueError):
     """Everything wrong with one metaprogram, one line per problem."""
 
     def __init__(self, errors: list[str], source: str | None = None):
-        self.errors = errors
-        self.source = source
+        # bounded: a huge value is shown cut, and a flood of errors is shown as its first lines and a count
+        self.errors = [shorten(str(e), LIMITS.max_error_chars) for e in errors[: LIMITS.max_errors]]
+        if len(errors) > LIMITS.max_errors:
+            self.errors.append(f"... and {len(errors) - LIMITS.max_errors:,} more error(s)")
+        self.source = shorten(str(source), 300) if source is not None else None
         super().__init__(self.render())
 
     def render(self) -> str:
@@ -50,6 +54,7 @@ class Caps:
     gpus: float = 8
     memory_gb: float = 64
     time_limit_s: float = 24 * 3600
+    parameters: float = 2e9  # a model built from a free-form config (a transformers `config` mapping)
 
 
 @dataclass
@@ -77,8 +82,14 @@ class Metaprogram:
 
     @property
     def computation(self) -> dict[str, Any]:
-        """The canonical form without observers: what the id hashes (with the inputs' digests)."""
-        return self._split_observers()[0]
+        """The canonical form without observers: what the id hashes (with the inputs' digests).
+
+        Values are canonical (-0.0 is 0.0), and a file setting is the path it names relative to its root,
+        however it was written (`t.csv`, `./t.csv`, the absolute path)."""
+        computation = canonical_values(self._split_observers()[0])
+        for key, entry in self.inputs.items():
+            _set_dotted(computation, key, entry.get("canonical"))
+        return computation
 
     @property
     def observers(self) -> dict[str, Any]:
@@ -107,6 +118,21 @@ class Metaprogram:
         return self.pipeline.resolve_objective(self.task)
 
 
+def _set_dotted(tree: Any, dotted: str, value: str | None) -> None:
+    """Replace the string at `dotted` (list items by index) with `value`, when both are there."""
+    *parents, last = dotted.split(".")
+    for part in parents:
+        tree = tree[int(part)] if isinstance(tree, list) and part.isdigit() else tree.get(part) if isinstance(tree, dict) else None
+        if tree is None:
+            return
+    if value is None:
+        return
+    if isinstance(tree, dict) and isinstance(tree.get(last), str):
+        tree[last] = value
+    elif isinstance(tree, list) and last.isdigit() and int(last) < len(tree) and isinstance(tree[int(last)], str):
+        tree[int(last)] = value
+
+
 def assemble(model: BaseModel, dataset: BaseModel, pipeline: BaseModel, seed: int, paths: Paths) -> Metaprogram:
     """A metaprogram from validated components, its input files found and digested.
 
@@ -133,11 +159,16 @@ def input_digests(model, dataset, pipeline, paths: Paths, errors: list[str]) -> 
             errors.append(f"{kind}: {exc}")
     inputs = {}
     for key, path in sorted(files.items()):
+        root = "model_root" if key.startswith("model.") else "data_root"
         if not path.exists():
-            root = "path.model_root" if key.startswith("model.") else "path.data_root"
-            errors.append(f"{key}: {path} does not exist (relative paths start at {root})")
+            errors.append(f"{key}: {shorten(str(path), 300)} does not exist (relative paths start at path.{root})")
             continue
-        inputs[key] = {"path": str(path), "sha256": digest(path, paths.root("cache_root"))}
+        try:
+            sha = digest(path, paths.root("cache_root"))
+        except OSError as exc:
+            errors.append(f"{key}: cannot read {shorten(str(path), 300)}: {exc.strerror or exc}")
+            continue
+        inputs[key] = {"path": str(path), "sha256": sha, "canonical": paths.canonical(path, root)}
     return inputs
 
 
@@ -156,12 +187,17 @@ def validate(
     """
     errors: list[str] = []
     if not isinstance(raw, dict):
-        raise MetaprogramError([f"expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}"], source)
+        raise MetaprogramError([f"expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}, got {shown(raw)}"], source)
+    try:
+        check_plain(raw)
+    except InputError as exc:
+        raise MetaprogramError([str(exc)], source) from None
+    pathlike: dict[str, str] = {}
     if not trusted:
-        raw = _sanitize(raw, errors)
+        raw = _sanitize(raw, errors, pathlike)
     for key in raw:
         if key not in TOP_LEVEL_KEYS and (trusted or key not in ("path", "hydra", "defaults")):
-            errors.append(f"{key}: unknown key; {did_you_mean(str(key), list(TOP_LEVEL_KEYS))}")
+            errors.append(f"{shorten(key, 60)}: unknown key; {did_you_mean(key, list(TOP_LEVEL_KEYS))}")
 
     components: dict[str, BaseModel] = {}
     for kind in COMPONENT_KINDS:
@@ -179,8 +215,11 @@ def validate(
 
     pipeline = components.get("pipeline")
     if not trusted:
+        path_keys = [f"{kind}.{p}" for kind, built in components.items() for p in _paths_set(built)]
+        errors += [f"{key}: path keys are not accepted from untrusted input" for key in path_keys]
+        errors += [message for key, message in pathlike.items() if key not in path_keys]
         for kind, built in components.items():
-            errors += [f"{kind}.{p}: path keys are not accepted from untrusted input" for p in _paths_set(built)]
+            errors += [f"{kind}.{p}" for p in _untrusted_problems(built, caps)]
         if pipeline is not None:
             errors += _over_caps(pipeline, caps)
     if errors:
@@ -205,13 +244,16 @@ def validate_component(kind: str, value: Any, errors: list[str]) -> BaseModel | 
     if name is None or name == MISSING:
         errors.append(f"{kind}.name: missing; registered {kind}s: {', '.join(registry.names())}")
         return None
+    if not isinstance(name, str):
+        errors.append(f"{kind}.name: expected a name, got {shown(name)}; registered {kind}s: {', '.join(registry.names())}")
+        return None
     value, missing = _strip_missing(value)
     errors += [f"{kind}.{path}: missing required value" for path in missing]
     try:
         return registry.build(name, value)
     except ValidationError as exc:
         for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"])
+            where = ".".join(shorten(str(p), 60) for p in error["loc"])
             if where not in missing:
                 errors.append(f"{kind}.{where}: {error['msg']}" if where else f"{kind}: {error['msg']}")
         return None
@@ -232,30 +274,55 @@ def _strip_missing(value: Any, prefix: str = "") -> tuple[Any, list[str]]:
     return value, []
 
 
-def _sanitize(raw: Any, errors: list[str], prefix: str = "") -> Any:
-    """Drop code references and interpolations from untrusted input, saying where."""
+def _sanitize(raw: Any, errors: list[str], pathlike: dict[str, str], prefix: str = "") -> Any:
+    """Drop code references and interpolations from untrusted input, saying where; note path-like strings.
+
+    Checked on the decoded values, keys included, at any depth: whatever a YAML tag or escape
+    spelt, what reaches this point is plain data, and nothing in it may name the environment or code.
+    A path-like string (`pathlike`: key -> error) is kept for the schema, and refused after it unless
+    the schema already said that its key is a path key."""
     if isinstance(raw, dict):
         clean = {}
         for key, value in raw.items():
-            path = f"{prefix}{key}"
-            if isinstance(key, str) and key.startswith("_") and key.endswith("_"):
-                errors.append(f"{path}: {key} is not accepted from untrusted input")
+            path = f"{prefix}{shorten(key, 60)}"
+            if key.startswith("_") and key.endswith("_"):
+                errors.append(f"{path}: {shorten(key, 60)} is not accepted from untrusted input")
             elif not prefix and key in ("path", "hydra", "defaults"):
                 errors.append(f"{path}: not accepted from untrusted input")
-            elif _is_interpolation(value):  # dropped so the schema does not report it again
-                errors.append(f"{path}: interpolation {value!r} is not accepted from untrusted input")
+            elif problem := _unsafe_text(key):
+                errors.append(f"{path}: a key with {problem} is not accepted from untrusted input")
+            elif isinstance(value, str) and _unsafe_text(value) == "an interpolation":  # dropped: reported once
+                errors.append(f"{path}: interpolation {shown(value)} is not accepted from untrusted input")
             else:
-                clean[key] = _sanitize(value, errors, path + ".")
+                clean[key] = _sanitize(value, errors, pathlike, path + ".")
         return clean
     if isinstance(raw, list):
-        return [_sanitize(v, errors, f"{prefix}{i}.") for i, v in enumerate(raw)]
-    if _is_interpolation(raw):
-        errors.append(f"{prefix[:-1]}: interpolation {raw!r} is not accepted from untrusted input")
+        return [_sanitize(v, errors, pathlike, f"{prefix}{i}.") for i, v in enumerate(raw)]
+    if isinstance(raw, str) and (problem := _unsafe_text(raw)):
+        message = f"{prefix[:-1]}: {problem.removeprefix('an ')} {shown(raw)} is not accepted from untrusted input"
+        if problem == "a path":
+            pathlike[prefix[:-1]] = message
+        else:
+            errors.append(message)
     return raw
 
 
-def _is_interpolation(value: Any) -> bool:
-    return isinstance(value, str) and "${" in value
+def _unsafe_text(text: str) -> str | None:
+    """What makes a string unsafe from untrusted input, or None: an interpolation (it could read the
+    environment or a file), or a path (absolute, home, parent folder, backslash, a URL or `example:`)."""
+    if "${" in text:
+        return "an interpolation"
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return "a control character"
+    lowered = text.strip().lower()
+    if (
+        lowered.startswith(("/", "~", "file:", "example:"))
+        or ".." in lowered.replace("\\", "/").split("/")
+        or "\\" in text
+        or "://" in lowered
+    ):
+        return "a path"
+    return None
 
 
 def _paths_set(model: BaseModel, prefix: str = "") -> list[str]:
@@ -268,6 +335,15 @@ def _paths_set(model: BaseModel, prefix: str = "") -> list[str]:
             continue
         for where, part in nested_schemas(key, value):  # nested settings, DAG nodes, hooks
             found += _paths_set(part, f"{prefix}{where}.")
+    return found
+
+
+def _untrusted_problems(model: BaseModel, caps: Caps) -> list[str]:
+    """What a schema itself refuses from untrusted input (e.g. a free-form config over the caps), by key."""
+    found = [] if not hasattr(model, "untrusted_problems") else list(model.untrusted_problems(caps))
+    for key in model.model_fields_set:
+        for where, part in nested_schemas(key, getattr(model, key)):
+            found += [f"{where}.{p}" for p in _untrusted_problems(part, caps)]
     return found
 
 

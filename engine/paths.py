@@ -20,6 +20,10 @@ DEFAULTS = {"data_root": "data", "model_root": "models", "cache_root": ".cache",
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "examples"  # `example:<name>`: shipped sample data
 
 
+class OutsideRoot(OSError):
+    """A relative path that leaves the root it is relative to."""
+
+
 class Paths(Schema):
     data_root: str = Field(description="local data files; relative dataset paths start here")
     model_root: str = Field(description="converted and downloaded model weights")
@@ -34,11 +38,30 @@ class Paths(Schema):
 
     def resolve(self, name: str, root: str = "data_root") -> Path:
         """A file or folder a setting names: `example:<name>` is shipped sample data (EXAMPLES_DIR),
-        an absolute path is taken as given (~ expanded), anything else is under `root`."""
+        an absolute path is taken as given (~ expanded), anything else is under `root`.
+
+        A relative name that climbs out of its root (`../../etc/passwd`) raises OutsideRoot: write
+        the absolute path to mean a file elsewhere."""
         if name.startswith("example:"):
-            return EXAMPLES_DIR / name.removeprefix("example:")
-        path = Path(name).expanduser()
-        return path if path.is_absolute() else self.root(root) / path
+            base, rel = EXAMPLES_DIR, name.removeprefix("example:")
+        else:
+            path = Path(name).expanduser()
+            if path.is_absolute():
+                return path
+            base, rel = self.root(root), name
+        joined = base / rel
+        if ".." in Path(rel).parts and not joined.resolve().is_relative_to(base.resolve()):
+            raise OutsideRoot(f"{name!r} climbs out of {base} (write an absolute path for a file elsewhere)")
+        return joined
+
+    def canonical(self, path: Path, root: str = "data_root") -> str:
+        """One spelling of a file a setting names: relative to its root when inside it, else absolute
+        (links and `..` resolved), or `example:<name>` for shipped sample data."""
+        resolved = Path(path).resolve()
+        for base, prefix in ((EXAMPLES_DIR.resolve(), "example:"), (self.root(root), "")):
+            if resolved.is_relative_to(base):
+                return prefix + resolved.relative_to(base).as_posix()
+        return resolved.as_posix()
 
     def data_file(self, name: str) -> Path:
         """A dataset file: absolute as given, else under data_root."""

@@ -118,16 +118,19 @@ def test_a_missing_file_is_a_validation_error_naming_the_setting(paths):
     assert err.value.errors == [f"dataset.file: {absent} does not exist (relative paths start at path.data_root)"]
 
 
-def test_digests_are_cached_by_path_size_and_mtime(tmp_path, monkeypatch):
+def test_digests_are_cached_by_path_size_mtime_inode_and_ctime(tmp_path, monkeypatch):
     import hashlib
     import os
     import time
+    import types
 
     import engine.identity as identity
 
+    later = types.SimpleNamespace(time_ns=lambda: time.time_ns() + 10 * 10**9)  # every change is old by then
+    monkeypatch.setattr(identity, "time", later)
     big = tmp_path / "big.bin"
     big.write_bytes(b"a" * 100_000)
-    written = time.time_ns() - 60 * 10**9  # a file changed seconds ago may change again within one mtime tick
+    written = time.time_ns() - 60 * 10**9
     os.utime(big, ns=(written, written))
     cache = tmp_path / "cache"
     first = digest(big, cache)
@@ -140,9 +143,19 @@ def test_digests_are_cached_by_path_size_and_mtime(tmp_path, monkeypatch):
     big.write_bytes(b"b" * 100_000)  # same size, new mtime: read again
     os.utime(big, ns=(written + 1, written + 1))
     assert digest(big, cache) != first and len(reads) == 1
-    big.write_bytes(b"c" * 100_000)  # just written: read every time until it has been still a while
-    assert digest(big, cache) == digest(big, cache) == hashlib.sha256(b"c" * 100_000).hexdigest()
-    assert len(reads) == 3
+    with open(big, "r+b") as handle:  # edited in place, size and mtime put back: the ctime moved
+        handle.write(b"c")
+    os.utime(big, ns=(written + 1, written + 1))
+    assert digest(big, cache) == hashlib.sha256(b"c" + b"b" * 99_999).hexdigest() and len(reads) == 2
+    replacement = tmp_path / "other.bin"  # replaced by another file with the same size and times: a new inode
+    replacement.write_bytes(b"d" * 100_000)
+    os.utime(replacement, ns=(written + 1, written + 1))
+    os.replace(replacement, big)
+    assert digest(big, cache) == hashlib.sha256(b"d" * 100_000).hexdigest() and len(reads) == 3
+    monkeypatch.setattr(identity, "time", time)
+    big.write_bytes(b"e" * 100_000)  # just written: read every time until it has been still a while
+    assert digest(big, cache) == digest(big, cache) == hashlib.sha256(b"e" * 100_000).hexdigest()
+    assert len(reads) == 5
 
 
 # ----------------------------------------------------------------------------- observers and defaults
