@@ -46,7 +46,9 @@ def shown(value: Any, limit: int = 80) -> str:
     if isinstance(value, str):
         return shorten(repr(value[: limit * 2]), limit) if len(value) > limit * 2 else shorten(repr(value), limit)
     if isinstance(value, dict | list | tuple | set):
-        return f"<{type(value).__name__} of {len(value):,} items>" if len(value) > 8 else shorten(_safe_repr(value), limit)
+        if len(value) > 8:
+            return f"<{type(value).__name__} of {len(value):,} items>"
+        return shorten(_safe_repr(value), limit)
     return shorten(_safe_repr(value), limit)
 
 

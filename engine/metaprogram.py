@@ -122,7 +122,10 @@ def _set_dotted(tree: Any, dotted: str, value: str | None) -> None:
     """Replace the string at `dotted` (list items by index) with `value`, when both are there."""
     *parents, last = dotted.split(".")
     for part in parents:
-        tree = tree[int(part)] if isinstance(tree, list) and part.isdigit() else tree.get(part) if isinstance(tree, dict) else None
+        if isinstance(tree, list) and part.isdigit() and int(part) < len(tree):
+            tree = tree[int(part)]
+        else:
+            tree = tree.get(part) if isinstance(tree, dict) else None
         if tree is None:
             return
     if value is None:
@@ -245,7 +248,7 @@ def validate_component(kind: str, value: Any, errors: list[str]) -> BaseModel | 
         errors.append(f"{kind}.name: missing; registered {kind}s: {', '.join(registry.names())}")
         return None
     if not isinstance(name, str):
-        errors.append(f"{kind}.name: expected a name, got {shown(name)}; registered {kind}s: {', '.join(registry.names())}")
+        errors.append(f"{kind}.name: expected a name, got {shown(name)}; registered: {', '.join(registry.names())}")
         return None
     value, missing = _strip_missing(value)
     errors += [f"{kind}.{path}: missing required value" for path in missing]

@@ -66,7 +66,8 @@ def load(text: str | bytes, source: str | None = None, limits: Limits = LIMITS) 
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UnsafeYAML(f"not valid YAML: {shorten(str(problem), 200)}", source, mark.line + 1 if mark else None)
+        line = mark.line + 1 if mark else None
+        raise UnsafeYAML(f"not valid YAML: {shorten(str(problem), 200)}", source, line) from None
 
 
 def load_file(path: Path, limits: Limits = LIMITS) -> Any:
@@ -129,7 +130,7 @@ class _Builder:
                 value, size_added = container, size
             elif isinstance(event, yaml.AliasEvent):
                 if event.anchor in self.open_anchors:
-                    raise self.fail(f"alias *{shorten(event.anchor, 40)} refers to a mapping or list that holds it", event)
+                    raise self.fail(f"alias *{shorten(event.anchor, 40)} refers to a collection that holds it", event)
                 if event.anchor not in self.anchors:
                     raise self.fail(f"alias *{shorten(event.anchor, 40)} has no anchor before it", event)
                 anchored, size_added = self.anchors[event.anchor]
@@ -200,7 +201,8 @@ class _Builder:
         try:
             value = _construct.yaml_constructors[tag](_construct, node)
         except (yaml.YAMLError, ValueError) as exc:  # e.g. an integer of more than 4,300 digits
-            raise self.fail(f"{tag.replace(_CORE, '!!')} {shorten(text, 60)!r}: {shorten(str(exc), 120)}", event) from None
+            problem = f"{tag.replace(_CORE, '!!')} {shorten(text, 60)!r}: {shorten(str(exc), 120)}"
+            raise self.fail(problem, event) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(f"{text!r} is not a finite number", event)
         return value
