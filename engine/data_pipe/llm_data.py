@@ -19,6 +19,7 @@ import yaml
 
 from engine.atomic import atomic_write
 from engine.paths import Paths
+from engine.schema.base import hub_location
 from engine.schema.llm import STANDARDS_DIR, TASKS_DIR, local_task_names
 
 
@@ -85,7 +86,7 @@ def _datasets_texts(cal, paths: Paths) -> list[str]:
             data = data[cal.split]
     else:
         try:
-            data = datasets.load_dataset(cal.hub, cal.hub_config, split=cal.split)
+            data = datasets.load_dataset(hub_location(cal.hub, paths), cal.hub_config, split=cal.split)
         except Exception as exc:
             raise RuntimeError(
                 f"dataset.calibration.hub: cannot load {cal.hub!r}: {type(exc).__name__}: {exc}"

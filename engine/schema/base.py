@@ -1,8 +1,12 @@
 """The base of every schema: typed, with defaults and ranges, unknown keys rejected.
 
-Two markers say how a setting enters a run's identity (engine/identity.py):
+Markers say how a setting enters a run's identity (engine/identity.py) and who may set it:
 - `path_field(...)` names a file or folder. The *contents* of what it names enter the id, not just
   its spelling, and untrusted input may not set it.
+- `hub_field(...)` names a hub id, which may also be a local file or folder: when one exists under
+  the root, its contents enter the id as a path field's do. Untrusted input may not set it.
+- `location_field(...)` names something outside the run that is not read as an input (a revision,
+  a URL): untrusted input may not set it.
 - `observer_field(...)`, or `is_observer = True` on a whole schema (a hook), watches a run without
   changing its results (progress bars, plots, trackers, checkpoint frequency, resources): it stays
   out of the id and is recorded beside it.
@@ -56,7 +60,9 @@ class Schema(BaseModel):
             root = path_root(type(self), name)
             if root is not None:
                 if isinstance(value, str):
-                    found[name] = paths.resolve(value, root)
+                    local = paths.resolve(value, root)
+                    if not is_hub_field(type(self), name) or local.exists():
+                        found[name] = local
                 continue
             for key, part in nested_schemas(name, value):
                 if not part.is_observer:
@@ -77,6 +83,25 @@ def path_field(default: Any = ..., *, root: str = "data_root", **kwargs: Any) ->
     return Field(default, json_schema_extra={"path": root}, **kwargs)
 
 
+def hub_field(default: Any = ..., *, root: str = "data_root", **kwargs: Any) -> Any:
+    """A hub id that may be a local file or folder under `root`: a local one's contents enter the id."""
+    if root not in PATH_ROOTS:
+        raise ValueError(f"root must be one of {PATH_ROOTS}")
+    return Field(default, json_schema_extra={"path": root, "hub": True}, **kwargs)
+
+
+def hub_location(value: str, paths: Paths, root: str = "data_root") -> str:
+    """What a hub field reads: the local file or folder under `root` when one exists (the one its digest
+    describes), else the hub id as written."""
+    local = paths.resolve(value, root)
+    return str(local) if local.exists() else value
+
+
+def location_field(default: Any = ..., **kwargs: Any) -> Any:
+    """Names something outside the run (a revision, a URL), read by no input digest: refused untrusted."""
+    return Field(default, json_schema_extra={"path": "location"}, **kwargs)
+
+
 def observer_field(default: Any = ..., **kwargs: Any) -> Any:
     """A setting that watches a run without changing its results: outside the id, recorded beside it."""
     return Field(default, json_schema_extra={"observer": True}, **kwargs)
@@ -89,13 +114,18 @@ def _extra(schema: type[BaseModel], key: str) -> dict:
 
 
 def is_path_field(schema: type[BaseModel], key: str) -> bool:
+    """A setting untrusted input may not set: a path, a hub id or a location."""
     return bool(_extra(schema, key).get("path"))
+
+
+def is_hub_field(schema: type[BaseModel], key: str) -> bool:
+    return bool(_extra(schema, key).get("hub"))
 
 
 def path_root(schema: type[BaseModel], key: str) -> str | None:
     """The root a path setting is relative to, None for other settings (a class may set `path_root`)."""
     root = _extra(schema, key).get("path")
-    if not root:
+    if not root or root == "location":
         return None
     return getattr(schema, "path_root", root) if root == "data_root" else root
 

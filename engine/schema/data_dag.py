@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from engine.registry import Registry
-from engine.schema.base import DATASETS, Component, Schema, path_field
+from engine.schema.base import DATASETS, Component, Schema, hub_field, path_field
 
 if TYPE_CHECKING:
     from engine.paths import Paths
@@ -156,8 +156,10 @@ class CifarParams(Loader):
         description="the python-version folder or a `datasets` save_to_disk folder, relative to path.data_root; "
         "null: cifar-10-batches-py (cifar-100-python) under path.data_root",
     )
-    hub_id: str | None = Field(
-        None, description="read from the Hugging Face hub instead (online), e.g. uoft-cs/cifar10"
+    hub_id: str | None = hub_field(
+        None,
+        description="read from the Hugging Face hub instead (online), e.g. uoft-cs/cifar10; a local folder's "
+        "contents enter the run id",
     )
     val_fraction: float = Field(0.1, ge=0.0, le=0.5, description="share of the training set held out, stratified")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the validation split")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from engine.registry import did_you_mean
-from engine.schema.base import DATASETS, MODELS, PIPELINES, Component, Schema, path_field
+from engine.schema.base import DATASETS, MODELS, PIPELINES, Component, Schema, hub_field, location_field, path_field
 from engine.schema.pipelines import PipelineConfig
 
 if TYPE_CHECKING:
@@ -90,8 +90,10 @@ class HFModelConfig(LLMConfig):
     """Any transformers causal LM: a hub id (online users) or a local folder."""
 
     name: Literal["hf"] = "hf"
-    hub_id: str | None = Field(None, max_length=200, description="e.g. HuggingFaceTB/SmolLM2-135M-Instruct")
-    revision: str = Field("main", max_length=100)
+    hub_id: str | None = hub_field(
+        None, root="model_root", max_length=200, description="e.g. HuggingFaceTB/SmolLM2-135M-Instruct"
+    )
+    revision: str = location_field("main", max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
     local_dir: str | None = path_field(
         None, root="model_root", description="a saved model folder, relative to path.model_root"
     )
@@ -117,14 +119,16 @@ class CalibrationConfig(Schema):
     source: Literal["file", "disk", "hub", "generated"] = "generated"
     file: str | None = path_field(None, description="source=file: JSONL (one record a line) or plain text")
     disk: str | None = path_field(None, description="source=disk: a folder written by datasets' save_to_disk")
-    hub: str | None = Field(None, max_length=200, description="source=hub: a dataset id (needs a hub)")
-    hub_config: str | None = Field(None, max_length=100)
+    hub: str | None = hub_field(None, max_length=200, description="source=hub: a dataset id (needs a hub)")
+    hub_config: str | None = location_field(None, max_length=100)
     split: str = Field("train", max_length=100, description="source=disk|hub: the split to read")
     text_field: str = Field("text", max_length=100, description="JSONL / datasets column holding the text")
 
     def input_files(self, paths: Paths) -> dict[str, Path]:
         """Only the active source is read."""
         chosen = {"file": self.file, "disk": self.disk}.get(self.source)
+        if self.source == "hub" and self.hub and paths.resolve(self.hub).exists():  # a local copy: its contents
+            return {"hub": paths.resolve(self.hub)}
         return {self.source: paths.resolve(chosen)} if chosen else {}
 
     @model_validator(mode="after")
@@ -270,7 +274,9 @@ class BenchmarkConfig(PipelineConfig):
     server: Literal["builtin", "vllm", "mock", "external"] = Field(
         "builtin", description="builtin: our server over transformers; vllm: GPU; mock: guidellm's; external: target"
     )
-    target: str | None = Field(None, max_length=500, description="server=external: the URL of a running server")
+    target: str | None = location_field(
+        None, max_length=500, description="server=external: the URL of a running server"
+    )
     request_format: Literal["completions", "chat"] = Field("completions", description="/v1/completions or chat")
     standard: str | None = Field("cpu_short", description="a benchmarking standard (configs/standards/benchmarking)")
     profile: Profile | None = None

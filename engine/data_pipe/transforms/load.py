@@ -202,7 +202,7 @@ def load_cifar(inputs: list[Data], params, env: TransformEnv) -> Data:
     if folder is not None and _is_python_version(folder):
         (x_train, y_train), (x_test, y_test), names = _cifar_pickles(folder, params.variant)
     else:
-        (x_train, y_train), (x_test, y_test), names = _cifar_datasets(folder, params)
+        (x_train, y_train), (x_test, y_test), names = _cifar_datasets(folder, params, env.paths)
     train, val = np.arange(len(y_train)), np.array([], dtype=np.int64)
     if params.val_fraction > 0:
         from sklearn.model_selection import train_test_split
@@ -252,15 +252,19 @@ def _cifar_pickles(folder: Path, variant: str):
     return images(train), images(test), [str(n) for n in names]
 
 
-def _cifar_datasets(folder: Path | None, params):
+def _cifar_datasets(folder: Path | None, params, paths):
     """A DatasetDict with train and test (save_to_disk folder, or the hub): an image and a label column."""
     import datasets
 
+    from engine.schema.base import hub_location
     from engine.schema.data_dag import CIFAR
 
     name, _, _, hub = CIFAR[params.variant]
     try:
-        loaded = datasets.load_from_disk(str(folder)) if folder is not None else datasets.load_dataset(params.hub_id)
+        if folder is not None:
+            loaded = datasets.load_from_disk(str(folder))
+        else:  # a local copy of a hub set is read from where its digest was taken
+            loaded = datasets.load_dataset(hub_location(params.hub_id, paths))
     except Exception as exc:  # the hub offline, a folder that is something else: say what to do
         where = folder if folder is not None else f"the hub id {params.hub_id}"
         raise DataError(

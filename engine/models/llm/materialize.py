@@ -13,6 +13,7 @@ from pathlib import Path
 
 from engine.atomic import atomic_path
 from engine.paths import Paths
+from engine.schema.base import hub_location
 
 # Bump when a builder changes what it writes, so old caches are not reused.
 BUILD_VERSION = 1
@@ -65,6 +66,9 @@ def _hf_folder(model_cfg, paths: Paths) -> Path:
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"model.local_dir: {folder} is not a transformers model folder (no config.json)")
         return folder
+    local = hub_location(model_cfg.hub_id, paths, "model_root")
+    if local != model_cfg.hub_id:  # a local folder, whose contents the run id digested
+        return Path(local)
     from huggingface_hub import snapshot_download
 
     target = paths.root("model_root") / "hf" / model_cfg.hub_id.replace("/", "--") / model_cfg.revision
