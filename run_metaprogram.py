@@ -12,7 +12,8 @@ metaprogram exits with status 2, one line per problem, and writes nothing.
 
 import sys
 
+from engine.boundary import guarded
 from engine.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(guarded(main, sys.argv[1:]))

@@ -80,6 +80,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command, inside the error boundary: bad input exits 2 in one paragraph, a bug leaves a crash log."""
+    from database.runs import RunsError
+    from engine.boundary import guarded
+
+    return guarded(_main, sys.argv[1:] if argv is None else argv, expected=(RunsError,))
+
+
+def _main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     from engine.paths import default_paths
 

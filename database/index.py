@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -37,12 +36,11 @@ def reindex(paths: Any, run_dir: Path) -> None:
 
 def index_run_dir(db: Database, run_dir: Path) -> bool:
     """Record a run from its directory; False when the directory holds no readable run."""
-    import yaml
+    from engine.records import read_record, read_results
 
-    try:
-        results = json.loads((run_dir / "results.json").read_text())
-        canonical = yaml.safe_load((run_dir / "metaprogram.yaml").read_text())
-    except (OSError, ValueError, yaml.YAMLError):
+    results = read_results(run_dir / "results.json")
+    canonical = read_record(run_dir / "metaprogram.yaml") if results is not None else None
+    if results is None or canonical is None:
         return False
     db.index_run(results.get("id") or run_dir.name, canonical, results, run_dir=run_dir)
     return True

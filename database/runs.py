@@ -90,12 +90,11 @@ def _from_db(row: dict[str, Any], studies: dict[str, list[str]]) -> dict[str, An
 
 def from_run_dir(run_dir: Path, studies: dict[str, list[str]] | None = None) -> dict[str, Any] | None:
     """A run read from its directory (results.json + metaprogram.yaml); None when it holds no run."""
-    import yaml
+    from engine.records import read_record, read_results
 
-    try:
-        results = json.loads((run_dir / "results.json").read_text())
-        mp = yaml.safe_load((run_dir / "metaprogram.yaml").read_text()) or {}
-    except (OSError, ValueError, yaml.YAMLError):
+    results = read_results(run_dir / "results.json")
+    mp = read_record(run_dir / "metaprogram.yaml") if results is not None else None
+    if results is None or mp is None:  # absent, or damaged: warned and skipped, the other runs still list
         return None
     objective = results.get("objective") or {}
     return _record(
@@ -143,7 +142,10 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", text.strip())
     if match:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-        return now - timedelta(**{unit: float(match.group(1))})
+        try:
+            return now - timedelta(**{unit: float(match.group(1))})
+        except (OverflowError, ValueError):  # before year 1: every run is younger
+            return datetime.min.replace(tzinfo=UTC)
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -163,15 +165,23 @@ def _started(run: dict[str, Any]) -> datetime | None:
 
 
 def parse_where(items: Iterable[str]) -> dict[str, Any]:
-    """KEY=VALUE conditions; values are read as YAML scalars (1e-3 is a number, true a boolean)."""
+    """KEY=VALUE conditions; values are read as YAML scalars (1e-3 is a number, true a boolean), through the
+    one safe loader; a value that is not valid YAML (`'adam`) is taken as the text written."""
     import yaml
+
+    from engine import strict_yaml
+    from engine.bounds import shown
 
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise RunsError(f"--where takes KEY=VALUE (e.g. pipeline.optim.name=adam), got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
+        if not sep or not key.strip():
+            raise RunsError(f"--where takes KEY=VALUE (e.g. pipeline.optim.name=adam), got {shown(item)}")
+        try:
+            parsed = strict_yaml.load(value, "--where")
+        except yaml.YAMLError:
+            parsed = value
+        out[key.strip()] = parsed if not isinstance(parsed, dict | list) else value
     return out
 
 
@@ -442,11 +452,14 @@ def render_show(run: dict[str, Any]) -> str:
         lines += ["", "observers (not part of the id):", _indent(table(rows, ["setting", "value"]))]
     folder = Path(run["run_dir"]) if run["run_dir"] else None
     if folder is not None and folder.is_dir():
-        stages = folder / "stages.json"
-        if stages.is_file():
+        from engine.records import read_record
+
+        stages = read_record(folder / "stages.json")  # damaged: warned, and the rest is still shown
+        if stages:
             rows = [
                 [name, s.get("id", ""), s.get("status", "reused" if s.get("reused") else "ran")]
-                for name, s in json.loads(stages.read_text()).items()
+                for name, s in stages.items()
+                if isinstance(s, dict)
             ]
             lines += ["", "chain stages:", _indent(table(rows, ["stage", "run", "status"]))]
         files = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir() if not p.name.startswith("."))

@@ -10,7 +10,6 @@ so that all schemes tried on a model end up on one plot.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +19,23 @@ SPEED = "bench/output_tokens_per_s"
 
 def chain_point(run_dir: Path, metrics: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """What the plot needs from one chain run; None when it has no results or no baseline stage."""
-    try:
-        stages = json.loads((run_dir / "stages.json").read_text())
-        if metrics is None:
-            results = json.loads((run_dir / "results.json").read_text())
-            if results.get("status") != "completed":
-                return None
-            metrics = results["metrics"]
-        import yaml
+    from engine.records import read_record, read_results
 
-        mp = yaml.safe_load((run_dir / "metaprogram.yaml").read_text())
-    except (OSError, ValueError, KeyError):
+    stages = read_record(run_dir / "stages.json")  # damaged records warn and are skipped
+    if metrics is None:
+        results = read_results(run_dir / "results.json")
+        if results is None or results["status"] != "completed":
+            return None
+        metrics = results["metrics"]
+    mp = read_record(run_dir / "metaprogram.yaml")
+    if not stages or mp is None:
         return None
-    baseline = (stages.get("evaluate_baseline") or {}).get("id")
-    if baseline is None or "recovery/group" not in metrics:
+    baseline = (
+        (stages.get("evaluate_baseline") or {}).get("id") if isinstance(stages.get("evaluate_baseline"), dict) else None
+    )
+    quantize = (mp.get("pipeline") or {}).get("quantize") if isinstance(mp.get("pipeline"), dict) else None
+    if baseline is None or "recovery/group" not in metrics or not isinstance(quantize, dict):
         return None
-    quantize = mp["pipeline"]["quantize"]
     args = {k: v for k, v in (quantize.get("recipe_args") or {}).items() if v is not None}
     label = quantize.get("scheme") if not quantize.get("recipe_file") else Path(quantize["recipe_file"]).stem
     if args:

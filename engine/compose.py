@@ -16,6 +16,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from engine.bounds import shown
 from engine.metaprogram import TOP_LEVEL_KEYS, Metaprogram, MetaprogramError, validate
 from engine.paths import Paths, paths_from
 from engine.registry import did_you_mean, nearest
@@ -153,12 +154,17 @@ def from_config(cfg: Any, errors: list[str] | None = None) -> Composed:
         refused = {kind for kind in TOP_LEVEL_KEYS if any(f"/component/{kind}=" in e for e in errors)}
         rest = [e for e in exc.errors if not any(e.startswith(f"{kind}: missing") for kind in refused)]
         raise MetaprogramError([*errors, *rest]) from None
+    errors += [
+        f"{key}: must be true or false, got {shown(data[key])}"
+        for key in ("dry_run", "force")
+        if data.get(key) is not None and not isinstance(data[key], bool)
+    ]
     if errors or mp is None:
         raise MetaprogramError(errors)
     if problems := file_problems(mp, paths):
         raise MetaprogramError(problems)
     return Composed(
-        mp, paths, bool(data.get("dry_run")), bool(data.get("force")), [], launcher, launcher_settings or {}
+        mp, paths, data.get("dry_run") is True, data.get("force") is True, [], launcher, launcher_settings or {}
     )
 
 

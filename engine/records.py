@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import subprocess
 from datetime import UTC, datetime
@@ -16,7 +17,20 @@ import yaml
 from engine.atomic import atomic_write
 from engine.metaprogram import Metaprogram
 
-__all__ = ["RunRecord", "atomic_write", "code_revision", "now", "package_versions", "write_json"]
+__all__ = [
+    "RunRecord",
+    "atomic_write",
+    "code_revision",
+    "now",
+    "package_versions",
+    "read_record",
+    "read_results",
+    "write_json",
+]
+STATUSES = ("running", "completed", "failed", "interrupted", "stopped")  # stopped: by a Tune scheduler
+# what results.json must hold, with its type, for the run to be read at all (the runner writes all of them)
+_RESULTS_SHAPE = {"status": str, "metrics": dict, "objective": dict, "timings": dict}
+_log = logging.getLogger("metaprogram")
 
 PACKAGES = (
     "metaprogram-runner",
@@ -77,6 +91,38 @@ def code_revision() -> str:
     return (rev or "unknown") + ("+dirty" if dirty else "")
 
 
+def read_record(path: Path, kind: type = dict) -> Any:
+    """A record file read back (JSON or YAML) through the one safe loader; None when absent.
+
+    A damaged one (unreadable, not plain data, or not a `kind`) is one warning naming the file, and None:
+    whoever reads many records skips it and goes on."""
+    from engine import strict_yaml
+
+    try:
+        value = strict_yaml.load_file(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, yaml.YAMLError) as exc:
+        _log.warning("%s: damaged, skipped (%s)", path, str(exc).splitlines()[0][:200])
+        return None
+    if not isinstance(value, kind):
+        _log.warning("%s: damaged, skipped (expected a %s, found %s)", path, kind.__name__, type(value).__name__)
+        return None
+    return value
+
+
+def read_results(path: Path) -> dict[str, Any] | None:
+    """A results.json with the shape the runner writes, else None (a damaged one warns and is never trusted)."""
+    results = read_record(path)
+    if results is None:
+        return None
+    wrong = [key for key, kind in _RESULTS_SHAPE.items() if not isinstance(results.get(key), kind)]
+    if wrong or results["status"] not in STATUSES:
+        _log.warning("%s: damaged, skipped (%s)", path, f"no valid {', '.join(wrong)}" if wrong else "unknown status")
+        return None
+    return results
+
+
 class RunRecord:
     """Reads and writes one run directory (output_root/runs/<id>)."""
 
@@ -85,10 +131,8 @@ class RunRecord:
         self.results_path = self.run_dir / "results.json"
 
     def results(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.results_path.read_text())
-        except (OSError, ValueError):
-            return None
+        """The run's results.json, None when absent or damaged (a damaged run is recomputed, never reused)."""
+        return read_results(self.results_path)
 
     def completed(self) -> dict[str, Any] | None:
         """Results of a completed run whose files are all here (not left on a Ray worker), else None."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from engine import observe
 from engine.context import Reporter, RunContext, RunFailed
+from engine.identity import still_matches
 from engine.metaprogram import Metaprogram
 from engine.paths import Paths
 from engine.records import RunRecord
@@ -53,6 +54,8 @@ def execute(
         return {**done, "reused": True}
     if force and run_dir.exists():
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    if changed := still_matches(mp.inputs, paths.root("cache_root")):  # between validation and now
+        raise RunFailed(mp.id, f"{', '.join(changed)} changed since the metaprogram was validated: run it again", {})
 
     state = record.begin(mp, list(overrides))
     limit = mp.pipeline.resources.time_limit_s
@@ -79,6 +82,11 @@ def execute(
             log.debug("traceback:\n%s", traceback.format_exc())  # into run.log, not the console
             results = record.finish(state, "failed", {}, time.monotonic() - started, error)
             raise RunFailed(mp.id, error, results) from exc
+        if changed := still_matches(mp.inputs, paths.root("cache_root")):  # the id must describe what was read
+            error = f"{', '.join(changed)} changed while the run read it: its results would not match its id"
+            log.error("run %s failed: %s", mp.id, error)
+            results = record.finish(state, "failed", {}, time.monotonic() - started, error)
+            raise RunFailed(mp.id, error, results)
         results = record.finish(state, "completed", metrics, time.monotonic() - started)
     log.info("run %s completed in %.1f s; results in %s", mp.id, results["timings"]["wall_s"], run_dir)
     return results

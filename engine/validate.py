@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine import strict_yaml
 from engine.metaprogram import Caps, Metaprogram, MetaprogramError, validate
 
@@ -24,14 +22,11 @@ EXIT_INVALID = 2
 def validate_file(path: Path, *, trusted: bool, caps: Caps = Caps()) -> Metaprogram:
     """Read one YAML file and validate it; raise MetaprogramError naming the file."""
     try:
-        raw: Any = strict_yaml.load(path.read_text(), str(path))
+        raw: Any = strict_yaml.load_file(path)
     except OSError as exc:
-        raise MetaprogramError([f"cannot read: {exc.strerror}"], str(path)) from None
-    except strict_yaml.DuplicateKey as exc:
-        first, second = exc.lines
-        raise MetaprogramError([f"duplicate key {exc.key!r} at lines {first} and {second}"], str(path)) from None
-    except yaml.YAMLError as exc:
-        raise MetaprogramError([f"not valid YAML: {str(exc).splitlines()[0]}"], str(path)) from None
+        raise MetaprogramError([f"cannot read: {exc.strerror or exc}"], str(path)) from None
+    except strict_yaml.UnsafeYAML as exc:  # the message without the file name, which the report names
+        raise MetaprogramError([str(exc).removeprefix(f"{path}: ")], str(path)) from None
     if trusted and isinstance(raw, dict) and "defaults" in raw:
         return _compose_config_file(path)
     if trusted and isinstance(raw, dict):
@@ -66,6 +61,12 @@ def _resolve(raw: dict, source: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from engine.boundary import guarded
+
+    return guarded(_main, sys.argv[1:] if argv is None else argv)
+
+
+def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.validate", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path, help="metaprogram YAML files")
     parser.add_argument("--trusted", action="store_true", help="hand-written files: allow interpolations and paths")
@@ -77,11 +78,12 @@ def main(argv: list[str] | None = None) -> int:
 
     invalid = 0
     lines = []
-    for path in args.files:
+    for path in args.files:  # one bad file never stops the others from being checked
         try:
             mp = validate_file(path, trusted=args.trusted, caps=caps)
             lines.append(f"ok {mp.id} {path}")
-        except MetaprogramError as exc:
+        except (MetaprogramError, RecursionError) as exc:
+            exc = exc if isinstance(exc, MetaprogramError) else MetaprogramError(["nested too deeply to read"])
             invalid += 1
             lines.append(f"invalid {path}")
             lines.extend(f"  - {error}" for error in exc.errors)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.paths import Paths
-from engine.records import atomic_write
+from engine.records import atomic_write, read_results
 
 SCRATCH_ENV = "METAPROGRAM_SCRATCH"  # where a node keeps its scratch roots (default: the temp dir)
 DEFAULT_MAX_FILE_MB = 16.0
@@ -87,9 +87,10 @@ def scratch_root(driver_output_root: str) -> Path:
 def run_ids_of(paths: Paths, run_id: str) -> list[str]:
     """The run and, for a chain, the runs of its stages (listed in its stages.json)."""
     ids = [run_id]
-    try:
-        stages = json.loads((paths.run_dir(run_id) / "stages.json").read_text())
-    except (OSError, ValueError):
+    from engine.records import read_record
+
+    stages = read_record(paths.run_dir(run_id) / "stages.json")
+    if not stages:
         return ids
     return ids + [s["id"] for s in stages.values() if isinstance(s, dict) and s.get("id") and s["id"] != run_id]
 
@@ -110,7 +111,7 @@ def pack(paths: Paths, run_id: str, max_file_mb: float | None) -> dict[str, Any]
                 left[path.relative_to(run_dir).as_posix()] = size
             elif path.name != "results.json":
                 files[path.relative_to(output_root).as_posix()] = path.read_bytes()
-        results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").is_file() else None
+        results = read_results(run_dir / "results.json")
         if results is not None:
             results["worker"] = {"node_id": node, "run_dir": str(run_dir)}
             if left:
