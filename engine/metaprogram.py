@@ -221,10 +221,10 @@ def validate(
         path_keys = [f"{kind}.{p}" for kind, built in components.items() for p in _paths_set(built)]
         errors += [f"{key}: path keys are not accepted from untrusted input" for key in path_keys]
         errors += [message for key, message in pathlike.items() if key not in path_keys]
-        for kind, built in components.items():
-            errors += [f"{kind}.{p}" for p in _untrusted_problems(built, caps)]
         if pipeline is not None:
             errors += _over_caps(pipeline, caps)
+    for kind, built in components.items():  # trusted too: the default caps keep a typo from filling memory
+        errors += [f"{kind}.{p}" for p in _cap_problems(built, caps)]
     if errors:
         raise MetaprogramError(errors, source)
     if paths is None:
@@ -341,12 +341,12 @@ def _paths_set(model: BaseModel, prefix: str = "") -> list[str]:
     return found
 
 
-def _untrusted_problems(model: BaseModel, caps: Caps) -> list[str]:
-    """What a schema itself refuses from untrusted input (e.g. a free-form config over the caps), by key."""
-    found = [] if not hasattr(model, "untrusted_problems") else list(model.untrusted_problems(caps))
-    for key in model.model_fields_set:
+def _cap_problems(model: BaseModel, caps: Caps) -> list[str]:
+    """What a schema finds over the caps in its own settings (a free-form config, sized), by key."""
+    found = list(model.cap_problems(caps)) if hasattr(model, "cap_problems") else []
+    for key in type(model).model_fields:
         for where, part in nested_schemas(key, getattr(model, key)):
-            found += [f"{where}.{p}" for p in _untrusted_problems(part, caps)]
+            found += [f"{where}.{p}" for p in _cap_problems(part, caps)]
     return found
 
 

@@ -67,6 +67,43 @@ class HFBackbone(Pretrained):
     pretrained: str | None = pretrained_field()
     pooling: Literal["mean", "first", "last"] = "mean"
 
+    def cap_problems(self, caps: Any) -> list[str]:
+        """A free-form `config` is sized before anything is built: over the caps it is refused."""
+        if self.pretrained is not None:  # the weights decide the size; the config only adjusts it
+            return []
+        parameters = estimate_parameters(self.config)
+        if parameters > caps.parameters:
+            return [f"config: about {parameters:,.0f} parameters, over the cap of {caps.parameters:,.0f}"]
+        if parameters * 4 > caps.memory_gb * 1e9:
+            return [
+                f"config: about {parameters * 4 / 1e9:,.1f} GB of float32 weights, over the cap of {caps.memory_gb} GB"
+            ]
+        return []
+
+
+_SIZE_KEYS = {  # transformers' names for the same dimension across model types
+    "hidden": ("hidden_size", "d_model", "n_embd", "dim", "embed_dim"),
+    "layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers", "encoder_layers"),
+    "inner": ("intermediate_size", "n_inner", "ffn_dim", "d_ff", "hidden_dim", "encoder_ffn_dim"),
+    "vocab": ("vocab_size",),
+    "positions": ("max_position_embeddings", "n_positions", "max_seq_len"),
+}
+
+
+def estimate_parameters(config: dict[str, Any]) -> float:
+    """Parameters of a transformer built from a transformers config mapping, from its sizes alone (no import):
+    embeddings plus, per layer, attention (4 h^2) and the feed-forward block (2 h i). Sub-configs (a
+    vision-language model's text_config, vision_config) add theirs. Unknown sizes take BERT-base's."""
+
+    def size(kind: str, default: float) -> float:
+        values = [config[key] for key in _SIZE_KEYS[kind] if isinstance(config.get(key), int | float)]
+        return float(max(values)) if values else default
+
+    hidden = size("hidden", 768)
+    own = size("vocab", 30522) * hidden + size("positions", 512) * hidden
+    own += size("layers", 12) * (4 * hidden**2 + 2 * hidden * size("inner", 4 * hidden))
+    return own + sum(estimate_parameters(v) for v in config.values() if isinstance(v, dict))
+
 
 # ---- necks and heads -----------------------------------------------------------------------------
 class IdentityNeck(Component):
