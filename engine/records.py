@@ -106,7 +106,7 @@ def read_record(path: Path, kind: type = dict) -> Any:
         _log.warning("%s: damaged, skipped (%s)", path, str(exc).splitlines()[0][:200])
         return None
     if not isinstance(value, kind):
-        _log.warning("%s: damaged, skipped (expected a %s, found %s)", path, kind.__name__, type(value).__name__)
+        _log.warning("%s: damaged, skipped (a %s, not a %s)", path, type(value).__name__, kind.__name__)
         return None
     return value
 

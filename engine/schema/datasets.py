@@ -177,7 +177,10 @@ class CIFARConfig(FixedDataset, CifarParams):
     def input_files(self, paths: Paths) -> dict[str, Path]:
         """The folder read (its contents enter the run id), none from the hub; absent: how to get it."""
         folder = self.location(paths)  # raises FileNotFoundError with the instructions
-        return {} if folder is None else {"folder": folder}
+        if folder is None:  # the hub: a local copy named by the hub id is read, so digested
+            local = paths.resolve(self.hub_id)
+            return {"hub_id": local} if local.exists() else {}
+        return {"folder": folder}
 
 
 _LOAD = "engine.data_pipe.dag:load_dag"
