@@ -37,7 +37,7 @@ def read_jobs(files: list[str], trusted: bool) -> tuple[list, list[str]]:
     jobs, errors = [], []
     for name in files:
         try:
-            raw = strict_yaml.load(Path(name).read_text(), name)  # a key written twice is refused
+            raw = strict_yaml.load_file(Path(name))  # the one safe loader
             mp = validate(raw, trusted=trusted, source=name, paths=paths)
             if problems := file_problems(mp, paths):  # e.g. a --trusted file's recipe file, read here first
                 raise MetaprogramError(problems, source=name)
@@ -45,7 +45,7 @@ def read_jobs(files: list[str], trusted: bool) -> tuple[list, list[str]]:
         except OSError as exc:
             errors.append(f"{name}: cannot read it ({exc.strerror})")
         except yaml.YAMLError as exc:
-            errors.append(f"{name}: not YAML ({str(exc).splitlines()[0]})")
+            errors.append(str(exc).splitlines()[0])
         except MetaprogramError as exc:
             errors.append(exc.render())
     return jobs, errors

@@ -181,10 +181,14 @@ def load_suite(name: str, tune: dict[str, Any] | None = None) -> list[Sweep]:
 
         options = sorted(p.stem for p in SUITE_DIR.glob("*.yaml"))
         raise SweepError([f"no suite {name!r}; {did_you_mean(name, options)}"])
+    from engine import strict_yaml
+
     try:
-        data = yaml.safe_load(path.read_text())
+        data = strict_yaml.load_file(path)
+    except OSError as exc:
+        raise SweepError([f"cannot read it: {exc.strerror or exc}"], str(path)) from None
     except yaml.YAMLError as exc:
-        raise SweepError([" ".join(str(exc).split())], str(path)) from None
+        raise SweepError([str(exc).removeprefix(f"{path}: ")], str(path)) from None
     if tune and isinstance(data, dict):
         data = {**data, "tune": {**(data.get("tune") or {}), **tune}}
     return expand(data, str(path))

@@ -46,13 +46,14 @@ def read_recipe_file(path: Path) -> dict[str, Any]:
     """The recipe file as a mapping; RecipeError when it is missing, not YAML, or not a mapping."""
     if not path.is_file():
         raise RecipeError(f"recipe file {path} does not exist (relative paths start at path.data_root)")
+    from engine import strict_yaml
+
     try:
-        recipe = yaml.safe_load(path.read_text())
+        recipe = strict_yaml.load_file(path)  # the one safe loader: tags, depth, size and encoding checked
+    except OSError as exc:
+        raise RecipeError(f"recipe file {path}: cannot read it ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RecipeError(f"recipe file {path} is not valid YAML{where}: {problem}") from None
+        raise RecipeError(f"recipe file {exc}") from None  # names the file, the line and the problem
     if not isinstance(recipe, dict):
         raise RecipeError(f"recipe file {path} is not a YAML mapping of stages and modifiers (e.g. {EXAMPLE})")
     return recipe

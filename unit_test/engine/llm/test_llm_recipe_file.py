@@ -16,8 +16,11 @@ GOOD_STAGE = "quant_stage:\n  quant_modifiers:\n"
 BAD_RECIPES = [
     pytest.param(None, [], "recipe_file: {data}/recipe.yaml does not exist", id="missing"),
     pytest.param(
-        GOOD_STAGE + "    GPTQModifier: {targets: [Linear]\n", [], "is not valid YAML at line 4", id="bad-yaml"
+        GOOD_STAGE + "    GPTQModifier: {targets: [Linear]\n", [], "line 4: not valid YAML", id="bad-yaml"
     ),
+    pytest.param("# caf\xe9\n" + GOOD_STAGE, [], "line 1: not UTF-8 text: byte 0xe9 at offset 5", id="latin-1"),
+    pytest.param("a: " + "[" * 3000 + "]" * 3000 + "\n", [], "nested more than 64 deep", id="nested-3000"),
+    pytest.param("a: !!python/name:os.system\n", [], "tag !!python/name:os.system is not accepted", id="tag"),
     pytest.param("- GPTQModifier\n", [], "is not a YAML mapping of stages and modifiers", id="not-a-mapping"),
     pytest.param(
         GOOD_STAGE + "    GPTQModifer: {targets: [Linear], scheme: W4A16}\n",
@@ -39,7 +42,7 @@ def test_a_bad_recipe_file_exits_2_before_anything_runs(text, extra, message, cl
     data = tmp_path / "data"
     shutil.copytree(llm_data_root, data)  # the chain's evaluation data: the recipe file is the only problem
     if text is not None:
-        (data / "recipe.yaml").write_text(text)
+        (data / "recipe.yaml").write_bytes(text.encode("latin-1") if "\xe9" in text else text.encode())
     work = tmp_path / "work"
     work.mkdir()
     result = run_cli([*CHAIN, "pipeline.quantize.recipe_file=recipe.yaml", *extra], cli_env, work)
