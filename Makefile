@@ -7,7 +7,7 @@ TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 PYTHON ?= python3
 
-.PHONY: demo test test-fast test-slow lint format bench data planner-data install install-dev clean
+.PHONY: demo test test-fast test-slow fuzz lint format bench data planner-data install install-dev clean
 
 $(VENV)/.installed: pyproject.toml scripts/install.sh scripts/constraints.txt
 	bash scripts/install.sh $(VENV)
@@ -29,6 +29,9 @@ test: install-dev data  ## the default suite, what CI runs: unit and integration
 
 test-fast: install-dev data  ## the unit tier: no Ray, no subprocesses, no LLMs (under a minute)
 	$(PY) -m pytest -m "not slow and not integration" $(XDIST) $(PYTEST_ARGS)
+
+fuzz: install-dev  ## the fuzz tier at length: hostile YAML and command lines, new random examples each run
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-3000} FUZZ_RANDOM=1 $(PY) -m pytest unit_test/test_fuzz.py $(PYTEST_ARGS)
 
 test-slow: install-dev data  ## the long real-model tests (SmolLM2, long sweeps)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)

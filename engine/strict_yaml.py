@@ -200,7 +200,7 @@ class _Builder:
         node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark)
         try:
             value = _construct.yaml_constructors[tag](_construct, node)
-        except (yaml.YAMLError, ValueError) as exc:  # e.g. an integer of more than 4,300 digits
+        except Exception as exc:  # e.g. an integer of more than 4,300 digits, or `!!int ""` (an IndexError)
             problem = f"{tag.replace(_CORE, '!!')} {shorten(text, 60)!r}: {shorten(str(exc), 120)}"
             raise self.fail(problem, event) from None
         if isinstance(value, float) and not math.isfinite(value):
