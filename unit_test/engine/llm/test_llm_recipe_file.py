@@ -15,9 +15,7 @@ GOOD_STAGE = "quant_stage:\n  quant_modifiers:\n"
 
 BAD_RECIPES = [
     pytest.param(None, [], "recipe_file: {data}/recipe.yaml does not exist", id="missing"),
-    pytest.param(
-        GOOD_STAGE + "    GPTQModifier: {targets: [Linear]\n", [], "line 4: not valid YAML", id="bad-yaml"
-    ),
+    pytest.param(GOOD_STAGE + "    GPTQModifier: {targets: [Linear]\n", [], "line 4: not valid YAML", id="bad-yaml"),
     pytest.param("# caf\xe9\n" + GOOD_STAGE, [], "line 1: not UTF-8 text: byte 0xe9 at offset 5", id="latin-1"),
     pytest.param("a: " + "[" * 3000 + "]" * 3000 + "\n", [], "nested more than 64 deep", id="nested-3000"),
     pytest.param("a: !!python/name:os.system\n", [], "tag !!python/name:os.system is not accepted", id="tag"),
