@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from engine.bounds import InputError, check_plain
 from engine.compose import load
-from engine.metaprogram import MetaprogramError, Metaprogram, validate
+from engine.metaprogram import Metaprogram, MetaprogramError, validate
 from engine.strict_yaml import UnsafeYAML
 from engine.strict_yaml import load as safe_load
 from unit_test.helpers import files_under
