@@ -20,7 +20,7 @@ from typing import Any
 class Limits:
     max_bytes: int = 4 * 1024 * 1024  # a whole file or text
     max_depth: int = 64  # nested lists and mappings
-    max_nodes: int = 200_000  # every scalar, list and mapping, aliases counted as expanded
+    max_nodes: int = 100_000  # every scalar, list and mapping, aliases counted as expanded
     max_string: int = 256 * 1024  # one string (or key)
     max_errors: int = 50  # lines one error report shows
     max_error_chars: int = 1200  # characters one error line shows

@@ -27,6 +27,11 @@ def main(argv: list[str]) -> int:
     from hydra._internal.utils import get_args_parser
 
     args = get_args_parser().parse_args(argv)  # exits itself for --version and unknown flags
+    modes = [flag for flag, given in (("--multirun", args.multirun), ("--cfg", args.cfg), ("--info", args.info),
+             ("--shell-completion", args.shell_completion)) if given]  # fmt: skip
+    if len(modes) > 1:
+        print(f"{' and '.join(modes)}: give only one of them", file=sys.stderr)
+        return EXIT_INVALID
     if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
         return _hydra_answers(argv)
     unsupported = [flag for flag, given in (("--config-path", args.config_path), ("--config-dir", args.config_dir),

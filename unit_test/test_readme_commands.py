@@ -134,6 +134,7 @@ NOT_RUN = {
     "source .venv/bin/activate": "shell state: the commands here run with the test's Python first on PATH",
     "make lint": "ruff over the repository: CI's lint step, not a run",
     "make test-slow": "the slow suite itself",
+    "make fuzz": "unit_test/test_fuzz.py at length; the suite runs the same tests with a fixed example budget",
     "make bench": "every benchmark at full size; each benchmark's README line runs here in small form",
     "python -B util/sweeper.py example_tune": "Ray Tune sweeps: unit_test/util/test_tune_sweeper.py",
     "python -B util/sweeper.py example_tune tune.resume=true": "Tune resume: unit_test/util/test_tune_resume.py",
