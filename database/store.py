@@ -10,6 +10,7 @@ killed halfway never yields a half-written sequence (resume it to complete it).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -212,8 +213,13 @@ class Database:
         out = []
         for row in rows:
             run = dict(zip(RUN_KEYS, row, strict=True))
-            for key in JSON_KEYS:
-                run[key] = json.loads(run[key]) if run[key] is not None else None
+            try:
+                for key in JSON_KEYS:
+                    run[key] = json.loads(run[key]) if run[key] is not None else None
+            except (TypeError, ValueError, RecursionError):  # one damaged row: warned and skipped, the rest list
+                logging.getLogger("metaprogram").warning("%s: run %s has a damaged %s column, skipped",
+                                                         self.path, run["id"], key)  # fmt: skip
+                continue
             out.append(run)
         return out
 

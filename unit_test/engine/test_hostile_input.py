@@ -397,3 +397,29 @@ def test_the_runs_table_lists_around_damaged_run_directories(roots, capsys, exam
         status = metaprogram(["--root", str(out), "runs", *argv])
         answer = capsys.readouterr()
         assert status in (0, 2) and "Traceback" not in answer.out + answer.err
+
+
+def test_a_damaged_database_row_is_skipped_with_a_warning(roots, capsys, example, monkeypatch):
+    import logging
+    import sqlite3
+
+    from database.cli import main as metaprogram
+
+    monkeypatch.setattr(logging.getLogger("metaprogram"), "handlers", [])
+    out = roots / "out"
+    for name in ("first", "second"):
+        run = out / "runs" / name
+        run.mkdir(parents=True)
+        (run / "results.json").write_text(yaml.safe_dump({"id": name, "status": "completed", "metrics": {},
+                                          "objective": {"metric": "test/accuracy", "value": None}, "timings": {}}))  # fmt: skip
+        (run / "metaprogram.yaml").write_text(as_yaml(example))
+    assert metaprogram(["--root", str(out), "runs", "index"]) == 0
+    with sqlite3.connect(out / "metaprogram.db") as db:
+        db.execute("UPDATE runs SET metrics='{not json' WHERE id='first'")
+    import shutil
+
+    shutil.rmtree(out / "runs" / "first")  # only its database row is left
+    capsys.readouterr()
+    assert metaprogram(["--root", str(out), "runs"]) == 0
+    listing = capsys.readouterr()
+    assert "second" in listing.out and "first" not in listing.out and "damaged" in listing.err
