@@ -410,8 +410,9 @@ def test_a_damaged_database_row_is_skipped_with_a_warning(roots, capsys, example
     for name in ("first", "second"):
         run = out / "runs" / name
         run.mkdir(parents=True)
-        (run / "results.json").write_text(yaml.safe_dump({"id": name, "status": "completed", "metrics": {},
-                                          "objective": {"metric": "test/accuracy", "value": None}, "timings": {}}))  # fmt: skip
+        results = {"id": name, "status": "completed", "metrics": {}, "timings": {},
+                   "objective": {"metric": "test/accuracy", "value": None}}  # fmt: skip
+        (run / "results.json").write_text(yaml.safe_dump(results))
         (run / "metaprogram.yaml").write_text(as_yaml(example))
     assert metaprogram(["--root", str(out), "runs", "index"]) == 0
     with sqlite3.connect(out / "metaprogram.db") as db:
