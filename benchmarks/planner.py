@@ -43,15 +43,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.atomic import atomic_write  # noqa: E402
-from planner.baselines import make_searcher  # noqa: E402
 from planner.dev_data import HELDOUT_TASKS, TableObjective, load_tables  # noqa: E402
 from planner.propose import CANDIDATES, LOCAL_MODEL  # noqa: E402
+from util import search  # noqa: E402
 
 METHODS = ("planner", "planner+acq", "random", "tpe")
 
 
 class PlannerSearcher:
-    """The planner behind the suggest / observe interface of the baselines."""
+    """The planner behind the suggest / observe interface of util.search (over a table, without a sweep)."""
 
     def __init__(
         self, planner, table: dict[str, Any], acquisition: str | None, k: int, early_k: int | None, local: str | None
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                     acquisition = args.acquisition if method == "planner+acq" else None
                     searcher = PlannerSearcher(planner, table, acquisition, args.k, args.early_k, args.local_model)
                 else:
-                    searcher = make_searcher(method, table["search_space"], objective.mode, seed)
+                    searcher = search.build(method, table["search_space"], objective.mode, seed)
                 curve, log_curve = regret_curves(searcher, objective, horizon)
                 curves[method].append(curve)
                 log_curves[method].append(log_curve)

@@ -278,25 +278,10 @@ def _summary(outcomes: list[dict[str, Any]], wall_s: float, address: str | None)
 
 def launch_sweep(sweep: Any, points: list, *, address: str | None = None, db_url: str | None = None) -> dict:
     """A grid or random sweep's metaprograms, recorded as a study (algorithm grid|random, no scheduler)."""
-    from database.task import task_signature
-
     mp, paths = sweep.base()
-    metric, mode = (sweep.objective.metric, sweep.objective.mode) if sweep.objective else mp.objective()
     study_id = sweep.study_id
     with Database(db_url or default_url(paths)) as db:
-        db.begin_study(
-            study_id,
-            task=task_signature(mp, paths),
-            search_space=sweep.space,
-            algorithm=sweep.mode,
-            scheduler="none",
-            metric=metric,
-            mode=mode,
-            seed=sweep.seed,
-            base=mp.canonical,
-            requested=len(points),
-            suite=sweep.suite,
-        )
+        db.begin_study(sweep.record(len(points), algorithm=sweep.mode, scheduler="none"))
     jobs = [Job(m, f"{sweep.name}[{i}]", params) for i, (params, m) in enumerate(points)]
     with Database(db_url or default_url(paths)) as db:
         params = study_params(db.study(study_id), sweep.name)

@@ -32,6 +32,7 @@ from database.task import task_signature as describe
 from engine.metaprogram import validate
 from engine.paths import Paths
 from engine.records import write_json
+from util import search
 from util.search_space import apply_params, grid, point_key
 
 # The discrete space every dev study searches: 8 x 2 x 3 x 2 = 96 points.
@@ -226,11 +227,10 @@ class TableObjective:
 def replay_study(
     table: dict[str, Any], algorithm: str, seed: int, n_trials: int, study_id: str | None = None
 ) -> dict[str, Any]:
-    """A study of `algorithm` (random or tpe) over a table: trials in order, values from real runs."""
-    from planner.baselines import make_searcher
-
+    """A study of `algorithm` (a util.search algorithm: random, tpe, gp...) over a table: trials in order, values
+    from real runs."""
     objective = TableObjective(table)
-    searcher = make_searcher(algorithm, table["search_space"], objective.mode, seed)
+    searcher = search.build(algorithm, table["search_space"], objective.mode, seed)
     trials = []
     for order in range(n_trials):
         params = searcher.suggest()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,16 +23,22 @@ from pydantic import (
     model_validator,
 )
 
+from database.store import StudyRecord
 from engine.compose import CONFIG_DIR, load
 from engine.metaprogram import Metaprogram, MetaprogramError, validate
-from engine.paths import Paths, default_paths
+from engine.paths import Paths
 from engine.schema.base import COMPONENT_KINDS, Schema
-from planner.propose import CANDIDATES, LOCAL_MODEL
-from util.search_space import SpaceError, apply_params, grid, sample, space_errors
+from util import search
+from util.search_space import SpaceError, apply_params, grid, space_errors
 from util.sweep_objective import SweepObjective, objective_errors
 from util.sweep_objective import from_dict as objective_from_dict
 
 SWEEP_DIR = CONFIG_DIR / "sweep"
+# algorithm=planner: the planner's defaults (planner/propose.py reads them from here), measured in real Tune
+# studies on the held-out suite (README, "The planner"): with the GP on the study's own trials, 64 candidates
+# beat 16 at 25 trials.
+PLANNER_CANDIDATES = 64  # samples scored per proposal by the acquisition
+PLANNER_LOCAL_MODEL = "gp"  # a GP on the study's own trials beside the planner
 
 
 class SweepError(ValueError):
@@ -48,7 +53,7 @@ class SweepError(ValueError):
 class TuneSettings(Schema):
     """`tune:` of a sweep file (mode tune)."""
 
-    algorithm: Literal["random", "grid", "tpe", "planner"] = "random"
+    algorithm: str = "random"  # a registered search algorithm (util/search/__init__.py)
     scheduler: Literal["fifo", "asha"] = "fifo"
     concurrency: PositiveInt = 2
     time_budget_s: float | None = Field(None, gt=0)
@@ -57,13 +62,22 @@ class TuneSettings(Schema):
     reduction_factor: float = Field(2.0, gt=1)  # ASHA: keep the best 1/reduction_factor at each rung
     resume: bool = False
     planner_checkpoint: str | None = None  # algorithm=planner: a folder written by train_planner.sh
-    planner_candidates: PositiveInt = CANDIDATES  # algorithm=planner: samples scored per proposal by the acquisition
+    planner_candidates: PositiveInt = (
+        PLANNER_CANDIDATES  # algorithm=planner: samples scored per proposal by the acquisition
+    )
     planner_early_candidates: PositiveInt | None = None  # algorithm=planner: fewer until the study has 5 trials
     planner_acquisition: Literal["ei", "ucb"] | None = "ei"  # algorithm=planner: or null for plain sampling
     planner_temperature: PositiveFloat = 1.0  # algorithm=planner: below 1 the candidates keep closer to its favourites
-    planner_local_model: Literal["gp"] | None = LOCAL_MODEL  # algorithm=planner: a GP on the study's trials, or null
+    planner_local_model: Literal["gp"] | None = (
+        PLANNER_LOCAL_MODEL  # algorithm=planner: a GP on the study's trials, or null
+    )
     resources: dict[str, PositiveFloat] = {}  # custom Ray resources each trial also needs
     max_artifact_mb: float | None = 16.0  # files of a trial on another node larger than this stay there
+
+    @field_validator("algorithm")
+    @classmethod
+    def _algorithm(cls, value: str) -> str:
+        return known_algorithm(value)
 
     @field_validator("planner_checkpoint")
     @classmethod
@@ -75,6 +89,17 @@ class TuneSettings(Schema):
         if not Path(value).is_dir():
             raise ValueError(f"no planner checkpoint at {value}")
         return value
+
+
+def known_algorithm(name: str) -> str:
+    """A registered search algorithm's name, else an error naming the nearest ones."""
+    from util.search import names
+
+    if name not in names():
+        from engine.registry import did_you_mean
+
+        raise ValueError(f"unknown search algorithm {name!r}; {did_you_mean(name, names())}")
+    return name
 
 
 class BaseSpec(Schema):
@@ -150,20 +175,37 @@ class Sweep:
         }
         if self.objective is not None:
             spec["objective"] = self.objective.to_dict()
-        if self.tune.algorithm == "planner":  # another planner, or other settings, is another study
-            from planner.model import fingerprint
-
-            spec["planner"] = {
-                "checkpoint": fingerprint(self.tune.planner_checkpoint),
-                "candidates": (k := self.tune.planner_candidates),
-                # no schedule (null, or no fewer than candidates) is the same study as before the setting existed
-                **({"early_candidates": e} if (e := self.tune.planner_early_candidates) and e < k else {}),
-                "acquisition": self.tune.planner_acquisition,
-                **({"temperature": t} if (t := self.tune.planner_temperature) != 1.0 else {}),  # older ids stand
-                **({"local_model": m} if (m := self.tune.planner_local_model) else {}),
-            }
+        identity = search.get(self.tune.algorithm).identity
+        if identity is not None:  # e.g. another planner, or other planner settings, is another study
+            spec[self.tune.algorithm] = identity(self)
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.suite}.{self.name}-{digest}"
+
+    def metric_and_mode(self) -> tuple[str, str]:
+        """What the sweep optimises: its own objective's score, or the base metaprogram's objective."""
+        if self.objective is not None:
+            return self.objective.metric, self.objective.mode
+        return self.base()[0].objective()
+
+    def record(self, requested: int, algorithm: str | None = None, scheduler: str | None = None) -> StudyRecord:
+        """The sweep's study as the database records it (a launched grid/random sweep: its mode, no scheduler)."""
+        from database.task import task_signature
+
+        mp, paths = self.base()
+        metric, mode = self.metric_and_mode()
+        return StudyRecord(
+            id=self.study_id,
+            task=task_signature(mp, paths),
+            search_space=self.space,
+            algorithm=algorithm or self.tune.algorithm,
+            scheduler=scheduler or self.tune.scheduler,
+            metric=metric,
+            mode=mode,
+            seed=self.seed,
+            base=mp.canonical,
+            requested=requested,
+            suite=self.suite,
+        )
 
     # ---- points
     def build(self, params: dict[str, Any]) -> Metaprogram:
@@ -177,8 +219,9 @@ class Sweep:
             raise SweepError(exc.errors) from None
 
     def random_points(self) -> list[dict[str, Any]]:
-        rng = random.Random(self.seed)
-        return [sample(self.space, rng) for _ in range(self.count)]
+        """`count` points of the one random search (util/search/random_search.py), as every runner draws them."""
+        searcher = search.build("random", self.space, "max", self.seed)
+        return [searcher.suggest() for _ in range(self.count)]
 
     def metaprograms(self) -> list[tuple[dict[str, Any], Metaprogram]]:
         """Grid or random points as validated metaprograms, duplicates (same id) dropped, order kept."""
@@ -268,10 +311,3 @@ def check_base(sweep: Sweep) -> None:
         sweep.build(first)
     except MetaprogramError as exc:
         raise SweepError(exc.errors, sweep.name) from None
-
-
-def output_paths(sweep: Sweep) -> Paths:
-    try:
-        return sweep.base()[1]
-    except MetaprogramError:
-        return default_paths()

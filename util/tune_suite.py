@@ -11,9 +11,9 @@ sweep (mode tune) whose study id starts with the suite name, so held-out tasks s
 training ones. The file is checked against a schema first: every problem at once, with key paths
 and the nearest valid names, exit status 2.
 
-FIFO studies of random, tpe and planner run many at a time, as one Tune experiment (util/tune_batch.py:
+FIFO studies (any algorithm, no time budget) run many at a time, as one Tune experiment (util/tune_batch.py:
 each Tune trial carries a pack of engine trials; `--batch-size N` splits the suite into experiments of N
-studies); the others (grid, ASHA) one by one. Finished studies are skipped when the suite runs again;
+studies); the others (ASHA, time budgets) one by one. Finished studies are skipped when the suite runs again;
 a study that fails is recorded as failed and the suite goes on.
 """
 
@@ -32,11 +32,11 @@ from typing import Any, Literal
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pydantic import NonNegativeInt, PositiveInt, ValidationError  # noqa: E402
+from pydantic import NonNegativeInt, PositiveInt, ValidationError, field_validator  # noqa: E402
 
 from engine.schema.base import Schema  # noqa: E402
 from util.search_space import sample, space_errors  # noqa: E402
-from util.sweep_spec import SWEEP_DIR, Sweep, SweepError, from_dict  # noqa: E402
+from util.sweep_spec import SWEEP_DIR, Sweep, SweepError, from_dict, known_algorithm  # noqa: E402
 
 SUITE_DIR = SWEEP_DIR / "suite"
 
@@ -65,10 +65,15 @@ class SuiteModel(Schema):
 class StudyGroup(Schema):
     tasks: Literal["all"] | list[str] = "all"  # task or family names
     models: list[str]
-    algorithms: list[Literal["random", "grid", "tpe", "planner"]]
+    algorithms: list[str]  # registered search algorithms (util/search/__init__.py)
     schedulers: list[Literal["fifo", "asha"]] = ["fifo"]
     seeds: list[NonNegativeInt]
     count: PositiveInt | None = None  # trials per study (default: the suite's)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _algorithms(cls, value: list[str]) -> list[str]:
+        return [known_algorithm(name) for name in value]
 
 
 class SuiteFile(Schema):

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from database.cli import main
-from database.store import Database
+from database.store import Database, StudyRecord
 from engine.chain_report import chain_point, quality_speed_plot, sibling_points
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -60,16 +60,18 @@ def test_report_redraws_a_chain_and_refuses_what_is_neither_a_study_nor_a_chain(
     fake_chain(tmp_path, "a" * 16, "W4A16", "base1", 0.95, 70.0, 0.8)
     with Database(tmp_path / "metaprogram.db") as db:
         db.begin_study(
-            "examples.tune-1",
-            task={},
-            search_space={},
-            algorithm="tpe",
-            scheduler="fifo",
-            metric="val/loss",
-            mode="min",
-            seed=0,
-            base={},
-            requested=1,
+            StudyRecord(
+                id="examples.tune-1",
+                task={},
+                search_space={},
+                algorithm="tpe",
+                scheduler="fifo",
+                metric="val/loss",
+                mode="min",
+                seed=0,
+                base={},
+                requested=1,
+            )
         )
     assert main(["--root", str(tmp_path), "report", "aaaa"]) == 0
     assert "quality_speed.png" in capsys.readouterr().out

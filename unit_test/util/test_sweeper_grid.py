@@ -106,7 +106,7 @@ def test_a_bad_sweep_file_names_every_problem_with_its_key_path_and_the_nearest_
 def test_the_sweeper_and_the_planner_sample_with_one_module():
     import random
 
-    from planner.baselines import RandomSearcher
+    from util.search.random_search import RandomSearcher
     from util.search_space import sample
 
     space = {
