@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from database.store import Database, default_url
+from engine.observe import on_run_end
 
 _OPEN: dict[tuple[int, str], Database] = {}  # one connection per process and file: a sweep worker runs many runs
 
@@ -20,6 +21,7 @@ def database_for(paths: Any) -> Database:
     return _OPEN[key]
 
 
+@on_run_end  # the engine calls it as each run ends (engine/observe.py); it imports nothing of the database
 def index_results(
     paths: Any, canonical: dict[str, Any], results: dict[str, Any], run_dir: Path, parent: str | None = None
 ) -> None:

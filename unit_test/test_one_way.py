@@ -91,3 +91,48 @@ def test_tests_that_start_processes_or_ray_are_marked_integration_or_slow():
 def test_the_tiers_are_registered_markers(tier):
     assert f'"{tier}:' in (REPO / "pyproject.toml").read_text()
     assert "not integration" in (REPO / "Makefile").read_text()
+
+
+# ----------------------------------------------------------------------------- layers
+
+# Each top-level package may import its own modules and those of the layers below it, never one above: the engine
+# runs one metaprogram; the database stores runs and studies; job_launch runs many on Ray; util is the search
+# subsystem (sweeps, studies, searchers); the planner learns from studies and searches with them. What sits above
+# registers with what is below (engine/launchers.py, engine/observe.py, util/search/__init__.py). docs/ARCHITECTURE.md
+LAYERS = ("engine", "database", "job_launch", "util", "planner")
+
+
+def imports_of(path) -> list[tuple[int, str]]:
+    """Every import of a file, with its line: at the top, and inside functions and classes too."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+    return out
+
+
+def test_packages_import_only_the_layers_below_them_even_inside_functions():
+    upward = []
+    for layer, package in enumerate(LAYERS):
+        for path in sorted((REPO / package).rglob("*.py")):
+            for line, module in imports_of(path):
+                top = module.split(".")[0]
+                if top in LAYERS and LAYERS.index(top) > layer:
+                    upward.append(f"{path.relative_to(REPO)}:{line} imports {module} ({package} is below {top})")
+    assert upward == []
+
+
+def test_the_layer_check_sees_an_import_hidden_in_a_function(tmp_path):
+    hidden = tmp_path / "hidden.py"
+    hidden.write_text("def later():\n    from planner.propose import Planner\n    return Planner\n")
+    assert imports_of(hidden) == [(2, "planner.propose")]
+
+
+def test_the_engine_runs_with_launchers_and_recorders_registered_from_above():
+    from engine.launchers import LAUNCHERS
+    from engine.observe import RUN_RECORDERS, _recorders
+
+    assert "ray" in LAUNCHERS and LAUNCHERS["ray"].__module__ == "job_launch.hydra_launcher"
+    assert any(r.__module__ == "database.index" for r in _recorders()) and RUN_RECORDERS
