@@ -1,12 +1,13 @@
 """Development data for the planner: real runs on cheap tasks, replayed into studies.
 
-Until the study database (issue 5) exports studies, this module makes them itself:
+Studies of real Tune sweeps come from the study database (`python -m database export`); this module
+makes cheaper ones for development, by look-up:
 
 1. **Tables of real runs.** For each task (a dataset and its generator settings, an MLP, the
    execution pipeline with few epochs) every point of a small discrete search space is run
    once through `engine.runner.execute` (so each is a real, recorded, idempotent run) and its
    objective is stored in a table (`<root>/tables/<task>.json`).
-2. **Studies replayed over the tables.** Random search and Optuna TPE search each task for
+2. **Studies replayed over the tables.** Random search and Optuna TPE (util/search/) search each task for
    `n_trials`; every trial's objective is the table's entry, i.e. a real run's result, and its
    `run_id` is that run's id. Written as JSONL in the agreed study export format.
 

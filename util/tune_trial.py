@@ -12,7 +12,6 @@ later run of the same metaprogram resumes from its last checkpoint.
 from __future__ import annotations
 
 import fcntl
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from engine.paths import Paths
 from engine.records import RunRecord, write_json
 from engine.runner import Interrupted
+from engine.trackers import numeric
 
 STOPPED = "stopped"
 STOP_MESSAGE = "stopped early by the scheduler"
@@ -28,14 +28,6 @@ STOP_MESSAGE = "stopped early by the scheduler"
 
 class TrialStopped(Interrupted):
     """The Tune scheduler ended this trial; the runner records it, we mark it 'stopped'."""
-
-
-def numeric(metrics: dict[str, Any]) -> dict[str, float]:
-    return {
-        k: float(v)
-        for k, v in metrics.items()
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-    }
 
 
 @contextmanager
