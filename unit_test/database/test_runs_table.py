@@ -17,10 +17,10 @@ import pytest
 
 from database import runs as table
 from database.cli import main
-from database.store import Database, StudyRecord
+from database.store import Database
 from engine.metaprogram import validate
 from engine.runner import RunFailed, execute
-from unit_test.helpers import REPO
+from unit_test.helpers import REPO, a_study
 
 
 def sleep_mp(**pipeline):
@@ -58,20 +58,7 @@ def db(tmp_path):
             record("cccc4444", model="cnn", dataset="digits", started="2025-03-09T10:00:00+00:00"),
         ):
             db.index_run(*args)
-        db.begin_study(
-            StudyRecord(
-                id="s1",
-                task={},
-                search_space={},
-                algorithm="tpe",
-                scheduler="fifo",
-                metric="val/accuracy",
-                mode="max",
-                seed=0,
-                base={},
-                requested=2,
-            )
-        )
+        db.begin_study(a_study("s1", requested=2))
         db.record_trial("s1", 0, run_id="aaaa1111", params={"lr": 0.01}, objective=0.95, status="completed")
         db.record_trial("s1", 1, run_id="aaaa2222", params={"lr": 0.1}, objective=0.80, status="completed")
         yield db
