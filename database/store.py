@@ -86,7 +86,7 @@ class StudyRecord:
     """
 
     id: str
-    task: dict[str, Any]  # database.task.task_signature: what the planner conditions on
+    task: dict[str, Any]  # util.task_signature.task_signature: what the planner conditions on
     search_space: dict[str, Any]  # util/search_space.py's format
     algorithm: str  # a registered search algorithm (util/search/), or grid|random for a launched sweep
     scheduler: str  # fifo | asha | none

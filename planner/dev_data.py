@@ -29,12 +29,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from database.task import task_signature as describe
 from engine.metaprogram import validate
 from engine.paths import Paths
 from engine.records import write_json
 from util import search
 from util.search_space import apply_params, grid, point_key
+from util.task_signature import task_signature as describe
 
 # The discrete space every dev study searches: 8 x 2 x 3 x 2 = 96 points.
 DEV_SPACE: dict[str, dict[str, Any]] = {

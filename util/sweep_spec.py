@@ -189,7 +189,7 @@ class Sweep:
 
     def record(self, requested: int, algorithm: str | None = None, scheduler: str | None = None) -> StudyRecord:
         """The sweep's study as the database records it (a launched grid/random sweep: its mode, no scheduler)."""
-        from database.task import task_signature
+        from util.task_signature import task_signature
 
         mp, paths = self.base()
         metric, mode = self.metric_and_mode()

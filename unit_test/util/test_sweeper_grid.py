@@ -147,7 +147,7 @@ def test_cli_dry_run_and_bad_input(tmp_path):
 def test_listing_and_planning_import_neither_torch_nor_ray():
     code = (
         "import sys, util.sweeper, util.sweep_spec, util.tune_sweep, util.tune_suite, database.cli, "
-        "database.export, database.task, job_launch.__main__, job_launch.launcher\n"
+        "database.export, util.task_signature, job_launch.__main__, job_launch.launcher\n"
         "from util.sweep_spec import load_sweep\n"
         "load_sweep('example_tune').base()\n"
         "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))"

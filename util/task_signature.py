@@ -1,4 +1,5 @@
-"""The task signature of a study: what the planner conditions on (pipeline, model, data, objective)."""
+"""The task signature of a study: what it records about its task and the planner conditions on (pipeline, model,
+data facts with landmark scores, objective). Computed when a study begins (util/sweep_spec.py Sweep.record)."""
 
 from __future__ import annotations
 
