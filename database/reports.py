@@ -301,7 +301,7 @@ def rebuild(db: Database, root: Path, targets: list[str], out: Path | None = Non
 def _study_or_run(db: Database, runs: list[dict[str, Any]], ref: str) -> dict[str, Any]:
     """The run `ref` names; an error naming the nearest studies and runs when it names neither."""
     from database.runs import RunsError, find
-    from engine.registry import nearest
+    from engine.errors import nearest
 
     try:
         return find(runs, ref)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from engine.errors import did_you_mean
 from engine.identity import digest, identity, split_observers
-from engine.registry import did_you_mean
 from engine.schema import REGISTRIES
 from engine.schema.base import COMPONENT_KINDS, is_path_field, nested_schemas
 

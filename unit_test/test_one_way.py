@@ -25,7 +25,7 @@ def _where(pattern: str) -> list[str]:
 
 def test_one_atomic_write_and_one_did_you_mean():
     assert _where(r"\bos\.replace\(|\.rename\(") == ["engine/atomic.py"]
-    assert _where(r"get_close_matches") == ["engine/registry.py"]
+    assert _where(r"get_close_matches") == ["engine/errors.py"]
 
 
 def test_pipelines_and_hooks_do_not_import_the_runner():

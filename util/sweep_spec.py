@@ -96,7 +96,7 @@ def known_algorithm(name: str) -> str:
     from util.search import names
 
     if name not in names():
-        from engine.registry import did_you_mean
+        from engine.errors import did_you_mean
 
         raise ValueError(f"unknown search algorithm {name!r}; {did_you_mean(name, names())}")
     return name
@@ -248,7 +248,7 @@ def resolve_file(name: str) -> Path:
     candidate = SWEEP_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
     if candidate.exists():
         return candidate
-    from engine.registry import did_you_mean
+    from engine.errors import did_you_mean
 
     options = sorted(str(p.relative_to(SWEEP_DIR).with_suffix("")) for p in SWEEP_DIR.rglob("*.yaml"))
     raise SweepError([f"no sweep config {name!r}; {did_you_mean(name, options)}"])
@@ -256,7 +256,7 @@ def resolve_file(name: str) -> Path:
 
 def from_dict(data: Any, source: str | None = None) -> Sweep:
     """Check a sweep config (every problem at once, with key paths) and build it; the base is composed lazily."""
-    from engine.registry import error_lines
+    from engine.errors import error_lines
 
     if not isinstance(data, dict):
         raise SweepError(["expected a mapping with base, space, mode, count, seed, tune"], source)

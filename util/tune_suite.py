@@ -89,7 +89,7 @@ class SuiteFile(Schema):
 
 def check_suite(data: Any) -> tuple[SuiteFile | None, list[str]]:
     """The suite and every problem in it (schema, spaces, cross references), all at once."""
-    from engine.registry import did_you_mean, error_lines
+    from engine.errors import did_you_mean, error_lines
 
     if not isinstance(data, dict):
         return None, ["expected a mapping with suite, tasks, models, studies"]
@@ -182,7 +182,7 @@ def load_suite(name: str, tune: dict[str, Any] | None = None) -> list[Sweep]:
 
     path = Path(name) if Path(name).exists() else SUITE_DIR / f"{name}.yaml"
     if not path.exists():
-        from engine.registry import did_you_mean
+        from engine.errors import did_you_mean
 
         options = sorted(p.stem for p in SUITE_DIR.glob("*.yaml"))
         raise SweepError([f"no suite {name!r}; {did_you_mean(name, options)}"])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from engine.registry import did_you_mean
+from engine.errors import did_you_mean
 from engine.schema.base import DATASETS, MODELS, PIPELINES, Component, Schema, path_field
 from engine.schema.pipelines import PipelineConfig
 

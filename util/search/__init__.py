@@ -19,8 +19,7 @@ Every algorithm is one module that registers itself with `@algorithm("name")`:
 The same searcher serves every runner: one Tune trial per engine run (util/tune_sweep.py, through
 util/search/tune.py), packed Tune trials (util/tune_batch.py, a throughput setting of a suite), and
 table look-ups (planner/dev_data.py, benchmarks/planner.py). A plugin registers its own algorithm
-the same way from a module named in `plugins` (engine/registry.py loads them) or imported before the
-sweep runs. Imports neither torch nor ray.
+the same way, from a module imported before the sweep runs. Imports neither torch nor ray.
 """
 
 from __future__ import annotations
@@ -108,7 +107,7 @@ def get(name: str) -> Algorithm:
     if name not in ALGORITHMS and name in BUILTIN:
         importlib.import_module(BUILTIN[name])
     if name not in ALGORITHMS:
-        from engine.registry import did_you_mean
+        from engine.errors import did_you_mean
 
         raise UnknownAlgorithm(f"unknown search algorithm {name!r}; {did_you_mean(name, names())}")
     return ALGORITHMS[name]
