@@ -42,10 +42,9 @@ RESULTS = Path(__file__).resolve().parent / "results" / "data_generation.json"
 def sub_suite(out: Path, studies: int, stride: int, count: int) -> list[Any]:
     """The benchmark's studies, composed with their output root in `out`."""
     os.environ["METAPROGRAM_OUTPUT_ROOT"] = str(out)
-    from util.tune_batch import batchable
     from util.tune_suite import compose_bases, load_suite
 
-    sweeps = [s for s in load_suite("train")[::stride] if batchable(s)][:studies]
+    sweeps = [s for s in load_suite("train")[::stride] if s.batchable][:studies]
     for sweep in sweeps:
         sweep.count = count
     compose_bases(sweeps)

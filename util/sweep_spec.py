@@ -25,13 +25,16 @@ from pydantic import (
 
 from database.store import StudyRecord
 from engine.compose import CONFIG_DIR, load
+from engine.errors import did_you_mean, error_lines
 from engine.metaprogram import Metaprogram, MetaprogramError, validate
 from engine.paths import Paths
 from engine.schema.base import COMPONENT_KINDS, Schema
 from util import search
+from util.search import names
 from util.search_space import SpaceError, apply_params, grid, space_errors
 from util.sweep_objective import SweepObjective, objective_errors
 from util.sweep_objective import from_dict as objective_from_dict
+from util.task_signature import task_signature
 
 SWEEP_DIR = CONFIG_DIR / "sweep"
 # algorithm=planner: the planner's defaults (planner/propose.py reads them from here), measured in real Tune
@@ -93,11 +96,7 @@ class TuneSettings(Schema):
 
 def known_algorithm(name: str) -> str:
     """A registered search algorithm's name, else an error naming the nearest ones."""
-    from util.search import names
-
     if name not in names():
-        from engine.errors import did_you_mean
-
         raise ValueError(f"unknown search algorithm {name!r}; {did_you_mean(name, names())}")
     return name
 
@@ -181,6 +180,12 @@ class Sweep:
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.suite}.{self.name}-{digest}"
 
+    @property
+    def batchable(self) -> bool:
+        """Whether packed trials (util/tune_batch.py) can run it: they report once, at their end, so no scheduler
+        that stops trials early (ASHA) and no time budget."""
+        return self.tune.scheduler == "fifo" and not self.tune.time_budget_s
+
     def metric_and_mode(self) -> tuple[str, str]:
         """What the sweep optimises: its own objective's score, or the base metaprogram's objective."""
         if self.objective is not None:
@@ -189,8 +194,6 @@ class Sweep:
 
     def record(self, requested: int, algorithm: str | None = None, scheduler: str | None = None) -> StudyRecord:
         """The sweep's study as the database records it (a launched grid/random sweep: its mode, no scheduler)."""
-        from util.task_signature import task_signature
-
         mp, paths = self.base()
         metric, mode = self.metric_and_mode()
         return StudyRecord(
@@ -248,7 +251,6 @@ def resolve_file(name: str) -> Path:
     candidate = SWEEP_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
     if candidate.exists():
         return candidate
-    from engine.errors import did_you_mean
 
     options = sorted(str(p.relative_to(SWEEP_DIR).with_suffix("")) for p in SWEEP_DIR.rglob("*.yaml"))
     raise SweepError([f"no sweep config {name!r}; {did_you_mean(name, options)}"])
@@ -256,8 +258,6 @@ def resolve_file(name: str) -> Path:
 
 def from_dict(data: Any, source: str | None = None) -> Sweep:
     """Check a sweep config (every problem at once, with key paths) and build it; the base is composed lazily."""
-    from engine.errors import error_lines
-
     if not isinstance(data, dict):
         raise SweepError(["expected a mapping with base, space, mode, count, seed, tune"], source)
     errors = space_errors(data.get("space"))

@@ -21,7 +21,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from job_launch.launcher import Rejected, launch_sweep  # noqa: E402
 from util.sweep_spec import Sweep, SweepError, check_base, load_sweep  # noqa: E402
+from util.tune_sweep import run_tune  # noqa: E402
 
 EXIT_INVALID = 2
 SHOWN = 5
@@ -66,8 +68,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
 
     if sweep.mode == "tune":
-        from util.tune_sweep import run_tune
-
         if args.dry_run:
             mp, _ = sweep.base()
             print(f"tune sweep {sweep.study_id}: {sweep.count} trials, {sweep.tune.algorithm}/{sweep.tune.scheduler}")
@@ -89,8 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {len(files)} distinct metaprograms to {folder}")
     if not args.launch:
         return 0
-    from job_launch.launcher import Rejected, launch_sweep
-
     try:
         report = launch_sweep(sweep, points, address=args.address, db_url=args.db)
     except Rejected as exc:

@@ -24,7 +24,7 @@ Here one Tuner runs the whole suite (util/tune_suite.py: one experiment by defau
   all of them, in one go (`batched records`), then the study is marked complete.
 
 A study that raises in its searcher (e.g. a planner with no valid proposal) is recorded as failed
-and the batch goes on. Every FIFO study without a time budget can go through here (`batchable`); ASHA
+and the batch goes on. Every FIFO study without a time budget can go through here (`Sweep.batchable`); ASHA
 studies (they stop trials between reports) and time-budgeted ones run one by one through
 util.tune_sweep.run_tune. A study gives the same trials either way for the same seed, and is scored by
 the sweep's own objective when it declares one. Throughput against the in-process
@@ -43,16 +43,14 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from database.store import Database, default_url
+from job_launch.cluster import init_ray
+from job_launch.shipping import Placement
 from util.search.tune import objective_of
-from util.sweep_spec import Sweep
+from util.search_space import apply_params
+from util.sweep_spec import Sweep, build_point
 from util.tune_sweep import requested_trials, searcher, trial_error
 
 log = logging.getLogger("metaprogram.tune_batch")
-
-
-def batchable(sweep: Sweep) -> bool:
-    """Packed trials report once, at their end: no scheduler that stops trials early, no time budget."""
-    return sweep.tune.scheduler == "fifo" and not sweep.tune.time_budget_s
 
 
 @dataclass
@@ -306,7 +304,6 @@ def record_item(study: Study, item: dict[str, Any], result: dict[str, Any]) -> N
 def write_study(db: Database, study: Study) -> None:
     """A finished study's trials in order (a failed study: the trials it got, status left unfinished)."""
     base, _ = study.sweep.base()
-    from util.search_space import apply_params
 
     for order in sorted(study.trials):
         trial = study.trials[order]
@@ -329,8 +326,6 @@ def write_study(db: Database, study: Study) -> None:
 
 
 def _run_id(base: dict[str, Any], params: dict[str, Any]) -> str:
-    from util.sweep_spec import build_point
-
     try:
         return build_point(base, params).id
     except Exception:
@@ -348,9 +343,6 @@ def run_batch(
 ) -> dict[str, Any]:
     """Run the (batchable) sweeps as one Tune experiment; complete studies already in the database are skipped."""
     from ray import tune
-
-    from job_launch.cluster import init_ray
-    from job_launch.shipping import Placement
 
     empty = {"studies": 0, "skipped": 0, "complete": 0, "failed": 0, "errors": {}, "trials": 0, "wall_s": 0.0}
     empty.update(ready_s=0.0, ready_trials=0)

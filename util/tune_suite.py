@@ -34,9 +34,12 @@ if __package__ in (None, ""):
 
 from pydantic import NonNegativeInt, PositiveInt, ValidationError, field_validator  # noqa: E402
 
+from database.store import Database, default_url  # noqa: E402
+from engine.errors import did_you_mean, error_lines  # noqa: E402
 from engine.schema.base import Schema  # noqa: E402
 from util.search_space import sample, space_errors  # noqa: E402
 from util.sweep_spec import SWEEP_DIR, Sweep, SweepError, from_dict, known_algorithm  # noqa: E402
+from util.tune_sweep import run_tune  # noqa: E402
 
 SUITE_DIR = SWEEP_DIR / "suite"
 
@@ -89,8 +92,6 @@ class SuiteFile(Schema):
 
 def check_suite(data: Any) -> tuple[SuiteFile | None, list[str]]:
     """The suite and every problem in it (schema, spaces, cross references), all at once."""
-    from engine.errors import did_you_mean, error_lines
-
     if not isinstance(data, dict):
         return None, ["expected a mapping with suite, tasks, models, studies"]
     suite, errors = None, []
@@ -182,8 +183,6 @@ def load_suite(name: str, tune: dict[str, Any] | None = None) -> list[Sweep]:
 
     path = Path(name) if Path(name).exists() else SUITE_DIR / f"{name}.yaml"
     if not path.exists():
-        from engine.errors import did_you_mean
-
         options = sorted(p.stem for p in SUITE_DIR.glob("*.yaml"))
         raise SweepError([f"no suite {name!r}; {did_you_mean(name, options)}"])
     try:
@@ -217,8 +216,6 @@ def run_suite(
     log=print,
 ) -> dict[str, Any]:
     """Run the studies; a failed one is recorded as failed and the rest go on. Returns counts."""
-    from database.store import Database, default_url
-
     started = time.monotonic()
     if not db_url and sweeps:
         db_url = default_url(sweeps[0].base()[1])
@@ -234,10 +231,10 @@ def run_suite(
         state = f"FAILED ({error})" if error else f"{trials} trials ({failed} failed), best {best}"
         log(f"[{done}/{len(sweeps)}] {study_id}: {state}; {elapsed:.0f} s so far")
 
-    batched = [] if sequential else [s for s in sweeps if _batchable(s)]
+    batched = [] if sequential else [s for s in sweeps if s.batchable]
     one_by_one = [s for s in sweeps if s not in batched]
     if batched:
-        from util.tune_batch import run_batch
+        from util.tune_batch import run_batch  # imports ray (its StudyMux is a Tune Searcher)
 
         def on_study(study: Any) -> None:
             values = [t["objective"] for t in study.trials.values() if t["objective"] is not None]
@@ -263,8 +260,6 @@ def run_suite(
                 for key in totals:
                     totals[key] += summary["proposals"][key]
     for sweep in one_by_one:
-        from util.tune_sweep import run_tune
-
         try:
             summary = run_tune(sweep, address=address, db_url=db_url)
         except Exception as exc:  # recorded as failed; the suite goes on
@@ -277,12 +272,6 @@ def run_suite(
         report(summary["study_id"], summary["trials"], summary["failed"], best, None)
     counts["wall_s"] = round(time.monotonic() - started, 1)
     return counts
-
-
-def _batchable(sweep: Sweep) -> bool:
-    from util.tune_batch import batchable
-
-    return batchable(sweep)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from job_launch.cluster import init_ray
 from job_launch.shipping import Placement, start_sink
 from util import search
 from util.sweep_spec import Sweep, build_point
-from util.sweep_watch import progress_callback
+from util.sweep_watch import progress_callback, tracked_trial
 from util.tune_trial import STOP_MESSAGE, mark_stopped
 
 
@@ -167,7 +167,7 @@ def _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, t
     resources = mp.pipeline.resources
     trainable = tune.with_resources(
         tune.with_parameters(
-            _trial_entry(),
+            tracked_trial,
             base=mp.canonical,
             placement=placement.to_dict(),
             intermediate=sweep.tune.scheduler != "fifo",
@@ -220,12 +220,6 @@ def _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, t
         summary = summarize(db, study_id, wall)
         summary["report"] = sweep_report(db, study_id, paths.root("output_root"), tracking)
         return summary
-
-
-def _trial_entry() -> Any:
-    from util.sweep_watch import tracked_trial
-
-    return tracked_trial
 
 
 def _settle_stopped(db: Database, study_id: str, paths: Any) -> None:

@@ -17,10 +17,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from database.index import reindex
 from engine.paths import Paths
 from engine.records import RunRecord, write_json
 from engine.runner import Interrupted
 from engine.trackers import numeric
+from job_launch.shipping import Placement, RunFailedOnWorker, pack, worker_logging
+from util.sweep_objective import from_dict as objective_from_dict
+from util.sweep_spec import build_point
 
 STOPPED = "stopped"
 STOP_MESSAGE = "stopped early by the scheduler"
@@ -52,8 +56,6 @@ def mark_stopped(run_dir: Path, epochs: int, metrics: dict[str, Any], paths: Pat
     results.update(status=STOPPED, error=f"{STOP_MESSAGE} after {epochs} epoch(s)", metrics=metrics)
     results["objective"] = {**results["objective"], "value": metrics.get(results["objective"]["metric"])}
     write_json(record.results_path, results)
-    from database.index import reindex
-
     reindex(paths, run_dir)  # the runner recorded it 'interrupted' as it ended
 
 
@@ -88,9 +90,6 @@ def trial_result(
     from ray import tune
 
     from engine.runner import RunFailed, execute
-    from job_launch.shipping import Placement, RunFailedOnWorker, pack, worker_logging
-    from util.sweep_objective import from_dict as objective_from_dict
-    from util.sweep_spec import build_point
 
     worker_logging()
     where = Placement(**placement)

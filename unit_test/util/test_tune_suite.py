@@ -73,7 +73,7 @@ def test_a_failed_study_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch,
 def test_the_batch_path_scores_trials_by_the_sweeps_own_objective(tmp_path, monkeypatch, ray_local):
     """A sweep that declares `objective` is searched and recorded by it in a batch, as its single sweep would be."""
     from util.sweep_spec import from_dict
-    from util.tune_batch import batchable, run_batch
+    from util.tune_batch import run_batch
 
     monkeypatch.setenv("METAPROGRAM_OUTPUT_ROOT", str(tmp_path / "out"))
     data = {
@@ -89,7 +89,7 @@ def test_the_batch_path_scores_trials_by_the_sweeps_own_objective(tmp_path, monk
         "objective": {"metric": "val/loss", "mode": "min"},  # the base metaprogram's is val/accuracy, max
     }
     sweep = from_dict(data, "by_loss.yaml")
-    assert sweep.base()[0].objective() != ("val/loss", "min") and batchable(sweep)
+    assert sweep.base()[0].objective() != ("val/loss", "min") and sweep.batchable
     db_path = tmp_path / "objective.db"
     summary = run_batch([sweep], db_url=str(db_path))
     assert summary["complete"] == 1, summary
