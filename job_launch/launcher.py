@@ -22,6 +22,7 @@ from typing import Any
 
 from database.reports import study_params, sweep_report
 from database.store import Database, default_url
+from database.trials import record_trial, trial_record
 from engine.metaprogram import Metaprogram
 from engine.observe import sweep_run
 from engine.paths import Paths
@@ -195,17 +196,9 @@ def _record(
     if status == "completed":
         objective = score(metrics) if score else (results.get("objective") or {}).get("value")
     if study_id:
-        db.record_trial(
-            study_id,
-            order,
-            run_id=mp.id,
-            params=job.params,
-            objective=objective,
-            status=status,
-            error=error,
-            epochs=metrics.get("epochs"),
-            run=(mp.canonical, metrics, timings),
-        )
+        result = {"run_status": status, "run_id": mp.id, "objective": objective, "epochs_run": metrics.get("epochs")}
+        trial = {**trial_record(job.params, result, error), "metrics": metrics}
+        record_trial(db, study_id, order, trial, mp.canonical, timings)
     else:
         db.record_run(mp.id, mp.canonical, status, metrics, timings, error)
     return {

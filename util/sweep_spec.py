@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from database.store import StudyRecord
+from database.store import Database, StudyRecord
 from engine.compose import CONFIG_DIR, load
 from engine.errors import did_you_mean, error_lines
 from engine.metaprogram import Metaprogram, MetaprogramError, validate
@@ -181,6 +181,11 @@ class Sweep:
         return f"{self.suite}.{self.name}-{digest}"
 
     @property
+    def requested_trials(self) -> int:
+        """Trials the study asks for: `count`, or for a grid every point `count` times (its algorithm says)."""
+        return search.get(self.tune.algorithm).trials(self.space, self.count)
+
+    @property
     def batchable(self) -> bool:
         """Whether packed trials (util/tune_batch.py) can run it: they report once, at their end, so no scheduler
         that stops trials early (ASHA) and no time budget."""
@@ -209,6 +214,15 @@ class Sweep:
             requested=requested,
             suite=self.suite,
         )
+
+    def open_study(self, db: Database) -> bool:
+        """Begin the sweep's study in `db`, or find it again to resume it; False when it is complete already (it is
+        then reused, not run again). Both runners open a study here (util/tune_sweep.py, util/tune_batch.py)."""
+        existing = db.study(self.study_id)
+        if existing and existing["status"] == "complete":
+            return False
+        db.begin_study(self.record(self.requested_trials))
+        return True
 
     # ---- points
     def build(self, params: dict[str, Any]) -> Metaprogram:

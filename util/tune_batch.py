@@ -34,7 +34,6 @@ floor: benchmarks/data_generation.py.
 from __future__ import annotations
 
 import logging
-import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -43,12 +42,13 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from database.store import Database, default_url
+from database.trials import record_trial, trial_record
 from job_launch.cluster import init_ray
 from job_launch.shipping import Placement
 from util.search.tune import objective_of
 from util.search_space import apply_params
 from util.sweep_spec import Sweep, build_point
-from util.tune_sweep import requested_trials, searcher, trial_error
+from util.tune_sweep import searcher, trial_error
 
 log = logging.getLogger("metaprogram.tune_batch")
 
@@ -71,7 +71,7 @@ class Study:
 
     @property
     def requested(self) -> int:
-        return self.suggested if self.exhausted else requested_trials(self.sweep)
+        return self.suggested if self.exhausted else self.sweep.requested_trials
 
     @property
     def open(self) -> bool:
@@ -286,19 +286,8 @@ def _recorder_class() -> type:
 
 def record_item(study: Study, item: dict[str, Any], result: dict[str, Any]) -> None:
     """One item's result as its study's trial record (kept on the driver until the study is written)."""
-    objective = result.get("objective")
-    ok = result.get("run_status") == "completed" and isinstance(objective, int | float) and math.isfinite(objective)
-    error = None if ok else (result.get("error") or "no objective")
-    study.trials[item["order"]] = {
-        "run_id": result.get("run_id") or "",
-        "params": item["params"],
-        "objective": float(objective) if ok else None,
-        "status": "completed" if ok else "failed",
-        "error": error,
-        "epochs": int(result.get("epochs_run", 0) or 0),
-        "metrics": {k: v for k, v in result.items() if "/" in k and not k.startswith("config/")},
-        "wall_s": result.get("wall_s"),
-    }
+    error = None if result.get("run_status") == "completed" else (result.get("error") or "no result")
+    study.trials[item["order"]] = {**trial_record(item["params"], result, error), "wall_s": result.get("wall_s")}
 
 
 def write_study(db: Database, study: Study) -> None:
@@ -307,18 +296,9 @@ def write_study(db: Database, study: Study) -> None:
 
     for order in sorted(study.trials):
         trial = study.trials[order]
-        run_id = trial["run_id"] or _run_id(base.canonical, trial["params"])
-        db.record_trial(
-            study.study_id,
-            order,
-            run_id=run_id,
-            params=trial["params"],
-            objective=trial["objective"],
-            status=trial["status"],
-            error=trial["error"],
-            epochs=trial["epochs"],
-            run=(apply_params(base.canonical, trial["params"]), trial["metrics"], {"wall_s": trial["wall_s"]}),
-        )
+        trial["run_id"] = trial["run_id"] or _run_id(base.canonical, trial["params"])
+        canonical = apply_params(base.canonical, trial["params"])  # not validated again: it ran, or it failed
+        record_trial(db, study.study_id, order, trial, canonical, {"wall_s": trial["wall_s"]})
     if study.error is None:
         db.finish_study(study.study_id)
     else:
@@ -354,11 +334,9 @@ def run_batch(
     studies: list[Study] = []
     with Database(db_url) as db:
         for sweep in sweeps:
-            existing = db.study(sweep.study_id)
-            if existing and existing["status"] == "complete":
-                continue
+            if not sweep.open_study(db):
+                continue  # complete already: reused
             metric, mode = sweep.metric_and_mode()  # the sweep's own objective first
-            db.begin_study(sweep.record(requested_trials(sweep)))
             studies.append(Study(len(studies), sweep, sweep.study_id, metric, mode))
     if not studies:
         return {**empty, "skipped": len(sweeps)}

@@ -22,18 +22,16 @@ from typing import Any
 
 from database.reports import study_params, sweep_report
 from database.store import Database, default_url
+from database.trials import record_trial, trial_record
 from engine.observe import sweep_run
+from engine.paths import Paths
 from engine.records import RunRecord
 from job_launch.cluster import init_ray
 from job_launch.shipping import Placement, start_sink
 from util import search
 from util.sweep_spec import Sweep, build_point
 from util.sweep_watch import progress_callback, tracked_trial
-from util.tune_trial import STOP_MESSAGE, mark_stopped
-
-
-def requested_trials(sweep: Sweep) -> int:
-    return search.get(sweep.tune.algorithm).trials(sweep.space, sweep.count)
+from util.tune_trial import mark_stopped
 
 
 def searcher(sweep: Sweep, metric: str, mode: str, shared: Any = None) -> search.Searcher:
@@ -88,32 +86,14 @@ def _callback_class() -> type:
                 self._db = None
 
         def _record(self, trials: list, trial: Any, failed: bool) -> None:
-            from engine.paths import Paths
-
             params = dict(trial.config)
             mp = build_point(self.base, params)
-            result = trial.last_result or {}
             local = RunRecord(Paths(**self.paths).run_dir(mp.id)).results() or {}
-            metrics = {k: v for k, v in result.items() if "/" in k or k == "epoch"}
-            error = None
-            if failed:
-                status, objective = "failed", None
-                error = local.get("error") or trial_error(trial)
-            elif result.get("run_status") == "completed":
-                status, objective = "completed", result.get("objective")
-            else:
-                status, objective, error = "stopped", result.get("best_objective"), STOP_MESSAGE
-            self._database().record_trial(
-                self.study_id,
-                trials.index(trial),  # creation order: stable across Tuner.restore
-                run_id=mp.id,
-                params=params,
-                objective=objective,
-                status=status,
-                error=error,
-                epochs=int(result.get("epochs_run", 0)),
-                run=(mp.canonical, metrics or local.get("metrics", {}), local.get("timings", {})),
-            )
+            error = (local.get("error") or trial_error(trial)) if failed else None
+            record = trial_record(params, trial.last_result, error)
+            record.update(run_id=mp.id, metrics=record["metrics"] or local.get("metrics", {}))
+            order = trials.index(trial)  # creation order: stable across Tuner.restore
+            record_trial(self._database(), self.study_id, order, record, mp.canonical, local.get("timings", {}))
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self._record(trials, trial, failed=False)
@@ -139,12 +119,10 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
     metric, mode = sweep.metric_and_mode()
     study_id = sweep.study_id
     db_url = db_url or default_url(paths)
-    requested = requested_trials(sweep)
+    requested = sweep.requested_trials
     with Database(db_url) as db:
-        existing = db.study(study_id)
-        if existing and existing["status"] == "complete":
+        if not sweep.open_study(db):
             return summarize(db, study_id, 0.0, reused=True)
-        db.begin_study(sweep.record(requested))
         params = study_params(db.study(study_id), sweep.name)  # what the sweep's tracked run records
     with sweep_run(study_id, mp, params, paths) as tracking:
         summary = _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, tracking)

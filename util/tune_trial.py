@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from database.index import reindex
+from database.trials import STOP_MESSAGE
 from engine.paths import Paths
 from engine.records import RunRecord, write_json
 from engine.runner import Interrupted
@@ -27,7 +28,6 @@ from util.sweep_objective import from_dict as objective_from_dict
 from util.sweep_spec import build_point
 
 STOPPED = "stopped"
-STOP_MESSAGE = "stopped early by the scheduler"
 
 
 class TrialStopped(Interrupted):
