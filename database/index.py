@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from database.store import Database, default_url
 from engine.observe import on_run_end
 
@@ -39,8 +41,6 @@ def reindex(paths: Any, run_dir: Path) -> None:
 
 def index_run_dir(db: Database, run_dir: Path) -> bool:
     """Record a run from its directory; False when the directory holds no readable run."""
-    import yaml
-
     try:
         results = json.loads((run_dir / "results.json").read_text())
         canonical = yaml.safe_load((run_dir / "metaprogram.yaml").read_text())

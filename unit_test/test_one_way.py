@@ -136,3 +136,29 @@ def test_the_engine_runs_with_launchers_and_recorders_registered_from_above():
 
     assert "ray" in LAUNCHERS and LAUNCHERS["ray"].__module__ == "job_launch.hydra_launcher"
     assert any(r.__module__ == "database.index" for r in _recorders()) and RUN_RECORDERS
+
+
+# The search subsystem and the storage it writes to import at the top; an import inside a function is for a heavy
+# or optional library (ray, optuna, torch, sklearn, matplotlib, ...) and says so in a comment on its line.
+REASONED = [
+    *sorted((REPO / "util").rglob("*.py")),
+    *(REPO / "database" / name for name in ("store.py", "index.py", "reports.py", "export.py", "trials.py")),
+]
+
+
+def _in_function_imports(path) -> list[int]:
+    lines = []
+    for function in ast.walk(ast.parse(path.read_text())):
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            lines += [n.lineno for n in ast.walk(function) if isinstance(n, ast.Import | ast.ImportFrom)]
+    return sorted(set(lines))
+
+
+def test_imports_inside_functions_of_the_search_subsystem_say_why():
+    unexplained = []
+    for path in REASONED:
+        text = path.read_text().splitlines()
+        for line in _in_function_imports(path):
+            if "#" not in text[line - 1] and "#" not in text[line - 2]:
+                unexplained.append(f"{path.relative_to(REPO)}:{line}: {text[line - 1].strip()}")
+    assert unexplained == [], "import it at the top, or say on its line why it waits (a heavy library)"

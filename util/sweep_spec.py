@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from omegaconf import OmegaConf
 from pydantic import (
     Field,
     NonNegativeInt,
@@ -29,6 +30,7 @@ from engine.errors import did_you_mean, error_lines
 from engine.metaprogram import Metaprogram, MetaprogramError, validate
 from engine.paths import Paths
 from engine.schema.base import COMPONENT_KINDS, Schema
+from engine.strict_yaml import load_file
 from util import search
 from util.search import names
 from util.search_space import SpaceError, apply_params, grid, space_errors
@@ -301,10 +303,6 @@ def from_dict(data: Any, source: str | None = None) -> Sweep:
 
 def load_sweep(name: str, overrides: list[str] = ()) -> Sweep:
     """A sweep config file (path or name under configs/sweep/) with `key=value` overrides applied."""
-    from omegaconf import OmegaConf
-
-    from engine.strict_yaml import load_file
-
     path = resolve_file(name)
     try:
         load_file(path)  # a key written twice is refused, naming it and both lines

@@ -96,7 +96,7 @@ def progress_callback(
     """A Tune Callback printing the sweep's progress: a bar on a terminal, else a line per finished trial.
 
     It starts (and, after Tuner.restore, starts again) from the trials the study already holds."""
-    from ray.tune import Callback
+    from ray.tune import Callback  # ray: only a Tune run builds its callback
 
     class ProgressCallback(Callback):
         def __init__(self) -> None:
@@ -121,7 +121,7 @@ def progress_callback(
                     print(f"sweep: {self.progress.line()}", file=out, flush=True)
                 return
             if self.bar is None:
-                from tqdm.auto import tqdm
+                from tqdm.auto import tqdm  # tqdm: only when the bar is drawn
 
                 self.bar = tqdm(total=self.progress.total, desc="sweep", unit="trial", file=out, dynamic_ncols=True)
             self.bar.n = self.progress.done

@@ -21,6 +21,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import yaml  # noqa: E402
+
+from engine.records import atomic_write  # noqa: E402
 from job_launch.launcher import Rejected, launch_sweep  # noqa: E402
 from util.sweep_spec import Sweep, SweepError, check_base, load_sweep  # noqa: E402
 from util.tune_sweep import run_tune  # noqa: E402
@@ -31,10 +34,6 @@ SHOWN = 5
 
 def write_points(sweep: Sweep, out: Path | None = None) -> tuple[Path, list[Path]]:
     """Write each distinct metaprogram as YAML; an index.jsonl keeps their order and parameters."""
-    import yaml
-
-    from engine.records import atomic_write
-
     _, paths = sweep.base()
     folder = out or paths.root("output_root") / "sweeps" / sweep.study_id
     files, index = [], []

@@ -39,6 +39,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import ray
+from ray import tune
 from ray.tune.search import Searcher
 
 from database.store import Database, default_url
@@ -49,6 +51,7 @@ from util.search.tune import objective_of
 from util.search_space import apply_params
 from util.sweep_spec import Sweep, build_point
 from util.tune_sweep import searcher, trial_error
+from util.tune_trial import trial_result
 
 log = logging.getLogger("metaprogram.tune_batch")
 
@@ -189,10 +192,6 @@ def batch_trial(
     each with `item`, its place in the pack). A failed item is reported failed and the pack goes on.
     `placement`: the driver's job_launch.shipping.Placement, as a dict; `objectives`: each study's own objective
     (util.sweep_objective, as a dict), or None for the base metaprogram's."""
-    from ray import tune
-
-    from util.tune_trial import trial_result
-
     done: list[dict[str, Any]] = []
     last = time.monotonic()
     for number, item in enumerate(config["items"]):
@@ -219,7 +218,7 @@ def reported(result: dict[str, Any], size: int) -> list[dict[str, Any]]:
 
 
 def _recorder_class() -> type:
-    from ray.tune import Callback
+    from ray.tune import Callback  # ray: Tune callbacks, built when a batch runs
 
     class BatchRecorder(Callback):
         """Driver side: buffers each study's trials as their items come back, writes a study when it has them all."""
@@ -322,8 +321,6 @@ def run_batch(
     on_study: Any = None,
 ) -> dict[str, Any]:
     """Run the (batchable) sweeps as one Tune experiment; complete studies already in the database are skipped."""
-    from ray import tune
-
     empty = {"studies": 0, "skipped": 0, "complete": 0, "failed": 0, "errors": {}, "trials": 0, "wall_s": 0.0}
     empty.update(ready_s=0.0, ready_trials=0)
     if not sweeps:
@@ -349,7 +346,6 @@ def run_batch(
 
     init_ray(address)
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-    import ray
 
     total_cpus = float(ray.cluster_resources().get("CPU", 1))
     concurrency = concurrency or max(1, int(total_cpus / cpus_per_trial))

@@ -32,9 +32,11 @@ from typing import Any, Literal
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import yaml  # noqa: E402
 from pydantic import NonNegativeInt, PositiveInt, ValidationError, field_validator  # noqa: E402
 
 from database.store import Database, default_url  # noqa: E402
+from engine.compose import load  # noqa: E402
 from engine.errors import did_you_mean, error_lines  # noqa: E402
 from engine.schema.base import Schema  # noqa: E402
 from util.search_space import sample, space_errors  # noqa: E402
@@ -179,8 +181,6 @@ def expand(data: dict[str, Any], source: str) -> list[Sweep]:
 
 def load_suite(name: str, tune: dict[str, Any] | None = None) -> list[Sweep]:
     """The suite's sweeps; `tune` settings (e.g. planner_checkpoint) are merged into the suite's own."""
-    import yaml
-
     path = Path(name) if Path(name).exists() else SUITE_DIR / f"{name}.yaml"
     if not path.exists():
         options = sorted(p.stem for p in SUITE_DIR.glob("*.yaml"))
@@ -196,8 +196,6 @@ def load_suite(name: str, tune: dict[str, Any] | None = None) -> list[Sweep]:
 
 def compose_bases(sweeps: list[Sweep]) -> None:
     """Compose and validate every base before anything runs; studies of one task and model compose once."""
-    from engine.compose import load
-
     cached = functools.lru_cache(maxsize=None)(lambda overrides, config: load(list(overrides), config))
     for sweep in sweeps:
         overrides, config = sweep.compose_args()

@@ -49,7 +49,7 @@ def reports_per_run(pipeline: Any) -> int:
 
 
 def scheduler(sweep: Sweep, epochs: int) -> Any:
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # ray: only when the sweep runs
 
     if sweep.tune.scheduler == "fifo":
         return FIFOScheduler()
@@ -63,7 +63,7 @@ def scheduler(sweep: Sweep, epochs: int) -> Any:
 
 
 def _callback_class() -> type:
-    from ray.tune import Callback
+    from ray.tune import Callback  # ray: only when the sweep runs
 
     class StudyRecorder(Callback):
         """Driver side: each finished trial (and its run) goes into the database as it ends."""
@@ -130,8 +130,8 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
 
 
 def _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, tracking) -> dict[str, Any]:
-    import ray
-    from ray import tune
+    import ray  # ray: only when the sweep runs
+    from ray import tune  # ray: only when the sweep runs
 
     from util.search.tune import TuneSearch  # a Ray Tune searcher: ray loads with it
 

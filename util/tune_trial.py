@@ -21,7 +21,7 @@ from database.index import reindex
 from database.trials import STOP_MESSAGE
 from engine.paths import Paths
 from engine.records import RunRecord, write_json
-from engine.runner import Interrupted
+from engine.runner import Interrupted, RunFailed, execute
 from engine.trackers import numeric
 from job_launch.shipping import Placement, RunFailedOnWorker, pack, worker_logging
 from util.sweep_objective import from_dict as objective_from_dict
@@ -70,7 +70,7 @@ def tune_trial(
     """One trial. `intermediate`: report every epoch or stage (ASHA needs them; FIFO does not, and each costs a
     round trip). `sink`: the driver's RecordSink, which takes the run's records when it ran on another node.
     `objective`: the sweep's own objective (util.sweep_objective), scored at every report."""
-    from ray import tune
+    from ray import tune  # ray: in a Tune worker only
 
     result = trial_result(config, base, placement, intermediate, sink, objective)
     tune.report(result)  # a SystemExit here (stop after the last result) must reach Ray: the run is complete
@@ -86,10 +86,8 @@ def trial_result(
 ) -> dict[str, Any]:
     """Run (or reuse) the trial's engine run; its final result, as tune_trial reports it. A failed run raises
     RunFailedOnWorker (see tune_trial for the arguments)."""
-    import ray
-    from ray import tune
-
-    from engine.runner import RunFailed, execute
+    import ray  # ray: in a Tune worker only
+    from ray import tune  # ray: in a Tune worker only
 
     worker_logging()
     where = Placement(**placement)

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from engine.errors import did_you_mean
+
 # Built-in algorithms and the module that registers each: imported when one is first asked for, so
 # naming, validating and listing import no sampler library. planner.search registers `planner` with
 # this package (the planner sits above the search subsystem and imports it, as a plugin would).
@@ -107,8 +109,6 @@ def get(name: str) -> Algorithm:
     if name not in ALGORITHMS and name in BUILTIN:
         importlib.import_module(BUILTIN[name])
     if name not in ALGORITHMS:
-        from engine.errors import did_you_mean
-
         raise UnknownAlgorithm(f"unknown search algorithm {name!r}; {did_you_mean(name, names())}")
     return ALGORITHMS[name]
 

@@ -34,7 +34,7 @@ class OptunaSearcher:
     """Any Optuna sampler over one study's space (an in-memory Optuna study, asked and told)."""
 
     def __init__(self, space: dict[str, dict[str, Any]], mode: str, sampler: Any):
-        import optuna
+        import optuna  # optuna: loaded when an Optuna algorithm is built, not when a sweep is named
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.fail = optuna.trial.TrialState.FAIL
@@ -61,7 +61,7 @@ class OptunaSearcher:
 
 @algorithm("tpe")
 def tpe(study: Study) -> OptunaSearcher:
-    import optuna
+    import optuna  # optuna: loaded when an Optuna algorithm is built, not when a sweep is named
 
     return OptunaSearcher(study.space, study.mode, optuna.samplers.TPESampler(seed=study.seed))
 
@@ -69,7 +69,7 @@ def tpe(study: Study) -> OptunaSearcher:
 @algorithm("tpe_multivariate")
 def tpe_multivariate(study: Study) -> OptunaSearcher:
     """TPE that models the keys jointly (Optuna's multivariate TPE), not one at a time."""
-    import optuna
+    import optuna  # optuna: loaded when an Optuna algorithm is built, not when a sweep is named
 
     sampler = optuna.samplers.TPESampler(seed=study.seed, multivariate=True)
     return OptunaSearcher(study.space, study.mode, sampler)
@@ -78,6 +78,6 @@ def tpe_multivariate(study: Study) -> OptunaSearcher:
 @algorithm("gp")
 def gp(study: Study) -> OptunaSearcher:
     """Bayesian optimisation with a Gaussian process (Optuna's GPSampler; needs torch and scipy)."""
-    import optuna
+    import optuna  # optuna: loaded when an Optuna algorithm is built, not when a sweep is named
 
     return OptunaSearcher(study.space, study.mode, optuna.samplers.GPSampler(seed=study.seed))
