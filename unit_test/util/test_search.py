@@ -125,3 +125,30 @@ def test_grid_hands_out_every_point_count_times_then_stops():
     points = [searcher.suggest() for _ in range(6)]
     assert [p["model.hidden"] for p in points] == [16, 32] * 3 and all(0 <= p["lr"] <= 1 for p in points)
     assert searcher.suggest() is None
+
+
+@pytest.mark.integration  # Ray Tune
+@pytest.mark.parametrize("algorithm, concurrency", [("random", 2), ("tpe", 1)])
+def test_a_study_gives_the_same_trials_one_trial_per_point_or_packed(tmp_path, monkeypatch, ray_local, algorithm,
+                                                                    concurrency):  # fmt: skip
+    """Batching is a throughput setting: the same study run by util/tune_sweep.py and by util/tune_batch.py draws
+    the same points in the same order (TPE one at a time, so that both see the same history)."""
+    from database.store import Database
+    from unit_test.util.sweep_helpers import sleep_sweep
+    from util.tune_batch import run_batch
+    from util.tune_sweep import run_tune
+
+    monkeypatch.setenv("METAPROGRAM_OUTPUT_ROOT", str(tmp_path / "out"))
+    space = {"pipeline.x": {"type": "uniform", "low": 0.0, "high": 1.0}}
+    spec = sleep_sweep("same", space, count=5, overrides=["pipeline.seconds=0.01", "pipeline.epochs=1"],
+                       algorithm=algorithm, concurrency=concurrency)  # fmt: skip
+    points = []
+    for run, db in ((run_tune, "one.db"), (run_batch, "packed.db")):
+        sweep = from_dict(spec)
+        summary = run(sweep, db_url=str(tmp_path / db)) if run is run_tune else run([sweep], db_url=str(tmp_path / db))
+        assert summary["complete"], summary
+        with Database(tmp_path / db) as store:
+            trials = store.trials(sweep.study_id)
+        assert [t["status"] for t in trials] == ["completed"] * 5
+        points.append([(t["params"]["pipeline.x"], t["objective"]) for t in trials])
+    assert points[0] == points[1]
