@@ -242,8 +242,8 @@ def real(args: argparse.Namespace) -> int:
     """Real Tune studies on the held-out suite; prints the table and writes planner_real.json."""
     from engine.metaprogram import MetaprogramError
     from planner.heldout_eval import evaluate, format_figures, heldout_sweeps
+    from util.study_runner import run_studies
     from util.sweep_spec import SweepError
-    from util.tune_suite import run_suite
 
     checkpoint = None if args.baselines_only else args.checkpoint
     try:
@@ -262,7 +262,7 @@ def real(args: argparse.Namespace) -> int:
     except (SweepError, MetaprogramError) as exc:
         print(f"cannot run the planner benchmark: {exc}\nNothing was run.", file=sys.stderr)
         return 2
-    counts = run_suite(sweeps, log=lambda line: print(line, flush=True))
+    counts = run_studies(sweeps, log=lambda line: print(line, flush=True))
     print(json.dumps(counts))
     if args.baselines_only:
         return 0 if counts["failed"] == 0 else 1

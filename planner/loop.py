@@ -130,10 +130,10 @@ def heldout_score(
 ) -> dict:
     """Mean planner regret at 10 and 25 on the held-out suite, in real Tune studies (baselines reused)."""
     from planner.heldout_eval import evaluate, heldout_sweeps
-    from util.tune_suite import run_suite
+    from util.study_runner import run_studies
 
     sweeps = heldout_sweeps(checkpoint, seeds=seeds, count=count, models=models, tasks=tasks, candidates=candidates)
-    run_suite(sweeps, log=lambda line: None)
+    run_studies(sweeps, log=lambda line: None)
     figures = evaluate(sweeps)
     regret = figures["mean_regret"]["planner"]  # at 10 and 25 trials (or the last budget the studies reach)
     last = str(figures["budgets"][-1])

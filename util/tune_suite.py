@@ -25,7 +25,6 @@ import itertools
 import json
 import random
 import sys
-import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,13 +34,12 @@ if __package__ in (None, ""):
 import yaml  # noqa: E402
 from pydantic import NonNegativeInt, PositiveInt, ValidationError, field_validator  # noqa: E402
 
-from database.store import Database, default_url  # noqa: E402
 from engine.compose import load  # noqa: E402
 from engine.errors import did_you_mean, error_lines  # noqa: E402
 from engine.schema.base import Schema  # noqa: E402
 from util.search_space import sample, space_errors  # noqa: E402
+from util.study_runner import run_studies  # noqa: E402
 from util.sweep_spec import SWEEP_DIR, Sweep, SweepError, from_dict, known_algorithm  # noqa: E402
-from util.tune_sweep import run_tune  # noqa: E402
 
 SUITE_DIR = SWEEP_DIR / "suite"
 
@@ -203,75 +201,6 @@ def compose_bases(sweeps: list[Sweep]) -> None:
         sweep._base = (composed.metaprogram, composed.paths)
 
 
-def run_suite(
-    sweeps: list[Sweep],
-    *,
-    address: str | None = None,
-    db_url: str | None = None,
-    batch_size: int | None = None,
-    cpus_per_trial: float = 1.0,
-    sequential: bool = False,
-    log=print,
-) -> dict[str, Any]:
-    """Run the studies; a failed one is recorded as failed and the rest go on. Returns counts."""
-    started = time.monotonic()
-    if not db_url and sweeps:
-        db_url = default_url(sweeps[0].base()[1])
-    counts = {"studies": len(sweeps), "complete": 0, "failed": 0, "trials": 0}
-    done = 0
-
-    def report(study_id: str, trials: int, failed: int, best: Any, error: str | None) -> None:
-        nonlocal done
-        done += 1
-        counts["complete" if error is None else "failed"] += 1
-        counts["trials"] += trials
-        elapsed = time.monotonic() - started
-        state = f"FAILED ({error})" if error else f"{trials} trials ({failed} failed), best {best}"
-        log(f"[{done}/{len(sweeps)}] {study_id}: {state}; {elapsed:.0f} s so far")
-
-    batched = [] if sequential else [s for s in sweeps if s.batchable]
-    one_by_one = [s for s in sweeps if s not in batched]
-    if batched:
-        from util.tune_batch import run_batch  # imports ray (its StudyMux is a Tune Searcher)
-
-        def on_study(study: Any) -> None:
-            values = [t["objective"] for t in study.trials.values() if t["objective"] is not None]
-            best = (max if study.mode == "max" else min)(values) if values else None
-            failed = sum(t["status"] == "failed" for t in study.trials.values())
-            report(study.study_id, len(study.trials), failed, best, study.error)
-
-        step = batch_size or len(batched)  # default: one experiment, so workers start (and import) once
-        for i in range(0, len(batched), step):
-            summary = run_batch(
-                batched[i : i + step],
-                address=address,
-                db_url=db_url,
-                cpus_per_trial=cpus_per_trial,
-                on_study=on_study,
-            )
-            done += summary["skipped"]
-            counts["complete"] += summary["skipped"]
-            counts["ready_s"] = counts.get("ready_s", 0.0) + summary["ready_s"]  # the workers' start-up
-            counts["ready_trials"] = counts.get("ready_trials", 0) + summary["ready_trials"]
-            if summary.get("proposals", {}).get("sampled"):  # planner studies: what was sampled, what refused
-                totals = counts.setdefault("proposals", {"sampled": 0, "rejected": 0})
-                for key in totals:
-                    totals[key] += summary["proposals"][key]
-    for sweep in one_by_one:
-        try:
-            summary = run_tune(sweep, address=address, db_url=db_url)
-        except Exception as exc:  # recorded as failed; the suite goes on
-            error = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
-            with Database(db_url) as db:
-                db.fail_study(sweep.study_id)
-            report(sweep.study_id, 0, 0, None, error)
-            continue
-        best = summary["best"]["objective"] if summary["best"] else None
-        report(summary["study_id"], summary["trials"], summary["failed"], best, None)
-    counts["wall_s"] = round(time.monotonic() - started, 1)
-    return counts
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="util/tune_suite.py", description=__doc__.splitlines()[0])
     parser.add_argument("suite", help="a suite in configs/sweep/suite/ (name or path)")
@@ -310,13 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     if not sweeps:
         print("no studies selected")
         return 0
-    counts = run_suite(
+    counts = run_studies(
         sweeps,
         address=args.address,
         db_url=args.db,
         batch_size=args.batch_size,
         cpus_per_trial=args.cpus_per_trial,
-        sequential=args.sequential,
+        batch=not args.sequential,
         log=lambda line: print(line, flush=True),
     )
     print(json.dumps(counts))
