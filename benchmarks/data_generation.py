@@ -42,10 +42,9 @@ RESULTS = Path(__file__).resolve().parent / "results" / "data_generation.json"
 def sub_suite(out: Path, studies: int, stride: int, count: int) -> list[Any]:
     """The benchmark's studies, composed with their output root in `out`."""
     os.environ["METAPROGRAM_OUTPUT_ROOT"] = str(out)
-    from util.tune_batch import batchable
     from util.tune_suite import compose_bases, load_suite
 
-    sweeps = [s for s in load_suite("train")[::stride] if batchable(s)][:studies]
+    sweeps = [s for s in load_suite("train")[::stride] if s.batchable][:studies]
     for sweep in sweeps:
         sweep.count = count
     compose_bases(sweeps)
@@ -53,10 +52,10 @@ def sub_suite(out: Path, studies: int, stride: int, count: int) -> list[Any]:
 
 
 def timed_suite(sweeps: list[Any], **kwargs: Any) -> tuple[float, dict[str, Any]]:
-    from util.tune_suite import run_suite
+    from util.study_runner import run_studies
 
     started = time.monotonic()
-    counts = run_suite(sweeps, log=lambda line: None, **kwargs)
+    counts = run_studies(sweeps, log=lambda line: None, **kwargs)
     wall = time.monotonic() - started
     if counts["failed"]:
         raise SystemExit(f"a study failed in the benchmark: {counts}")
@@ -139,7 +138,7 @@ def main() -> None:
     }
     if args.sequential:
         seq_wall, seq_counts = timed_suite(
-            sub_suite(scratch / "sequential", args.studies, args.stride, args.count), sequential=True
+            sub_suite(scratch / "sequential", args.studies, args.stride, args.count), batch=False
         )
         seq_n = seq_counts["trials"]
         figures.update(sequential_wall_s=round(seq_wall, 2), sequential_trials_per_s=round(seq_n / seq_wall, 2))

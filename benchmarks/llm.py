@@ -107,7 +107,7 @@ def serving_figures(args, paths) -> dict:
     from engine.metaprogram import validate
     from engine.models.llm.materialize import materialize
     from engine.runner import execute
-    from engine.schema.llm import SmolLM2Config
+    from engine.schema.llm_models import SmolLM2Config
 
     folder = materialize(SmolLM2Config(), paths)
     before = in_process_tokens_per_s(folder, args.generate_repeats, args.threads)
@@ -144,7 +144,8 @@ def direct_check(args, paths, pipeline_acc_norm: float) -> dict:
 
     from engine.data_pipe.llm_data import prepare_local_tasks, task_specs
     from engine.models.llm.materialize import materialize
-    from engine.schema.llm import LMTasksConfig, SmolLM2Config
+    from engine.schema.llm_data import LMTasksConfig
+    from engine.schema.llm_models import SmolLM2Config
 
     folder = materialize(SmolLM2Config(), paths)
     data = LMTasksConfig(suite="hellaswag")

@@ -43,15 +43,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.atomic import atomic_write  # noqa: E402
-from planner.baselines import make_searcher  # noqa: E402
 from planner.dev_data import HELDOUT_TASKS, TableObjective, load_tables  # noqa: E402
 from planner.propose import CANDIDATES, LOCAL_MODEL  # noqa: E402
+from util import search  # noqa: E402
 
 METHODS = ("planner", "planner+acq", "random", "tpe")
 
 
 class PlannerSearcher:
-    """The planner behind the suggest / observe interface of the baselines."""
+    """The planner behind the suggest / observe interface of util.search (over a table, without a sweep)."""
 
     def __init__(
         self, planner, table: dict[str, Any], acquisition: str | None, k: int, early_k: int | None, local: str | None
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                     acquisition = args.acquisition if method == "planner+acq" else None
                     searcher = PlannerSearcher(planner, table, acquisition, args.k, args.early_k, args.local_model)
                 else:
-                    searcher = make_searcher(method, table["search_space"], objective.mode, seed)
+                    searcher = search.build(method, table["search_space"], objective.mode, seed)
                 curve, log_curve = regret_curves(searcher, objective, horizon)
                 curves[method].append(curve)
                 log_curves[method].append(log_curve)
@@ -242,8 +242,8 @@ def real(args: argparse.Namespace) -> int:
     """Real Tune studies on the held-out suite; prints the table and writes planner_real.json."""
     from engine.metaprogram import MetaprogramError
     from planner.heldout_eval import evaluate, format_figures, heldout_sweeps
+    from util.study_runner import run_studies
     from util.sweep_spec import SweepError
-    from util.tune_suite import run_suite
 
     checkpoint = None if args.baselines_only else args.checkpoint
     try:
@@ -262,7 +262,7 @@ def real(args: argparse.Namespace) -> int:
     except (SweepError, MetaprogramError) as exc:
         print(f"cannot run the planner benchmark: {exc}\nNothing was run.", file=sys.stderr)
         return 2
-    counts = run_suite(sweeps, log=lambda line: print(line, flush=True))
+    counts = run_studies(sweeps, log=lambda line: print(line, flush=True))
     print(json.dumps(counts))
     if args.baselines_only:
         return 0 if counts["failed"] == 0 else 1

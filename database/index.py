@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from database.store import Database, default_url
+from engine.observe import on_run_end
+from engine.records import read_record, read_results
 
 _OPEN: dict[tuple[int, str], Database] = {}  # one connection per process and file: a sweep worker runs many runs
 
@@ -19,6 +21,7 @@ def database_for(paths: Any) -> Database:
     return _OPEN[key]
 
 
+@on_run_end  # the engine calls it as each run ends (engine/observe.py); it imports nothing of the database
 def index_results(
     paths: Any, canonical: dict[str, Any], results: dict[str, Any], run_dir: Path, parent: str | None = None
 ) -> None:
@@ -36,8 +39,6 @@ def reindex(paths: Any, run_dir: Path) -> None:
 
 def index_run_dir(db: Database, run_dir: Path) -> bool:
     """Record a run from its directory; False when the directory holds no readable run."""
-    from engine.records import read_record, read_results
-
     results = read_results(run_dir / "results.json")
     canonical = read_record(run_dir / "metaprogram.yaml") if results is not None else None
     if results is None or canonical is None:

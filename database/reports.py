@@ -11,12 +11,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from database.runs import RunsError, find, load_runs
 from database.store import Database
+from engine.chain_report import quality_speed_plot
+from engine.errors import nearest
+from engine.records import atomic_write
 
 BEST_PNG, PARAMS_PNG, SUMMARY_MD = "best_so_far.png", "params.png", "report.md"
 TOP = 5
@@ -64,8 +69,6 @@ def study_report(
     """Write the report of `study_id` (plots compare it with `compare`, default: its comparison); return the files."""
     study = db.study(study_id)
     if study is None:
-        from database.runs import RunsError
-
         raise RunsError(f"no study {study_id!r} in {db.path}; `metaprogram list` shows the studies")
     ids = list(dict.fromkeys([study_id, *(compare if compare is not None else comparison(db, study))]))
     others = [db.study(i) for i in ids[1:]]
@@ -75,7 +78,6 @@ def study_report(
     written = [folder / BEST_PNG]
     if plot_params(study, folder / PARAMS_PNG):
         written.append(folder / PARAMS_PNG)
-    from engine.records import atomic_write
 
     atomic_write(folder / SUMMARY_MD, summary_markdown(study, [s for s in others if s], written))
     written.append(folder / SUMMARY_MD)
@@ -87,7 +89,7 @@ def _label(study: dict[str, Any]) -> str:
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    import matplotlib  # matplotlib: only when a report is drawn
 
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
@@ -248,8 +250,6 @@ def sweep_report(db: Database, study_id: str, root: Path, tracking: Any = None) 
     """At a sweep's end: its report, and what its tracked run logs (counts, best, the report's files).
 
     Returns the report's folder, or None when it could not be written (the study itself is recorded anyway)."""
-    import logging
-
     try:
         files = study_report(db, study_id, root)
     except Exception as exc:  # an observer: never fails the sweep
@@ -283,9 +283,6 @@ def rebuild(db: Database, root: Path, targets: list[str], out: Path | None = Non
         for path in study_report(db, study_id, root, compare, folder):
             lines.append(f"wrote {path}")
     if runs:
-        from database.runs import RunsError, load_runs
-        from engine.chain_report import quality_speed_plot
-
         everything = load_runs(db, root)
         for ref in runs:
             run = _study_or_run(db, everything, ref)
@@ -300,9 +297,6 @@ def rebuild(db: Database, root: Path, targets: list[str], out: Path | None = Non
 
 def _study_or_run(db: Database, runs: list[dict[str, Any]], ref: str) -> dict[str, Any]:
     """The run `ref` names; an error naming the nearest studies and runs when it names neither."""
-    from database.runs import RunsError, find
-    from engine.registry import nearest
-
     try:
         return find(runs, ref)
     except RunsError as exc:

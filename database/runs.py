@@ -242,7 +242,7 @@ def check_keys(runs: list[dict[str, Any]], keys: Iterable[str], what: str) -> No
     known = set(FIELDS) | {k for run in runs for k in (*run["metrics"], *run["settings"])}
     for key in keys:
         if key not in known and runs:
-            from engine.registry import nearest
+            from engine.errors import nearest
 
             close = nearest(key, sorted(known))
             hint = (
@@ -342,7 +342,7 @@ def find(runs: list[dict[str, Any]], ref: str) -> dict[str, Any]:
     if matches:
         shown = ", ".join(r["id"] for r in matches[:6])
         raise RunsError(f"{ref!r} is the start of {len(matches)} run ids ({shown}...): give more characters")
-    from engine.registry import nearest
+    from engine.errors import nearest
 
     ids = [r["id"] for r in runs]
     close = nearest(ref, ids)

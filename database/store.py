@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,27 @@ LOCK_RETRIES = 8  # beyond the 30 s busy timeout: many Ray workers finishing at 
 # Trial statuses: 'completed', 'stopped' (a scheduler such as ASHA ended it early; its
 # objective is the best value it reported), 'failed' (raised, or passed its time limit).
 TRIAL_STATUSES = ("completed", "stopped", "failed")
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """One study as it is recorded: what it searches, how, and for which objective.
+
+    util.sweep_spec.Sweep.record() builds it from a sweep file (the one way a sweep, a batched suite
+    and job_launch begin a study); `Database.study` returns these fields plus status and trials.
+    """
+
+    id: str
+    task: dict[str, Any]  # util.task_signature.task_signature: what the planner conditions on
+    search_space: dict[str, Any]  # util/search_space.py's format
+    algorithm: str  # a registered search algorithm (util/search/), or grid|random for a launched sweep
+    scheduler: str  # fifo | asha | none
+    metric: str
+    mode: str  # min | max
+    seed: int
+    base: dict[str, Any]  # the canonical base metaprogram
+    requested: int  # trials asked for
+    suite: str = "train"
 
 
 def default_url(paths: Paths) -> str:
@@ -224,40 +246,20 @@ class Database:
         return out
 
     # ---- studies
-    def begin_study(
-        self,
-        study_id: str,
-        *,
-        task: dict[str, Any],
-        search_space: dict[str, Any],
-        algorithm: str,
-        scheduler: str,
-        metric: str,
-        mode: str,
-        seed: int,
-        base: dict[str, Any],
-        requested: int,
-        suite: str = "train",
-    ) -> None:
+    def begin_study(self, study: StudyRecord) -> None:
         """Create the study, or leave an existing one (and its trials) as it is: resuming is allowed."""
-        now = time.time()
+        now, row = time.time(), asdict(study)
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO studies (id, suite, task, search_space, algorithm, scheduler, metric, mode, seed, base, "
                 "requested, status, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,'running',?,?) "
                 "ON CONFLICT(id) DO NOTHING",
                 (
-                    study_id,
-                    suite,
-                    _dumps(task),
-                    _dumps(search_space),
-                    algorithm,
-                    scheduler,
-                    metric,
-                    mode,
-                    seed,
-                    _dumps(base),
-                    requested,
+                    *(row[k] for k in ("id", "suite")),
+                    *(_dumps(row[k]) for k in ("task", "search_space")),
+                    *(row[k] for k in ("algorithm", "scheduler", "metric", "mode", "seed")),
+                    _dumps(row["base"]),
+                    row["requested"],
                     now,
                     now,
                 ),

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.bounds import shown
+from engine.errors import did_you_mean, nearest
 from engine.metaprogram import TOP_LEVEL_KEYS, Metaprogram, MetaprogramError, validate
 from engine.paths import Paths, paths_from
-from engine.registry import did_you_mean, nearest
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 RUN_KEYS = ("dry_run", "force", "path", "hydra")

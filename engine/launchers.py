@@ -1,20 +1,20 @@
 """Where a command line's validated jobs run, chosen with Hydra's `hydra/launcher` group.
 
 - `basic` (Hydra's default): one after another in this process.
-- `ray` (configs/hydra/launcher/ray.yaml): all at once through job_launch, on a fresh local Ray
-  instance or on a cluster (`hydra.launcher.address=HOST:PORT`), each job with its own
-  pipeline.resources; every run is recorded in its run directory and in the study database.
+- `ray` (configs/hydra/launcher/ray.yaml): all at once through job_launch (job_launch/hydra_launcher.py,
+  which registers it here), on a fresh local Ray instance or on a cluster (`hydra.launcher.address=HOST:PORT`).
 
 Each returns the command's exit status (engine/cli.py).
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from engine.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, print_results
+from engine.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, print_results
 from engine.compose import Composed
 
 
@@ -40,52 +40,36 @@ def run_here(jobs: list[Composed], settings: dict[str, Any]) -> int:
     return status
 
 
-def run_on_ray(jobs: list[Composed], settings: dict[str, Any]) -> int:
-    from engine.records import RunRecord
+class Launchers(dict):
+    """Launchers by name. Those that live above the engine register themselves with `register_launcher`; the
+    module of each built-in one is loaded the first time its name is asked for (as a plugin's would be), so the
+    engine imports none of them."""
 
-    paths = jobs[0].paths
-    problems = []
-    if any(job.paths != paths for job in jobs):
-        problems.append("the jobs of one hydra/launcher=ray multirun must share their path roots")
-    if any(job.force for job in jobs):
-        problems.append("force=true is not supported with hydra/launcher=ray (completed runs are reused)")
-    if problems:
-        print("\n".join(problems) + "\nNothing was run or written.", file=sys.stderr)
-        return EXIT_INVALID
-    import ray
+    def _load(self, name: object) -> None:
+        if name not in self.keys() and name in ELSEWHERE:
+            importlib.import_module(ELSEWHERE[name])
 
-    from job_launch.launcher import Job, Rejected, launch
+    def __contains__(self, name: object) -> bool:
+        self._load(name)
+        return super().__contains__(name)
 
-    unique = {job.metaprogram.id: job for job in jobs}  # jobs that differ only in observers are one run
-    try:
-        summary = launch(
-            [Job(job.metaprogram, " ".join(job.overrides) or "(no overrides)") for job in unique.values()],
-            paths,
-            address=settings.get("address"),
-            retries=int(settings.get("retries", 1)),
-        )
-    except Rejected as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_INVALID
-    except ConnectionError as exc:
-        print(f"cannot reach the Ray cluster at {settings.get('address')}: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    except KeyboardInterrupt:
-        print("interrupted: jobs in flight were cancelled and recorded as interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-    for outcome in summary["outcomes"]:
-        run_dir = paths.run_dir(outcome["id"])
-        if outcome["status"] == "completed":
-            print_results({**(RunRecord(run_dir).results() or {}), "reused": outcome.get("reused")}, run_dir)
-        else:
-            print(f"run {outcome['id']} {outcome['status']}: {outcome.get('error')}\n(the log is in {run_dir}/run.log)",
-                  file=sys.stderr)  # fmt: skip
-    print(f"{summary['completed']} of {summary['jobs']} run(s) completed on Ray ({summary['address']}) "
-          f"in {summary['wall_s']:.1f} s", file=sys.stderr)  # fmt: skip
-    return EXIT_FAILED if summary["failed"] else EXIT_OK
+    def __getitem__(self, name: str) -> Callable[[list[Composed], dict[str, Any]], int]:
+        self._load(name)
+        return super().__getitem__(name)
+
+    def __iter__(self):  # every name a command line may give, loaded or not
+        return iter([*self.keys(), *(n for n in ELSEWHERE if n not in self.keys())])
 
 
-LAUNCHERS: dict[str, Callable[[list[Composed], dict[str, Any]], int]] = {"basic": run_here, "ray": run_on_ray}
+LAUNCHERS = Launchers(basic=run_here)
+ELSEWHERE = {"ray": "job_launch.hydra_launcher"}  # name -> the module that registers it
+
+
+def register_launcher(name: str) -> Callable:
+    """`@register_launcher("name")` on `run(jobs, settings) -> exit status`: `hydra/launcher=name` runs with it."""
+
+    def register(run: Callable[[list[Composed], dict[str, Any]], int]) -> Callable:
+        dict.__setitem__(LAUNCHERS, name, run)
+        return run
+
+    return register

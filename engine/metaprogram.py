@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from engine.bounds import LIMITS, InputError, check_plain, shorten, shown
+from engine.errors import did_you_mean
 from engine.identity import canonical_values, digest, identity, split_observers
-from engine.registry import did_you_mean
 from engine.schema import REGISTRIES
 from engine.schema.base import COMPONENT_KINDS, is_path_field, nested_schemas
 

@@ -14,6 +14,7 @@ Nothing here changes a run's id.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -206,18 +207,41 @@ def _finish(trackers: list, status: str, metrics: dict[str, Any], run_dir: Path 
             log.warning("%s: could not finish the tracked run: %s", kind, exc)
 
 
+# What else records a finished run (the runs table of the study database): layers above the engine register a
+# function here with `on_run_end`; the engine imports none of them. The module that registers each built-in one is
+# loaded at the first run's end (it is above the engine, as a plugin is).
+RUN_RECORDERS: list[Callable[[Any, dict[str, Any], dict[str, Any], Path, str | None], None]] = []
+BUILTIN_RECORDERS = ("database.index",)
+_loaded = False
+
+
+def on_run_end(recorder: Callable[[Any, dict[str, Any], dict[str, Any], Path, str | None], None]) -> Callable:
+    """Register `recorder(paths, canonical, results, run_dir, parent)`, called as each run ends."""
+    if recorder not in RUN_RECORDERS:
+        RUN_RECORDERS.append(recorder)
+    return recorder
+
+
+def _recorders() -> list[Callable]:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in BUILTIN_RECORDERS:
+            importlib.import_module(module)
+    return RUN_RECORDERS
+
+
 def _index(paths: Any, mp: Any, parent: str | None, run_dir: Path) -> None:
     from engine.records import RunRecord
 
     results = RunRecord(run_dir).results()
     if results is None:
         return
-    try:
-        from database.index import index_results
-
-        index_results(paths, mp.canonical, results, run_dir, parent)
-    except Exception as exc:  # the run directory stays the truth: `metaprogram runs index` catches up
-        log.warning("run %s: could not record it in the runs database: %s", mp.id, exc)
+    for recorder in _recorders():
+        try:
+            recorder(paths, mp.canonical, results, run_dir, parent)
+        except Exception as exc:  # the run directory stays the truth: `metaprogram runs index` catches up
+            log.warning("run %s: could not record it in the runs database: %s", mp.id, exc)
 
 
 class SweepTracking:

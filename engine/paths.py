@@ -77,8 +77,8 @@ def paths_from(section: dict[str, Any] | None) -> Paths:
     """The `path` section of a composed config over the defaults; raises MetaprogramError when it is wrong."""
     from pydantic import ValidationError
 
+    from engine.errors import check
     from engine.metaprogram import MetaprogramError
-    from engine.registry import check
 
     if not section:
         return default_paths()

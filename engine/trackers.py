@@ -14,11 +14,11 @@ unless `tracking_uri` is set. W&B: offline by default, files under the run direc
 
 from __future__ import annotations
 
+import importlib
+import math
 import time
 from pathlib import Path
 from typing import Any
-
-from engine.flat import flatten
 
 # Files of a run directory that trackers keep: everything small at its top level, plus these folders.
 ARTIFACT_DIRS = ("inspect", "samples")
@@ -35,8 +35,6 @@ class MissingExtra(RuntimeError):
 
 
 def require(module: str, extra: str) -> Any:
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -46,8 +44,7 @@ def require(module: str, extra: str) -> Any:
 
 
 def numeric(metrics: dict[str, Any]) -> dict[str, float]:
-    import math
-
+    """The finite numbers among `metrics` (what a tracker, a Tune report or a searcher can take)."""
     return {
         k: float(v)
         for k, v in metrics.items()
@@ -238,7 +235,3 @@ def build(kind: str, settings: dict[str, Any] | None) -> Tracker:
     from engine.schema.base import HOOKS
 
     return TRACKERS[kind](HOOKS.schema(kind).model_validate(settings or {}))
-
-
-def params_of(canonical: dict[str, Any]) -> dict[str, Any]:
-    return flatten(canonical)

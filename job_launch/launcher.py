@@ -22,6 +22,7 @@ from typing import Any
 
 from database.reports import study_params, sweep_report
 from database.store import Database, default_url
+from database.trials import record_trial, trial_record
 from engine.metaprogram import Metaprogram
 from engine.observe import sweep_run
 from engine.paths import Paths
@@ -195,17 +196,9 @@ def _record(
     if status == "completed":
         objective = score(metrics) if score else (results.get("objective") or {}).get("value")
     if study_id:
-        db.record_trial(
-            study_id,
-            order,
-            run_id=mp.id,
-            params=job.params,
-            objective=objective,
-            status=status,
-            error=error,
-            epochs=metrics.get("epochs"),
-            run=(mp.canonical, metrics, timings),
-        )
+        result = {"run_status": status, "run_id": mp.id, "objective": objective, "epochs_run": metrics.get("epochs")}
+        trial = {**trial_record(job.params, result, error), "metrics": metrics}
+        record_trial(db, study_id, order, trial, mp.canonical, timings)
     else:
         db.record_run(mp.id, mp.canonical, status, metrics, timings, error)
     return {
@@ -278,25 +271,10 @@ def _summary(outcomes: list[dict[str, Any]], wall_s: float, address: str | None)
 
 def launch_sweep(sweep: Any, points: list, *, address: str | None = None, db_url: str | None = None) -> dict:
     """A grid or random sweep's metaprograms, recorded as a study (algorithm grid|random, no scheduler)."""
-    from database.task import task_signature
-
     mp, paths = sweep.base()
-    metric, mode = (sweep.objective.metric, sweep.objective.mode) if sweep.objective else mp.objective()
     study_id = sweep.study_id
     with Database(db_url or default_url(paths)) as db:
-        db.begin_study(
-            study_id,
-            task=task_signature(mp, paths),
-            search_space=sweep.space,
-            algorithm=sweep.mode,
-            scheduler="none",
-            metric=metric,
-            mode=mode,
-            seed=sweep.seed,
-            base=mp.canonical,
-            requested=len(points),
-            suite=sweep.suite,
-        )
+        db.begin_study(sweep.record(len(points), algorithm=sweep.mode, scheduler="none"))
     jobs = [Job(m, f"{sweep.name}[{i}]", params) for i, (params, m) in enumerate(points)]
     with Database(db_url or default_url(paths)) as db:
         params = study_params(db.study(study_id), sweep.name)

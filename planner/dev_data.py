@@ -1,12 +1,13 @@
 """Development data for the planner: real runs on cheap tasks, replayed into studies.
 
-Until the study database (issue 5) exports studies, this module makes them itself:
+Studies of real Tune sweeps come from the study database (`python -m database export`); this module
+makes cheaper ones for development, by look-up:
 
 1. **Tables of real runs.** For each task (a dataset and its generator settings, an MLP, the
    execution pipeline with few epochs) every point of a small discrete search space is run
    once through `engine.runner.execute` (so each is a real, recorded, idempotent run) and its
    objective is stored in a table (`<root>/tables/<task>.json`).
-2. **Studies replayed over the tables.** Random search and Optuna TPE search each task for
+2. **Studies replayed over the tables.** Random search and Optuna TPE (util/search/) search each task for
    `n_trials`; every trial's objective is the table's entry, i.e. a real run's result, and its
    `run_id` is that run's id. Written as JSONL in the agreed study export format.
 
@@ -28,11 +29,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from database.task import task_signature as describe
 from engine.metaprogram import validate
 from engine.paths import Paths
 from engine.records import write_json
+from util import search
 from util.search_space import apply_params, grid, point_key
+from util.task_signature import task_signature as describe
 
 # The discrete space every dev study searches: 8 x 2 x 3 x 2 = 96 points.
 DEV_SPACE: dict[str, dict[str, Any]] = {
@@ -226,11 +228,10 @@ class TableObjective:
 def replay_study(
     table: dict[str, Any], algorithm: str, seed: int, n_trials: int, study_id: str | None = None
 ) -> dict[str, Any]:
-    """A study of `algorithm` (random or tpe) over a table: trials in order, values from real runs."""
-    from planner.baselines import make_searcher
-
+    """A study of `algorithm` (a util.search algorithm: random, tpe, gp...) over a table: trials in order, values
+    from real runs."""
     objective = TableObjective(table)
-    searcher = make_searcher(algorithm, table["search_space"], objective.mode, seed)
+    searcher = search.build(algorithm, table["search_space"], objective.mode, seed)
     trials = []
     for order in range(n_trials):
         params = searcher.suggest()

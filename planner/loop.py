@@ -60,23 +60,25 @@ def launch(study: dict[str, Any], proposals: list[tuple[dict[str, Any], Metaprog
 
 def begin_studies(studies: list[dict[str, Any]], planned: int, paths: Paths) -> None:
     """Each loop study in the database, asking for the trials it has plus those this loop will add."""
-    from database.store import Database, default_url
+    from database.store import Database, StudyRecord, default_url
 
     with Database(default_url(paths)) as db:
         for study in studies:
             objective = study["task"]["objective"]
             db.begin_study(
-                study["study_id"],
-                task=study["task"],
-                search_space=study["search_space"],
-                algorithm="planner",
-                scheduler="fifo",
-                metric=objective["metric"],
-                mode=objective["mode"],
-                seed=study.get("seed", 0),
-                base=study["base"],
-                requested=len(study["trials"]) + planned,
-                suite="loop",
+                StudyRecord(
+                    id=study["study_id"],
+                    task=study["task"],
+                    search_space=study["search_space"],
+                    algorithm="planner",
+                    scheduler="fifo",
+                    metric=objective["metric"],
+                    mode=objective["mode"],
+                    seed=study.get("seed", 0),
+                    base=study["base"],
+                    requested=len(study["trials"]) + planned,
+                    suite="loop",
+                )
             )
 
 
@@ -128,10 +130,10 @@ def heldout_score(
 ) -> dict:
     """Mean planner regret at 10 and 25 on the held-out suite, in real Tune studies (baselines reused)."""
     from planner.heldout_eval import evaluate, heldout_sweeps
-    from util.tune_suite import run_suite
+    from util.study_runner import run_studies
 
     sweeps = heldout_sweeps(checkpoint, seeds=seeds, count=count, models=models, tasks=tasks, candidates=candidates)
-    run_suite(sweeps, log=lambda line: None)
+    run_studies(sweeps, log=lambda line: None)
     figures = evaluate(sweeps)
     regret = figures["mean_regret"]["planner"]  # at 10 and 25 trials (or the last budget the studies reach)
     last = str(figures["budgets"][-1])

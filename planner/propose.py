@@ -40,11 +40,8 @@ from planner.serialize import (
     y_tokens,
 )
 from util.search_space import CATEGORICAL, apply_params, point_key
-
-# The defaults, measured in real Tune studies on the held-out suite (README, "The planner"): with the GP on the
-# study's own trials, 64 candidates beat 16 at 25 trials.
-CANDIDATES = 64
-LOCAL_MODEL = "gp"
+from util.sweep_spec import PLANNER_CANDIDATES as CANDIDATES  # one default: the sweep file's
+from util.sweep_spec import PLANNER_LOCAL_MODEL as LOCAL_MODEL
 
 
 @dataclass

@@ -8,7 +8,7 @@ Layout (whitespace-separated words; numbers stay plain words, the tokenizer spli
     <space> <p> model.hidden choice 3 16 64 256 <p> pipeline.optim.lr loguniform 0.0001 0.3
     <trials> <t> model.hidden c:1 pipeline.optim.lr b:57 y:88 <t> ... <end>
 
-The task's facts are what can be measured before any trial (database.task.describe_data): size,
+The task's facts are what can be measured before any trial (util.task_signature.describe_data): size,
 features, classes, class balance, and landmark scores of a linear model (`lin`) and of nearest
 neighbours (`knn`) on the trials' own split; `na` where a record does not hold one.
 Each parameter value is a bin token: `c:i` (index of a choice), `b:i` (one of `n_bins` bins of a

@@ -105,7 +105,7 @@ class PlannerSearch(Searcher):
     @classmethod
     def for_metaprogram(cls, checkpoint: str | Path, base: Any, paths: Any, **kwargs: Any) -> PlannerSearch:
         """A searcher for a sweep over a base Metaprogram: its task is described from its data."""
-        from database.task import task_signature as describe
+        from util.task_signature import task_signature as describe
 
         task = describe(base, paths)
         metric, mode = task["objective"]["metric"], task["objective"]["mode"]

@@ -49,3 +49,12 @@ def write_sleep_jobs(folder: Path, variants: list[list[str]]) -> list[Path]:
         path.write_text(yaml.safe_dump(composed.metaprogram.canonical))
         files.append(path)
     return files
+
+
+def a_study(study_id: str, **fields):
+    """A database.store.StudyRecord with plain defaults (no task, no space, one trial asked for), for storage tests."""
+    from database.store import StudyRecord
+
+    defaults = {"task": {}, "search_space": {}, "algorithm": "tpe", "scheduler": "fifo", "metric": "val/accuracy",
+                "mode": "max", "seed": 0, "base": {}, "requested": 1}  # fmt: skip
+    return StudyRecord(id=study_id, **{**defaults, **fields})

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import StrictFloat, StrictInt, ValidationError, model_validator
 
+from engine.errors import error_lines
 from engine.schema.base import COMPONENT_KINDS, Schema
 
 CATEGORICAL = ("choice", "grid")
@@ -60,8 +61,6 @@ class ParamSpec(Schema):
 
 def space_errors(space: Any, prefix: str = "space") -> list[str]:
     """Every problem of a space at once, each with its key path."""
-    from engine.registry import error_lines
-
     if not isinstance(space, dict) or not space:
         return [f"{prefix}: a non-empty mapping of dotted keys to {{type: ..., values: [...] | low: .., high: ..}}"]
     errors = []

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from omegaconf import OmegaConf
 from pydantic import (
     Field,
     NonNegativeInt,
@@ -24,16 +24,26 @@ from pydantic import (
     model_validator,
 )
 
+from database.store import Database, StudyRecord
 from engine.compose import CONFIG_DIR, load
+from engine.errors import did_you_mean, error_lines
 from engine.metaprogram import Metaprogram, MetaprogramError, validate
-from engine.paths import Paths, default_paths
+from engine.paths import Paths
 from engine.schema.base import COMPONENT_KINDS, Schema
-from planner.propose import CANDIDATES, LOCAL_MODEL
-from util.search_space import SpaceError, apply_params, grid, sample, space_errors
+from engine.strict_yaml import load_file
+from util import search
+from util.search import names
+from util.search_space import SpaceError, apply_params, grid, space_errors
 from util.sweep_objective import SweepObjective, objective_errors
 from util.sweep_objective import from_dict as objective_from_dict
+from util.task_signature import task_signature
 
 SWEEP_DIR = CONFIG_DIR / "sweep"
+# algorithm=planner: the planner's defaults (planner/propose.py reads them from here), measured in real Tune
+# studies on the held-out suite (README, "The planner"): with the GP on the study's own trials, 64 candidates
+# beat 16 at 25 trials.
+PLANNER_CANDIDATES = 64  # samples scored per proposal by the acquisition
+PLANNER_LOCAL_MODEL = "gp"  # a GP on the study's own trials beside the planner
 
 
 class SweepError(ValueError):
@@ -48,7 +58,7 @@ class SweepError(ValueError):
 class TuneSettings(Schema):
     """`tune:` of a sweep file (mode tune)."""
 
-    algorithm: Literal["random", "grid", "tpe", "planner"] = "random"
+    algorithm: str = "random"  # a registered search algorithm (util/search/__init__.py)
     scheduler: Literal["fifo", "asha"] = "fifo"
     concurrency: PositiveInt = 2
     time_budget_s: float | None = Field(None, gt=0)
@@ -57,13 +67,22 @@ class TuneSettings(Schema):
     reduction_factor: float = Field(2.0, gt=1)  # ASHA: keep the best 1/reduction_factor at each rung
     resume: bool = False
     planner_checkpoint: str | None = None  # algorithm=planner: a folder written by train_planner.sh
-    planner_candidates: PositiveInt = CANDIDATES  # algorithm=planner: samples scored per proposal by the acquisition
+    planner_candidates: PositiveInt = (
+        PLANNER_CANDIDATES  # algorithm=planner: samples scored per proposal by the acquisition
+    )
     planner_early_candidates: PositiveInt | None = None  # algorithm=planner: fewer until the study has 5 trials
     planner_acquisition: Literal["ei", "ucb"] | None = "ei"  # algorithm=planner: or null for plain sampling
     planner_temperature: PositiveFloat = 1.0  # algorithm=planner: below 1 the candidates keep closer to its favourites
-    planner_local_model: Literal["gp"] | None = LOCAL_MODEL  # algorithm=planner: a GP on the study's trials, or null
+    planner_local_model: Literal["gp"] | None = (
+        PLANNER_LOCAL_MODEL  # algorithm=planner: a GP on the study's trials, or null
+    )
     resources: dict[str, PositiveFloat] = {}  # custom Ray resources each trial also needs
     max_artifact_mb: float | None = 16.0  # files of a trial on another node larger than this stay there
+
+    @field_validator("algorithm")
+    @classmethod
+    def _algorithm(cls, value: str) -> str:
+        return known_algorithm(value)
 
     @field_validator("planner_checkpoint")
     @classmethod
@@ -75,6 +94,13 @@ class TuneSettings(Schema):
         if not Path(value).is_dir():
             raise ValueError(f"no planner checkpoint at {value}")
         return value
+
+
+def known_algorithm(name: str) -> str:
+    """A registered search algorithm's name, else an error naming the nearest ones."""
+    if name not in names():
+        raise ValueError(f"unknown search algorithm {name!r}; {did_you_mean(name, names())}")
+    return name
 
 
 class BaseSpec(Schema):
@@ -150,20 +176,55 @@ class Sweep:
         }
         if self.objective is not None:
             spec["objective"] = self.objective.to_dict()
-        if self.tune.algorithm == "planner":  # another planner, or other settings, is another study
-            from planner.model import fingerprint
-
-            spec["planner"] = {
-                "checkpoint": fingerprint(self.tune.planner_checkpoint),
-                "candidates": (k := self.tune.planner_candidates),
-                # no schedule (null, or no fewer than candidates) is the same study as before the setting existed
-                **({"early_candidates": e} if (e := self.tune.planner_early_candidates) and e < k else {}),
-                "acquisition": self.tune.planner_acquisition,
-                **({"temperature": t} if (t := self.tune.planner_temperature) != 1.0 else {}),  # older ids stand
-                **({"local_model": m} if (m := self.tune.planner_local_model) else {}),
-            }
+        identity = search.get(self.tune.algorithm).identity
+        if identity is not None:  # e.g. another planner, or other planner settings, is another study
+            spec[self.tune.algorithm] = identity(self)
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.suite}.{self.name}-{digest}"
+
+    @property
+    def requested_trials(self) -> int:
+        """Trials the study asks for: `count`, or for a grid every point `count` times (its algorithm says)."""
+        return search.get(self.tune.algorithm).trials(self.space, self.count)
+
+    @property
+    def batchable(self) -> bool:
+        """Whether packed trials (util/tune_batch.py) can run it: they report once, at their end, so no scheduler
+        that stops trials early (ASHA) and no time budget."""
+        return self.tune.scheduler == "fifo" and not self.tune.time_budget_s
+
+    def metric_and_mode(self) -> tuple[str, str]:
+        """What the sweep optimises: its own objective's score, or the base metaprogram's objective."""
+        if self.objective is not None:
+            return self.objective.metric, self.objective.mode
+        return self.base()[0].objective()
+
+    def record(self, requested: int, algorithm: str | None = None, scheduler: str | None = None) -> StudyRecord:
+        """The sweep's study as the database records it (a launched grid/random sweep: its mode, no scheduler)."""
+        mp, paths = self.base()
+        metric, mode = self.metric_and_mode()
+        return StudyRecord(
+            id=self.study_id,
+            task=task_signature(mp, paths),
+            search_space=self.space,
+            algorithm=algorithm or self.tune.algorithm,
+            scheduler=scheduler or self.tune.scheduler,
+            metric=metric,
+            mode=mode,
+            seed=self.seed,
+            base=mp.canonical,
+            requested=requested,
+            suite=self.suite,
+        )
+
+    def open_study(self, db: Database) -> bool:
+        """Begin the sweep's study in `db`, or find it again to resume it; False when it is complete already (it is
+        then reused, not run again). Both runners open a study here (util/tune_sweep.py, util/tune_batch.py)."""
+        existing = db.study(self.study_id)
+        if existing and existing["status"] == "complete":
+            return False
+        db.begin_study(self.record(self.requested_trials))
+        return True
 
     # ---- points
     def build(self, params: dict[str, Any]) -> Metaprogram:
@@ -177,8 +238,9 @@ class Sweep:
             raise SweepError(exc.errors) from None
 
     def random_points(self) -> list[dict[str, Any]]:
-        rng = random.Random(self.seed)
-        return [sample(self.space, rng) for _ in range(self.count)]
+        """`count` points of the one random search (util/search/random_search.py), as every runner draws them."""
+        searcher = search.build("random", self.space, "max", self.seed)
+        return [searcher.suggest() for _ in range(self.count)]
 
     def metaprograms(self) -> list[tuple[dict[str, Any], Metaprogram]]:
         """Grid or random points as validated metaprograms, duplicates (same id) dropped, order kept."""
@@ -205,7 +267,6 @@ def resolve_file(name: str) -> Path:
     candidate = SWEEP_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
     if candidate.exists():
         return candidate
-    from engine.registry import did_you_mean
 
     options = sorted(str(p.relative_to(SWEEP_DIR).with_suffix("")) for p in SWEEP_DIR.rglob("*.yaml"))
     raise SweepError([f"no sweep config {name!r}; {did_you_mean(name, options)}"])
@@ -213,8 +274,6 @@ def resolve_file(name: str) -> Path:
 
 def from_dict(data: Any, source: str | None = None) -> Sweep:
     """Check a sweep config (every problem at once, with key paths) and build it; the base is composed lazily."""
-    from engine.registry import error_lines
-
     if not isinstance(data, dict):
         raise SweepError(["expected a mapping with base, space, mode, count, seed, tune"], source)
     errors = space_errors(data.get("space"))
@@ -244,10 +303,6 @@ def from_dict(data: Any, source: str | None = None) -> Sweep:
 
 def load_sweep(name: str, overrides: list[str] = ()) -> Sweep:
     """A sweep config file (path or name under configs/sweep/) with `key=value` overrides applied."""
-    from omegaconf import OmegaConf
-
-    from engine.strict_yaml import load_file
-
     path = resolve_file(name)
     try:
         load_file(path)  # a key written twice is refused, naming it and both lines
@@ -268,10 +323,3 @@ def check_base(sweep: Sweep) -> None:
         sweep.build(first)
     except MetaprogramError as exc:
         raise SweepError(exc.errors, sweep.name) from None
-
-
-def output_paths(sweep: Sweep) -> Paths:
-    try:
-        return sweep.base()[1]
-    except MetaprogramError:
-        return default_paths()

@@ -14,6 +14,10 @@ import sys
 import time
 from typing import Any, TextIO
 
+from database.store import Database
+from engine.observe import parent_context
+from util.tune_trial import tune_trial
+
 
 class SweepProgress:
     """The counts and the line; knows nothing of Ray (see `progress_callback`)."""
@@ -92,7 +96,7 @@ def progress_callback(
     """A Tune Callback printing the sweep's progress: a bar on a terminal, else a line per finished trial.
 
     It starts (and, after Tuner.restore, starts again) from the trials the study already holds."""
-    from ray.tune import Callback
+    from ray.tune import Callback  # ray: only a Tune run builds its callback
 
     class ProgressCallback(Callback):
         def __init__(self) -> None:
@@ -104,8 +108,6 @@ def progress_callback(
             return {**self.__dict__, "bar": None, "stream": None}
 
         def setup(self, **info: Any) -> None:
-            from database.store import Database
-
             with Database(db_url) as db:
                 self.progress = SweepProgress(total, metric, mode, done_before=db.trials(study_id))
 
@@ -119,7 +121,7 @@ def progress_callback(
                     print(f"sweep: {self.progress.line()}", file=out, flush=True)
                 return
             if self.bar is None:
-                from tqdm.auto import tqdm
+                from tqdm.auto import tqdm  # tqdm: only when the bar is drawn
 
                 self.bar = tqdm(total=self.progress.total, desc="sweep", unit="trial", file=out, dynamic_ncols=True)
             self.bar.n = self.progress.done
@@ -147,9 +149,6 @@ def progress_callback(
 
 def tracked_trial(config: dict[str, Any], tracking: dict[str, Any] | None = None, **kwargs: Any) -> None:
     """One Tune trial (util.tune_trial.tune_trial) whose runs are children of the sweep's tracked run."""
-    from engine.observe import parent_context
-    from util.tune_trial import tune_trial
-
     with parent_context(tracking):
         tune_trial(config, **kwargs)
 

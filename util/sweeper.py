@@ -21,7 +21,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import yaml  # noqa: E402
+
+from engine.records import atomic_write  # noqa: E402
+from job_launch.launcher import Rejected, launch_sweep  # noqa: E402
 from util.sweep_spec import Sweep, SweepError, check_base, load_sweep  # noqa: E402
+from util.tune_sweep import run_tune  # noqa: E402
 
 EXIT_INVALID = 2
 SHOWN = 5
@@ -29,10 +34,6 @@ SHOWN = 5
 
 def write_points(sweep: Sweep, out: Path | None = None) -> tuple[Path, list[Path]]:
     """Write each distinct metaprogram as YAML; an index.jsonl keeps their order and parameters."""
-    import yaml
-
-    from engine.records import atomic_write
-
     _, paths = sweep.base()
     folder = out or paths.root("output_root") / "sweeps" / sweep.study_id
     files, index = [], []
@@ -66,8 +67,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
 
     if sweep.mode == "tune":
-        from util.tune_sweep import run_tune
-
         if args.dry_run:
             mp, _ = sweep.base()
             print(f"tune sweep {sweep.study_id}: {sweep.count} trials, {sweep.tune.algorithm}/{sweep.tune.scheduler}")
@@ -89,8 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {len(files)} distinct metaprograms to {folder}")
     if not args.launch:
         return 0
-    from job_launch.launcher import Rejected, launch_sweep
-
     try:
         report = launch_sweep(sweep, points, address=args.address, db_url=args.db)
     except Rejected as exc:

@@ -5,9 +5,9 @@ Running a suite study by study pays Tune's start-up (a Tuner, its actors, its st
 costs the driver and the worker a round trip or more each, which is more than a 0.1 s engine run.
 Here one Tuner runs the whole suite (util/tune_suite.py: one experiment by default):
 
-- `StudyMux`, a Tune `Searcher`, holds one searcher per study (random: `util.search_space.sample`;
-  tpe: Tune's `OptunaSearch`; planner: `planner.tune_searcher.PlannerSearch`, one planner model shared,
-  each study with its own seed) and hands out packs: one Tune trial carries up to `pack_size()`
+- `StudyMux`, a Tune `Searcher`, holds one searcher per study (util/search/: the same algorithm, built the
+  same way, as a single sweep's; a batch's planner studies share one loaded model, each with its own seed)
+  and hands out packs: one Tune trial carries up to `pack_size()`
   engine trials ("items") of the open studies, the earliest studies first (so they finish, and are
   written, one after another), each study within its own concurrency;
 - the pack size: enough items for ~PACK_SECONDS (2 s) of engine work, by the median measured item,
@@ -24,47 +24,36 @@ Here one Tuner runs the whole suite (util/tune_suite.py: one experiment by defau
   all of them, in one go (`batched records`), then the study is marked complete.
 
 A study that raises in its searcher (e.g. a planner with no valid proposal) is recorded as failed
-and the batch goes on. Only FIFO studies of random, tpe and planner go through here; the others
-(grid, ASHA) run one by one through util.tune_sweep.run_tune. Throughput against the in-process
+and the batch goes on. Every FIFO study without a time budget can go through here (`Sweep.batchable`); ASHA
+studies (they stop trials between reports) and time-budgeted ones run one by one through
+util.tune_sweep.run_tune. A study gives the same trials either way for the same seed, and is scored by
+the sweep's own objective when it declares one. Throughput against the in-process
 floor: benchmarks/data_generation.py.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import random
 import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import ray
+from ray import tune
 from ray.tune.search import Searcher
 
 from database.store import Database, default_url
-from util.search_space import sample
-from util.sweep_spec import Sweep
+from database.trials import record_trial, trial_record
+from job_launch.cluster import init_ray
+from job_launch.shipping import Placement
+from util.search.tune import objective_of
+from util.search_space import apply_params
+from util.sweep_spec import Sweep, build_point
+from util.tune_sweep import searcher, trial_error
+from util.tune_trial import trial_result
 
-BATCHABLE = {"random", "tpe", "planner"}
 log = logging.getLogger("metaprogram.tune_batch")
-
-
-def batchable(sweep: Sweep) -> bool:
-    return sweep.tune.algorithm in BATCHABLE and sweep.tune.scheduler == "fifo" and not sweep.tune.time_budget_s
-
-
-class RandomSearch(Searcher):
-    """Random search over a study space, drawn by the one sampler of util.search_space."""
-
-    def __init__(self, space: dict[str, dict[str, Any]], seed: int, metric: str, mode: str):
-        super().__init__(metric=metric, mode=mode)
-        self.space, self.rng = space, random.Random(seed)
-
-    def suggest(self, trial_id: str) -> dict[str, Any]:
-        return sample(self.space, self.rng)
-
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        pass
 
 
 @dataclass
@@ -76,15 +65,16 @@ class Study:
     study_id: str
     metric: str
     mode: str
-    searcher: Any = None
+    searcher: Any = None  # a util.search.Searcher
     suggested: int = 0
-    pending: set[str] = field(default_factory=set)
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # item id -> its point, until it comes back
     trials: dict[int, dict[str, Any]] = field(default_factory=dict)  # order -> trial record
     error: str | None = None
+    exhausted: bool = False  # its searcher has nothing more to propose (a grid handed out in full)
 
     @property
     def requested(self) -> int:
-        return self.sweep.count
+        return self.suggested if self.exhausted else self.sweep.requested_trials
 
     @property
     def open(self) -> bool:
@@ -93,25 +83,6 @@ class Study:
     @property
     def done(self) -> bool:
         return self.error is not None or (len(self.trials) >= self.requested and not self.pending)
-
-
-def make_searcher(study: Study, planner: Any = None) -> Any:
-    sweep = study.sweep
-    if sweep.tune.algorithm == "random":
-        return RandomSearch(sweep.space, sweep.seed, study.metric, study.mode)
-    if sweep.tune.algorithm == "tpe":
-        import optuna
-        from ray.tune.search.optuna import OptunaSearch
-
-        from util.tune_sweep import tune_space
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        searcher = OptunaSearch(sampler=optuna.samplers.TPESampler(seed=sweep.seed))
-        searcher.set_search_properties(study.metric, study.mode, tune_space(sweep))
-        return searcher
-    from planner.tune_searcher import PlannerSearch
-
-    return PlannerSearch.for_sweep(sweep, space=sweep.space, planner=planner)
 
 
 PACK_SECONDS = 2.0  # engine work one Tune trial carries: Tune's own cost per trial is then a small share of it
@@ -164,16 +135,17 @@ class StudyMux(Searcher):
     def _next(self, study: Study) -> dict[str, Any] | None:
         sub_id = f"{study.index}:{study.suggested}"
         try:
-            params = study.searcher.suggest(sub_id)
+            params = study.searcher.suggest()
         except Exception as exc:  # this study cannot go on: record it failed, keep the batch going
             study.error = f"{type(exc).__name__}: {exc}"
             log.warning("study %s failed: %s", study.study_id, study.error)
             return None
         if params is None:
+            study.exhausted = True
             return None
         study.suggested += 1
-        study.pending.add(sub_id)
-        return _flat(params)
+        study.pending[sub_id] = params
+        return params
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         items = self.live.get(trial_id, [])
@@ -192,10 +164,10 @@ class StudyMux(Searcher):
         sub_id = f"{index}:{order}"
         if sub_id not in study.pending:
             return
-        study.pending.discard(sub_id)
+        params = study.pending.pop(sub_id)
         if study.error is None:
-            try:
-                study.searcher.on_trial_complete(sub_id, result=None if error else result, error=error)
+            try:  # `objective`: the item's score, by the sweep's own objective when it declares one
+                study.searcher.observe(params, objective_of(result, "objective", error))
             except Exception as exc:
                 study.error = f"{type(exc).__name__}: {exc}"
 
@@ -206,34 +178,29 @@ class StudyMux(Searcher):
         pass
 
 
-def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 REPORT_EVERY_S = 0.5  # a worker waits for the driver at each report: items ended within this go back together
 
 
-def batch_trial(config: dict[str, Any], bases: list[dict[str, Any]], placement: dict[str, Any]) -> None:
+def batch_trial(
+    config: dict[str, Any],
+    bases: list[dict[str, Any]],
+    placement: dict[str, Any],
+    objectives: list[dict[str, Any] | None] | None = None,
+) -> None:
     """One Tune trial: its items one after another, each an ordinary engine run through util.tune_trial. Items go
     back as they end, those that end within REPORT_EVERY_S of the last report together (`items`: a list of results,
     each with `item`, its place in the pack). A failed item is reported failed and the pack goes on.
-    `placement`: the driver's job_launch.shipping.Placement, as a dict."""
-    from ray import tune
-
-    from util.tune_trial import trial_result
-
+    `placement`: the driver's job_launch.shipping.Placement, as a dict; `objectives`: each study's own objective
+    (util.sweep_objective, as a dict), or None for the base metaprogram's."""
     done: list[dict[str, Any]] = []
     last = time.monotonic()
     for number, item in enumerate(config["items"]):
         started = time.monotonic()
         try:
-            result = trial_result(item["params"], bases[item["study"]], placement, intermediate=False)
+            objective = objectives[item["study"]] if objectives else None
+            result = trial_result(
+                item["params"], bases[item["study"]], placement, intermediate=False, objective=objective
+            )
         except Exception as exc:  # a failed run (or invalid params): this item alone fails
             result = {"run_status": "failed", "error": " ".join(f"{type(exc).__name__}: {exc}".split())[:500]}
         done.append({**result, "item": number, "item_s": time.monotonic() - started})
@@ -251,9 +218,7 @@ def reported(result: dict[str, Any], size: int) -> list[dict[str, Any]]:
 
 
 def _recorder_class() -> type:
-    from ray.tune import Callback
-
-    from util.tune_sweep import _trial_error
+    from ray.tune import Callback  # ray: Tune callbacks, built when a batch runs
 
     class BatchRecorder(Callback):
         """Driver side: buffers each study's trials as their items come back, writes a study when it has them all."""
@@ -298,7 +263,7 @@ def _recorder_class() -> type:
             self._ended(trial, "no result")
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self._ended(trial, _trial_error(trial))
+            self._ended(trial, trial_error(trial))
 
         def on_experiment_end(self, trials: list, **info: Any) -> None:
             self.flush()
@@ -320,40 +285,19 @@ def _recorder_class() -> type:
 
 def record_item(study: Study, item: dict[str, Any], result: dict[str, Any]) -> None:
     """One item's result as its study's trial record (kept on the driver until the study is written)."""
-    objective = result.get("objective")
-    ok = result.get("run_status") == "completed" and isinstance(objective, int | float) and math.isfinite(objective)
-    error = None if ok else (result.get("error") or "no objective")
-    study.trials[item["order"]] = {
-        "run_id": result.get("run_id") or "",
-        "params": item["params"],
-        "objective": float(objective) if ok else None,
-        "status": "completed" if ok else "failed",
-        "error": error,
-        "epochs": int(result.get("epochs_run", 0) or 0),
-        "metrics": {k: v for k, v in result.items() if "/" in k and not k.startswith("config/")},
-        "wall_s": result.get("wall_s"),
-    }
+    error = None if result.get("run_status") == "completed" else (result.get("error") or "no result")
+    study.trials[item["order"]] = {**trial_record(item["params"], result, error), "wall_s": result.get("wall_s")}
 
 
 def write_study(db: Database, study: Study) -> None:
     """A finished study's trials in order (a failed study: the trials it got, status left unfinished)."""
     base, _ = study.sweep.base()
-    from util.search_space import apply_params
 
     for order in sorted(study.trials):
         trial = study.trials[order]
-        run_id = trial["run_id"] or _run_id(base.canonical, trial["params"])
-        db.record_trial(
-            study.study_id,
-            order,
-            run_id=run_id,
-            params=trial["params"],
-            objective=trial["objective"],
-            status=trial["status"],
-            error=trial["error"],
-            epochs=trial["epochs"],
-            run=(apply_params(base.canonical, trial["params"]), trial["metrics"], {"wall_s": trial["wall_s"]}),
-        )
+        trial["run_id"] = trial["run_id"] or _run_id(base.canonical, trial["params"])
+        canonical = apply_params(base.canonical, trial["params"])  # not validated again: it ran, or it failed
+        record_trial(db, study.study_id, order, trial, canonical, {"wall_s": trial["wall_s"]})
     if study.error is None:
         db.finish_study(study.study_id)
     else:
@@ -361,19 +305,10 @@ def write_study(db: Database, study: Study) -> None:
 
 
 def _run_id(base: dict[str, Any], params: dict[str, Any]) -> str:
-    from util.sweep_spec import build_point
-
     try:
         return build_point(base, params).id
     except Exception:
         return "invalid"
-
-
-def begin(db: Database, sweep: Sweep) -> None:
-    from util.tune_sweep import begin_study
-
-    mp, paths = sweep.base()
-    begin_study(db, sweep, mp, paths, *mp.objective(), sweep.count)
 
 
 def run_batch(
@@ -386,11 +321,6 @@ def run_batch(
     on_study: Any = None,
 ) -> dict[str, Any]:
     """Run the (batchable) sweeps as one Tune experiment; complete studies already in the database are skipped."""
-    from ray import tune
-
-    from job_launch.cluster import init_ray
-    from job_launch.shipping import Placement
-
     empty = {"studies": 0, "skipped": 0, "complete": 0, "failed": 0, "errors": {}, "trials": 0, "wall_s": 0.0}
     empty.update(ready_s=0.0, ready_trials=0)
     if not sweeps:
@@ -401,31 +331,29 @@ def run_batch(
     studies: list[Study] = []
     with Database(db_url) as db:
         for sweep in sweeps:
-            existing = db.study(sweep.study_id)
-            if existing and existing["status"] == "complete":
-                continue
-            mp, _ = sweep.base()
-            metric, mode = mp.objective()
-            begin(db, sweep)
+            if not sweep.open_study(db):
+                continue  # complete already: reused
+            metric, mode = sweep.metric_and_mode()  # the sweep's own objective first
             studies.append(Study(len(studies), sweep, sweep.study_id, metric, mode))
     if not studies:
         return {**empty, "skipped": len(sweeps)}
-    planner = _shared_planner(studies)
+    shared: dict[Any, Any] = {}  # e.g. one loaded planner for every planner study of the batch
     for study in studies:
         try:
-            study.searcher = make_searcher(study, planner)
+            study.searcher = searcher(study.sweep, study.metric, study.mode, shared=shared)
         except Exception as exc:
             study.error = f"{type(exc).__name__}: {exc}"
 
     init_ray(address)
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-    import ray
 
     total_cpus = float(ray.cluster_resources().get("CPU", 1))
     concurrency = concurrency or max(1, int(total_cpus / cpus_per_trial))
     bases = [s.sweep.base()[0].canonical for s in studies]
+    objectives = [s.sweep.objective.to_dict() if s.sweep.objective else None for s in studies]
+    placement = Placement.for_driver(paths).to_dict()
     trainable = tune.with_resources(
-        tune.with_parameters(batch_trial, bases=bases, placement=Placement.for_driver(paths).to_dict()),
+        tune.with_parameters(batch_trial, bases=bases, placement=placement, objectives=objectives),
         {"cpu": cpus_per_trial},
     )
     recorder = _recorder_class()(studies, db_url, on_study)
@@ -466,17 +394,3 @@ def run_batch(
         "ready_s": round(ready_s, 2),
         "ready_trials": ready_trials,
     }
-
-
-def _shared_planner(studies: list[Study]) -> Any:
-    """One planner model for every planner study of the batch (same checkpoint); each study's PlannerSearch draws
-    from its own generator, seeded by the study's seed."""
-    checkpoints = {s.sweep.tune.planner_checkpoint for s in studies if s.sweep.tune.algorithm == "planner"}
-    if len(checkpoints) != 1:
-        return None
-    from planner.propose import Planner
-
-    try:
-        return Planner(checkpoints.pop(), seed=studies[0].sweep.seed)
-    except Exception:  # each planner study then fails on its own (make_searcher), the rest go on
-        return None

@@ -11,9 +11,9 @@ sweep (mode tune) whose study id starts with the suite name, so held-out tasks s
 training ones. The file is checked against a schema first: every problem at once, with key paths
 and the nearest valid names, exit status 2.
 
-FIFO studies of random, tpe and planner run many at a time, as one Tune experiment (util/tune_batch.py:
+FIFO studies (any algorithm, no time budget) run many at a time, as one Tune experiment (util/tune_batch.py:
 each Tune trial carries a pack of engine trials; `--batch-size N` splits the suite into experiments of N
-studies); the others (grid, ASHA) one by one. Finished studies are skipped when the suite runs again;
+studies); the others (ASHA, time budgets) one by one. Finished studies are skipped when the suite runs again;
 a study that fails is recorded as failed and the suite goes on.
 """
 
@@ -25,18 +25,22 @@ import itertools
 import json
 import random
 import sys
-import time
 from pathlib import Path
 from typing import Any, Literal
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pydantic import NonNegativeInt, PositiveInt, ValidationError  # noqa: E402
+import yaml  # noqa: E402
+from pydantic import NonNegativeInt, PositiveInt, ValidationError, field_validator  # noqa: E402
 
+from engine import strict_yaml  # noqa: E402
+from engine.compose import load  # noqa: E402
+from engine.errors import did_you_mean, error_lines  # noqa: E402
 from engine.schema.base import Schema  # noqa: E402
 from util.search_space import sample, space_errors  # noqa: E402
-from util.sweep_spec import SWEEP_DIR, Sweep, SweepError, from_dict  # noqa: E402
+from util.study_runner import run_studies  # noqa: E402
+from util.sweep_spec import SWEEP_DIR, Sweep, SweepError, from_dict, known_algorithm  # noqa: E402
 
 SUITE_DIR = SWEEP_DIR / "suite"
 
@@ -65,10 +69,15 @@ class SuiteModel(Schema):
 class StudyGroup(Schema):
     tasks: Literal["all"] | list[str] = "all"  # task or family names
     models: list[str]
-    algorithms: list[Literal["random", "grid", "tpe", "planner"]]
+    algorithms: list[str]  # registered search algorithms (util/search/__init__.py)
     schedulers: list[Literal["fifo", "asha"]] = ["fifo"]
     seeds: list[NonNegativeInt]
     count: PositiveInt | None = None  # trials per study (default: the suite's)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _algorithms(cls, value: list[str]) -> list[str]:
+        return [known_algorithm(name) for name in value]
 
 
 class SuiteFile(Schema):
@@ -84,8 +93,6 @@ class SuiteFile(Schema):
 
 def check_suite(data: Any) -> tuple[SuiteFile | None, list[str]]:
     """The suite and every problem in it (schema, spaces, cross references), all at once."""
-    from engine.registry import did_you_mean, error_lines
-
     if not isinstance(data, dict):
         return None, ["expected a mapping with suite, tasks, models, studies"]
     suite, errors = None, []
@@ -173,16 +180,10 @@ def expand(data: dict[str, Any], source: str) -> list[Sweep]:
 
 def load_suite(name: str, tune: dict[str, Any] | None = None) -> list[Sweep]:
     """The suite's sweeps; `tune` settings (e.g. planner_checkpoint) are merged into the suite's own."""
-    import yaml
-
     path = Path(name) if Path(name).exists() else SUITE_DIR / f"{name}.yaml"
     if not path.exists():
-        from engine.registry import did_you_mean
-
         options = sorted(p.stem for p in SUITE_DIR.glob("*.yaml"))
         raise SweepError([f"no suite {name!r}; {did_you_mean(name, options)}"])
-    from engine import strict_yaml
-
     try:
         data = strict_yaml.load_file(path)
     except OSError as exc:
@@ -196,92 +197,11 @@ def load_suite(name: str, tune: dict[str, Any] | None = None) -> list[Sweep]:
 
 def compose_bases(sweeps: list[Sweep]) -> None:
     """Compose and validate every base before anything runs; studies of one task and model compose once."""
-    from engine.compose import load
-
     cached = functools.lru_cache(maxsize=None)(lambda overrides, config: load(list(overrides), config))
     for sweep in sweeps:
         overrides, config = sweep.compose_args()
         composed = cached(tuple(overrides), config)
         sweep._base = (composed.metaprogram, composed.paths)
-
-
-def run_suite(
-    sweeps: list[Sweep],
-    *,
-    address: str | None = None,
-    db_url: str | None = None,
-    batch_size: int | None = None,
-    cpus_per_trial: float = 1.0,
-    sequential: bool = False,
-    log=print,
-) -> dict[str, Any]:
-    """Run the studies; a failed one is recorded as failed and the rest go on. Returns counts."""
-    from database.store import Database, default_url
-
-    started = time.monotonic()
-    if not db_url and sweeps:
-        db_url = default_url(sweeps[0].base()[1])
-    counts = {"studies": len(sweeps), "complete": 0, "failed": 0, "trials": 0}
-    done = 0
-
-    def report(study_id: str, trials: int, failed: int, best: Any, error: str | None) -> None:
-        nonlocal done
-        done += 1
-        counts["complete" if error is None else "failed"] += 1
-        counts["trials"] += trials
-        elapsed = time.monotonic() - started
-        state = f"FAILED ({error})" if error else f"{trials} trials ({failed} failed), best {best}"
-        log(f"[{done}/{len(sweeps)}] {study_id}: {state}; {elapsed:.0f} s so far")
-
-    batched = [] if sequential else [s for s in sweeps if _batchable(s)]
-    one_by_one = [s for s in sweeps if s not in batched]
-    if batched:
-        from util.tune_batch import run_batch
-
-        def on_study(study: Any) -> None:
-            values = [t["objective"] for t in study.trials.values() if t["objective"] is not None]
-            best = (max if study.mode == "max" else min)(values) if values else None
-            failed = sum(t["status"] == "failed" for t in study.trials.values())
-            report(study.study_id, len(study.trials), failed, best, study.error)
-
-        step = batch_size or len(batched)  # default: one experiment, so workers start (and import) once
-        for i in range(0, len(batched), step):
-            summary = run_batch(
-                batched[i : i + step],
-                address=address,
-                db_url=db_url,
-                cpus_per_trial=cpus_per_trial,
-                on_study=on_study,
-            )
-            done += summary["skipped"]
-            counts["complete"] += summary["skipped"]
-            counts["ready_s"] = counts.get("ready_s", 0.0) + summary["ready_s"]  # the workers' start-up
-            counts["ready_trials"] = counts.get("ready_trials", 0) + summary["ready_trials"]
-            if summary.get("proposals", {}).get("sampled"):  # planner studies: what was sampled, what refused
-                totals = counts.setdefault("proposals", {"sampled": 0, "rejected": 0})
-                for key in totals:
-                    totals[key] += summary["proposals"][key]
-    for sweep in one_by_one:
-        from util.tune_sweep import run_tune
-
-        try:
-            summary = run_tune(sweep, address=address, db_url=db_url)
-        except Exception as exc:  # recorded as failed; the suite goes on
-            error = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
-            with Database(db_url) as db:
-                db.fail_study(sweep.study_id)
-            report(sweep.study_id, 0, 0, None, error)
-            continue
-        best = summary["best"]["objective"] if summary["best"] else None
-        report(summary["study_id"], summary["trials"], summary["failed"], best, None)
-    counts["wall_s"] = round(time.monotonic() - started, 1)
-    return counts
-
-
-def _batchable(sweep: Sweep) -> bool:
-    from util.tune_batch import batchable
-
-    return batchable(sweep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,13 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     if not sweeps:
         print("no studies selected")
         return 0
-    counts = run_suite(
+    counts = run_studies(
         sweeps,
         address=args.address,
         db_url=args.db,
         batch_size=args.batch_size,
         cpus_per_trial=args.cpus_per_trial,
-        sequential=args.sequential,
+        batch=not args.sequential,
         log=lambda line: print(line, flush=True),
     )
     print(json.dumps(counts))

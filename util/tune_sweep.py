@@ -1,8 +1,8 @@
 """The `tune` mode of the sweeper: a Ray Tune search whose trials are engine runs, recorded as a study.
 
-Search algorithms: random, grid (BasicVariantGenerator), tpe (OptunaSearch), planner (PlannerSearch);
-schedulers: fifo, asha. Metric and mode come from the sweep's `objective` when it
-declares one (util/sweep_objective.py), else from the base metaprogram's;
+Search algorithms: any registered in util/search/ (random, grid, tpe, tpe_multivariate, gp, planner),
+driven through util.search.tune.TuneSearch; schedulers: fifo, asha. Metric and mode come from the
+sweep's `objective` when it declares one (util/sweep_objective.py), else from the base metaprogram's;
 resources per trial from its pipeline.resources (plus `tune.resources`, custom
 Ray resources). Trials on other nodes than the driver's send their records to a
 RecordSink actor on the driver's node (job_launch.shipping). Tune's storage is
@@ -22,64 +22,23 @@ from typing import Any
 
 from database.reports import study_params, sweep_report
 from database.store import Database, default_url
+from database.trials import record_trial, trial_record
 from engine.observe import sweep_run
+from engine.paths import Paths
 from engine.records import RunRecord
 from job_launch.cluster import init_ray
 from job_launch.shipping import Placement, start_sink
+from util import search
 from util.sweep_spec import Sweep, build_point
-from util.sweep_watch import progress_callback
-from util.tune_trial import STOP_MESSAGE, mark_stopped
+from util.sweep_watch import progress_callback, tracked_trial
+from util.tune_trial import mark_stopped
 
 
-def tune_space(sweep: Sweep) -> dict[str, Any]:
-    from ray import tune
-
-    space = {}
-    for key, spec in sweep.space.items():
-        kind = spec["type"]
-        if kind in ("choice", "grid"):
-            grid = sweep.tune.algorithm == "grid"
-            space[key] = tune.grid_search(spec["values"]) if grid else tune.choice(spec["values"])
-        elif kind == "uniform":
-            space[key] = tune.uniform(spec["low"], spec["high"])
-        elif kind == "loguniform":
-            space[key] = tune.loguniform(spec["low"], spec["high"])
-        else:
-            space[key] = tune.randint(int(spec["low"]), int(spec["high"]))
-    return space
-
-
-def requested_trials(sweep: Sweep) -> int:
-    if sweep.tune.algorithm != "grid":
-        return sweep.count
-    size = 1
-    for spec in sweep.space.values():
-        size *= len(spec["values"]) if spec["type"] in ("choice", "grid") else 1
-    return size * sweep.count
-
-
-def searcher(sweep: Sweep, metric: str, mode: str) -> Any:
-    if sweep.tune.algorithm == "tpe":
-        import optuna
-        from ray.tune.search.optuna import OptunaSearch
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        return OptunaSearch(metric=metric, mode=mode, sampler=optuna.samplers.TPESampler(seed=sweep.seed))
-    if sweep.tune.algorithm == "planner":
-        from planner.tune_searcher import PlannerSearch
-
-        return PlannerSearch.for_sweep(sweep)
-    from ray.tune.search.basic_variant import BasicVariantGenerator
-
-    # a SearchGenerator ignores TuneConfig.max_concurrent_trials: it takes its own limit
-    return BasicVariantGenerator(random_state=sweep.seed, max_concurrent=sweep.tune.concurrency)
-
-
-def metric_and_mode(sweep: Sweep) -> tuple[str, str]:
-    """What the sweep optimises: its own objective's score, or the base metaprogram's objective."""
-    if sweep.objective is not None:
-        return sweep.objective.metric, sweep.objective.mode
-    return sweep.base()[0].objective()
+def searcher(sweep: Sweep, metric: str, mode: str, shared: Any = None) -> search.Searcher:
+    """The sweep's search algorithm (util/search/), one for both runners: a Tune trial per point, or packed."""
+    algorithm = sweep.tune.algorithm
+    return search.build(algorithm, sweep.space, mode, sweep.seed, count=sweep.count, metric=metric, sweep=sweep,
+                        shared=shared)  # fmt: skip
 
 
 def reports_per_run(pipeline: Any) -> int:
@@ -90,7 +49,7 @@ def reports_per_run(pipeline: Any) -> int:
 
 
 def scheduler(sweep: Sweep, epochs: int) -> Any:
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler  # ray: only when the sweep runs
 
     if sweep.tune.scheduler == "fifo":
         return FIFOScheduler()
@@ -104,7 +63,7 @@ def scheduler(sweep: Sweep, epochs: int) -> Any:
 
 
 def _callback_class() -> type:
-    from ray.tune import Callback
+    from ray.tune import Callback  # ray: only when the sweep runs
 
     class StudyRecorder(Callback):
         """Driver side: each finished trial (and its run) goes into the database as it ends."""
@@ -127,32 +86,14 @@ def _callback_class() -> type:
                 self._db = None
 
         def _record(self, trials: list, trial: Any, failed: bool) -> None:
-            from engine.paths import Paths
-
             params = dict(trial.config)
             mp = build_point(self.base, params)
-            result = trial.last_result or {}
             local = RunRecord(Paths(**self.paths).run_dir(mp.id)).results() or {}
-            metrics = {k: v for k, v in result.items() if "/" in k or k == "epoch"}
-            error = None
-            if failed:
-                status, objective = "failed", None
-                error = local.get("error") or _trial_error(trial)
-            elif result.get("run_status") == "completed":
-                status, objective = "completed", result.get("objective")
-            else:
-                status, objective, error = "stopped", result.get("best_objective"), STOP_MESSAGE
-            self._database().record_trial(
-                self.study_id,
-                trials.index(trial),  # creation order: stable across Tuner.restore
-                run_id=mp.id,
-                params=params,
-                objective=objective,
-                status=status,
-                error=error,
-                epochs=int(result.get("epochs_run", 0)),
-                run=(mp.canonical, metrics or local.get("metrics", {}), local.get("timings", {})),
-            )
+            error = (local.get("error") or trial_error(trial)) if failed else None
+            record = trial_record(params, trial.last_result, error)
+            record.update(run_id=mp.id, metrics=record["metrics"] or local.get("metrics", {}))
+            order = trials.index(trial)  # creation order: stable across Tuner.restore
+            record_trial(self._database(), self.study_id, order, record, mp.canonical, local.get("timings", {}))
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self._record(trials, trial, failed=False)
@@ -163,7 +104,7 @@ def _callback_class() -> type:
     return StudyRecorder
 
 
-def _trial_error(trial: Any) -> str:
+def trial_error(trial: Any) -> str:
     try:
         text = Path(trial.error_file).read_text().strip().splitlines()
         return text[-1] if text else "trial failed"
@@ -175,43 +116,24 @@ def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None
     """Run (or resume) the sweep as a Ray Tune experiment; return a summary of the study."""
     mp, paths = sweep.base()
     paths = type(paths)(**{k: str(paths.root(k)) for k in paths.model_fields})  # absolute, for the workers
-    metric, mode = metric_and_mode(sweep)
+    metric, mode = sweep.metric_and_mode()
     study_id = sweep.study_id
     db_url = db_url or default_url(paths)
-    requested = requested_trials(sweep)
+    requested = sweep.requested_trials
     with Database(db_url) as db:
-        existing = db.study(study_id)
-        if existing and existing["status"] == "complete":
+        if not sweep.open_study(db):
             return summarize(db, study_id, 0.0, reused=True)
-        begin_study(db, sweep, mp, paths, metric, mode, requested)
         params = study_params(db.study(study_id), sweep.name)  # what the sweep's tracked run records
     with sweep_run(study_id, mp, params, paths) as tracking:
         summary = _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, tracking)
     return summary
 
 
-def begin_study(db: Database, sweep: Sweep, mp: Any, paths: Any, metric: str, mode: str, requested: int) -> None:
-    """Record (or resume) the sweep's study: its task, search space, algorithm and objective."""
-    from database.task import task_signature
-
-    db.begin_study(
-        sweep.study_id,
-        task=task_signature(mp, paths),
-        search_space=sweep.space,
-        algorithm=sweep.tune.algorithm,
-        scheduler=sweep.tune.scheduler,
-        metric=metric,
-        mode=mode,
-        seed=sweep.seed,
-        base=mp.canonical,
-        requested=requested,
-        suite=sweep.suite,
-    )
-
-
 def _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, tracking) -> dict[str, Any]:
-    import ray
-    from ray import tune
+    import ray  # ray: only when the sweep runs
+    from ray import tune  # ray: only when the sweep runs
+
+    from util.search.tune import TuneSearch  # a Ray Tune searcher: ray loads with it
 
     init_ray(address, paths=paths)
     placement = Placement.for_driver(paths, sweep.tune.max_artifact_mb)
@@ -223,7 +145,7 @@ def _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, t
     resources = mp.pipeline.resources
     trainable = tune.with_resources(
         tune.with_parameters(
-            _trial_entry(),
+            tracked_trial,
             base=mp.canonical,
             placement=placement.to_dict(),
             intermediate=sweep.tune.scheduler != "fifo",
@@ -242,14 +164,13 @@ def _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, t
         epochs = reports_per_run(mp.pipeline)
         tuner = tune.Tuner(
             trainable,
-            param_space=tune_space(sweep),
             tune_config=tune.TuneConfig(
                 metric=metric,
                 mode=mode,
-                search_alg=searcher(sweep, metric, mode),
+                search_alg=TuneSearch(searcher(sweep, metric, mode), metric, mode),
                 scheduler=scheduler(sweep, epochs),
-                num_samples=sweep.count,
-                max_concurrent_trials=sweep.tune.concurrency if sweep.tune.algorithm in ("tpe", "planner") else None,
+                num_samples=requested,  # a grid: every point, count times
+                max_concurrent_trials=sweep.tune.concurrency,
                 time_budget_s=sweep.tune.time_budget_s,
                 reuse_actors=True,
             ),
@@ -277,12 +198,6 @@ def _fit(sweep, mp, paths, study_id, db_url, requested, metric, mode, address, t
         summary = summarize(db, study_id, wall)
         summary["report"] = sweep_report(db, study_id, paths.root("output_root"), tracking)
         return summary
-
-
-def _trial_entry() -> Any:
-    from util.sweep_watch import tracked_trial
-
-    return tracked_trial
 
 
 def _settle_stopped(db: Database, study_id: str, paths: Any) -> None:

@@ -12,30 +12,26 @@ later run of the same metaprogram resumes from its last checkpoint.
 from __future__ import annotations
 
 import fcntl
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from database.index import reindex
+from database.trials import STOP_MESSAGE
 from engine.paths import Paths
 from engine.records import RunRecord, write_json
-from engine.runner import Interrupted
+from engine.runner import Interrupted, RunFailed, execute
+from engine.trackers import numeric
+from job_launch.shipping import Placement, RunFailedOnWorker, pack, worker_logging
+from util.sweep_objective import from_dict as objective_from_dict
+from util.sweep_spec import build_point
 
 STOPPED = "stopped"
-STOP_MESSAGE = "stopped early by the scheduler"
 
 
 class TrialStopped(Interrupted):
     """The Tune scheduler ended this trial; the runner records it, we mark it 'stopped'."""
-
-
-def numeric(metrics: dict[str, Any]) -> dict[str, float]:
-    return {
-        k: float(v)
-        for k, v in metrics.items()
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-    }
 
 
 @contextmanager
@@ -60,8 +56,6 @@ def mark_stopped(run_dir: Path, epochs: int, metrics: dict[str, Any], paths: Pat
     results.update(status=STOPPED, error=f"{STOP_MESSAGE} after {epochs} epoch(s)", metrics=metrics)
     results["objective"] = {**results["objective"], "value": metrics.get(results["objective"]["metric"])}
     write_json(record.results_path, results)
-    from database.index import reindex
-
     reindex(paths, run_dir)  # the runner recorded it 'interrupted' as it ended
 
 
@@ -76,7 +70,7 @@ def tune_trial(
     """One trial. `intermediate`: report every epoch or stage (ASHA needs them; FIFO does not, and each costs a
     round trip). `sink`: the driver's RecordSink, which takes the run's records when it ran on another node.
     `objective`: the sweep's own objective (util.sweep_objective), scored at every report."""
-    from ray import tune
+    from ray import tune  # ray: in a Tune worker only
 
     result = trial_result(config, base, placement, intermediate, sink, objective)
     tune.report(result)  # a SystemExit here (stop after the last result) must reach Ray: the run is complete
@@ -92,13 +86,8 @@ def trial_result(
 ) -> dict[str, Any]:
     """Run (or reuse) the trial's engine run; its final result, as tune_trial reports it. A failed run raises
     RunFailedOnWorker (see tune_trial for the arguments)."""
-    import ray
-    from ray import tune
-
-    from engine.runner import RunFailed, execute
-    from job_launch.shipping import Placement, RunFailedOnWorker, pack, worker_logging
-    from util.sweep_objective import from_dict as objective_from_dict
-    from util.sweep_spec import build_point
+    import ray  # ray: in a Tune worker only
+    from ray import tune  # ray: in a Tune worker only
 
     worker_logging()
     where = Placement(**placement)

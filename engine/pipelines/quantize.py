@@ -31,10 +31,10 @@ import yaml
 from engine.atomic import atomic_write
 from engine.context import RunContext, resolve_device
 from engine.data_pipe.llm_data import calibration_dataset
+from engine.errors import did_you_mean
 from engine.metaprogram import Metaprogram
 from engine.models.llm.materialize import folder_size_mb, materialize
 from engine.pipelines.recipes import RecipeError, RecipeSource, check_modifier_names, modifier_names, read_recipe_file
-from engine.registry import did_you_mean
 from engine.schema.llm import STANDARDS_DIR
 
 MODEL_SUBDIR = "model"

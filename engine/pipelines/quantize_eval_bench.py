@@ -21,7 +21,8 @@ from engine.context import RunContext, RunFailed
 from engine.data_pipe.llm_data import task_specs
 from engine.metaprogram import Metaprogram, assemble
 from engine.pipelines.quantize import MODEL_SUBDIR
-from engine.schema.llm import CalibrationConfig, HFModelConfig, LMTasksConfig
+from engine.schema.llm_data import CalibrationConfig, LMTasksConfig
+from engine.schema.llm_models import HFModelConfig
 
 
 class StageFailed(RuntimeError):

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from engine.registry import did_you_mean
+from engine.errors import did_you_mean
 
 EXAMPLE = "quant_stage -> quant_modifiers -> GPTQModifier"
 

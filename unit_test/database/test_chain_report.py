@@ -11,6 +11,7 @@ import yaml
 from database.cli import main
 from database.store import Database
 from engine.chain_report import chain_point, quality_speed_plot, sibling_points
+from unit_test.helpers import a_study
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -59,18 +60,7 @@ def test_chains_that_share_a_baseline_go_on_one_plot(tmp_path):
 def test_report_redraws_a_chain_and_refuses_what_is_neither_a_study_nor_a_chain(tmp_path, capsys):
     fake_chain(tmp_path, "a" * 16, "W4A16", "base1", 0.95, 70.0, 0.8)
     with Database(tmp_path / "metaprogram.db") as db:
-        db.begin_study(
-            "examples.tune-1",
-            task={},
-            search_space={},
-            algorithm="tpe",
-            scheduler="fifo",
-            metric="val/loss",
-            mode="min",
-            seed=0,
-            base={},
-            requested=1,
-        )
+        db.begin_study(a_study("examples.tune-1", metric="val/loss", mode="min"))
     assert main(["--root", str(tmp_path), "report", "aaaa"]) == 0
     assert "quality_speed.png" in capsys.readouterr().out
     assert main(["--root", str(tmp_path), "report", "examples.tune-2"]) == 2

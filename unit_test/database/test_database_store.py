@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from database.export import export_jsonl
-from database.store import Database
+from database.store import Database, StudyRecord
 
 REPO = Path(__file__).resolve().parents[2]
 TASK = {
@@ -31,16 +31,18 @@ STUDY_KEYS = {"study_id", "task", "search_space", "algorithm", "scheduler", "see
 
 def make_study(db: Database, study_id: str, requested: int = 3) -> None:
     db.begin_study(
-        study_id,
-        task=TASK,
-        search_space=SPACE,
-        algorithm="tpe",
-        scheduler="fifo",
-        metric="val/accuracy",
-        mode="max",
-        seed=0,
-        base={"model": {"name": "mlp"}},
-        requested=requested,
+        StudyRecord(
+            id=study_id,
+            task=TASK,
+            search_space=SPACE,
+            algorithm="tpe",
+            scheduler="fifo",
+            metric="val/accuracy",
+            mode="max",
+            seed=0,
+            base={"model": {"name": "mlp"}},
+            requested=requested,
+        )
     )
 
 
@@ -82,13 +84,13 @@ def test_sigkill_during_writes_leaves_a_valid_database(tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(
         "import sys\n"
-        "from database.store import Database\n"
+        "from database.store import Database, StudyRecord\n"
         "db = Database(sys.argv[1])\n"
         "i = 0\n"
         "while True:\n"
         "    sid = f's{i}'\n"
-        "    db.begin_study(sid, task={}, search_space={}, algorithm='random', scheduler='fifo', metric='m',\n"
-        "                   mode='min', seed=i, base={}, requested=25)\n"
+        "    db.begin_study(StudyRecord(id=sid, task={}, search_space={}, algorithm='random', scheduler='fifo',\n"
+        "                   metric='m', mode='min', seed=i, base={}, requested=25))\n"
         "    for k in range(25):\n"
         "        db.record_trial(sid, k, run_id=f'{sid}-{k}', params={'x': k}, objective=float(k),\n"
         "                        status='completed', run=({'seed': k}, {'m': float(k)}, {}))\n"

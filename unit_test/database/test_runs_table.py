@@ -20,7 +20,7 @@ from database.cli import main
 from database.store import Database
 from engine.metaprogram import validate
 from engine.runner import RunFailed, execute
-from unit_test.helpers import REPO
+from unit_test.helpers import REPO, a_study
 
 
 def sleep_mp(**pipeline):
@@ -58,8 +58,7 @@ def db(tmp_path):
             record("cccc4444", model="cnn", dataset="digits", started="2025-03-09T10:00:00+00:00"),
         ):
             db.index_run(*args)
-        db.begin_study("s1", task={}, search_space={}, algorithm="tpe", scheduler="fifo", metric="val/accuracy",
-                       mode="max", seed=0, base={}, requested=2)  # fmt: skip
+        db.begin_study(a_study("s1", requested=2))
         db.record_trial("s1", 0, run_id="aaaa1111", params={"lr": 0.01}, objective=0.95, status="completed")
         db.record_trial("s1", 1, run_id="aaaa2222", params={"lr": 0.1}, objective=0.80, status="completed")
         yield db
@@ -199,11 +198,19 @@ def test_cli_table_show_diff_and_clear_errors(paths, capsys):
     assert "did you mean 'pipeline.x'" in capsys.readouterr().err
 
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    bad = subprocess.run([sys.executable, "-m", "database", "--root", root, "runs", "show", "zzzz"],
-                         capture_output=True, text=True, env=env)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, "-m", "database", "--root", root, "runs", "show", "zzzz"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert bad.returncode == 2 and "no run 'zzzz'" in bad.stderr and "Traceback" not in bad.stderr
-    bad = subprocess.run([sys.executable, "-m", "database", "--root", root, "runs", "--since", "soon"],
-                         capture_output=True, text=True, env=env)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, "-m", "database", "--root", root, "runs", "--since", "soon"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert bad.returncode == 2 and "cannot read 'soon'" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -241,11 +248,19 @@ def test_a_trial_stopped_by_the_scheduler_is_listed_stopped_with_its_last_metric
 def test_a_multirun_from_the_command_line_lands_in_the_runs_table(cli_env, tmp_path):
     from unit_test.helpers import run_cli
 
-    sleep = ["+metaprogram/component/pipeline=sleep", "+metaprogram/component/model=classic/mlp",
-             "+metaprogram/component/dataset=classification/iris", "+path=default"]  # fmt: skip
+    sleep = [
+        "+metaprogram/component/pipeline=sleep",
+        "+metaprogram/component/model=classic/mlp",
+        "+metaprogram/component/dataset=classification/iris",
+        "+path=default",
+    ]
     result = run_cli(["-m", *sleep, "pipeline.x=0.1,0.9"], cli_env, tmp_path)
     assert result.returncode == 0, result.stderr
-    listing = subprocess.run([sys.executable, "-m", "database", "runs", "--columns", "id,pipeline.x,status",
-                              "--format", "json"], capture_output=True, text=True, env=cli_env)  # fmt: skip
+    listing = subprocess.run(
+        [sys.executable, "-m", "database", "runs", "--columns", "id,pipeline.x,status", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+    )
     rows = json.loads(listing.stdout)
     assert sorted((r["pipeline.x"], r["status"]) for r in rows) == [(0.1, "completed"), (0.9, "completed")]

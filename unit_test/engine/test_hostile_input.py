@@ -205,7 +205,9 @@ def test_every_path_like_setting_is_refused_from_untrusted_text():
     """hub ids, revisions, URLs and local folders: untrusted text may not set any of them."""
     from engine.metaprogram import _paths_set
     from engine.schema.data_dag import CifarParams
-    from engine.schema.llm import BenchmarkConfig, CalibrationConfig, HFModelConfig
+    from engine.schema.llm_data import CalibrationConfig
+    from engine.schema.llm_models import HFModelConfig
+    from engine.schema.llm_pipelines import BenchmarkConfig
 
     assert set(_paths_set(HFModelConfig(hub_id="org/model", revision="v1"))) == {"hub_id", "revision"}
     assert set(_paths_set(CalibrationConfig(source="hub", hub="org/data", hub_config="x"))) == {"hub", "hub_config"}

@@ -1,6 +1,7 @@
 import pytest
 
-from engine.registry import Registry, UnknownComponent, did_you_mean, nearest
+from engine.errors import UnknownComponent, did_you_mean, nearest
+from engine.registry import Registry
 from engine.schema.base import DATASETS, MODELS, PIPELINES
 
 

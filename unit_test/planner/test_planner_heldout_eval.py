@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from database.store import Database
+from database.store import Database, StudyRecord
 from planner.heldout_eval import evaluate
 from planner.loop import promote
 
@@ -25,17 +25,19 @@ BUDGETS_CURVES = {  # objective after each of 25 trials (constant after the list
 def write(db: Database, name: str, objectives: list[float | None], mode: str = "max") -> SimpleNamespace:
     study_id = f"heldout.{name}"
     db.begin_study(
-        study_id,
-        task={},
-        search_space={},
-        algorithm=name.split(".")[2],
-        scheduler="fifo",
-        metric="m",
-        mode=mode,
-        seed=0,
-        base={},
-        requested=len(objectives),
-        suite="heldout",
+        StudyRecord(
+            id=study_id,
+            task={},
+            search_space={},
+            algorithm=name.split(".")[2],
+            scheduler="fifo",
+            metric="m",
+            mode=mode,
+            seed=0,
+            base={},
+            requested=len(objectives),
+            suite="heldout",
+        )
     )
     for order, value in enumerate(objectives):
         db.record_trial(

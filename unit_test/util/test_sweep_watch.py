@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from database.reports import best_so_far, comparison, study_report
-from database.store import Database
+from database.store import Database, StudyRecord
 from unit_test.util.sweep_helpers import sleep_sweep
 from util.sweep_watch import SweepProgress
 
@@ -39,11 +39,24 @@ def test_best_so_far_ignores_failed_trials_and_follows_the_mode():
 
 
 def _study(db, study_id: str, algorithm: str, objectives: list, task=None) -> None:
-    space = {"pipeline.optim.lr": {"type": "loguniform", "low": 1e-4, "high": 0.1},
-             "model.hidden": {"type": "choice", "values": [16, 32, 64]}}  # fmt: skip
-    db.begin_study(study_id, task=task or {"pipeline": "execution", "model": "mlp", "dataset": "iris"},
-                   search_space=space, algorithm=algorithm, scheduler="fifo", metric="val/accuracy", mode="max",
-                   seed=0, base={}, requested=len(objectives))  # fmt: skip
+    space = {
+        "pipeline.optim.lr": {"type": "loguniform", "low": 1e-4, "high": 0.1},
+        "model.hidden": {"type": "choice", "values": [16, 32, 64]},
+    }
+    db.begin_study(
+        StudyRecord(
+            id=study_id,
+            task=task or {"pipeline": "execution", "model": "mlp", "dataset": "iris"},
+            search_space=space,
+            algorithm=algorithm,
+            scheduler="fifo",
+            metric="val/accuracy",
+            mode="max",
+            seed=0,
+            base={},
+            requested=len(objectives),
+        )
+    )
     for i, value in enumerate(objectives):
         params = {"pipeline.optim.lr": 10 ** -(1 + i % 3), "model.hidden": [16, 32, 64][i % 3]}
         status = "failed" if value is None else "completed"

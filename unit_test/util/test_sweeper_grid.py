@@ -106,7 +106,7 @@ def test_a_bad_sweep_file_names_every_problem_with_its_key_path_and_the_nearest_
 def test_the_sweeper_and_the_planner_sample_with_one_module():
     import random
 
-    from planner.baselines import RandomSearcher
+    from util.search.random_search import RandomSearcher
     from util.search_space import sample
 
     space = {
@@ -147,7 +147,7 @@ def test_cli_dry_run_and_bad_input(tmp_path):
 def test_listing_and_planning_import_neither_torch_nor_ray():
     code = (
         "import sys, util.sweeper, util.sweep_spec, util.tune_sweep, util.tune_suite, database.cli, "
-        "database.export, database.task, job_launch.__main__, job_launch.launcher\n"
+        "database.export, util.task_signature, job_launch.__main__, job_launch.launcher\n"
         "from util.sweep_spec import load_sweep\n"
         "load_sweep('example_tune').base()\n"
         "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))"

@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 
 from database.store import Database
-from util.tune_batch import Study, StudyMux, begin
+from util.tune_batch import Study, StudyMux
+
+
+def begin(db: Database, sweep: Any) -> None:
+    db.begin_study(sweep.record(sweep.count))
 
 
 class NumberedSearcher:
@@ -19,14 +23,14 @@ class NumberedSearcher:
     def __init__(self, fail_at: int | None = None):
         self.handed, self.back, self.fail_at = 0, [], fail_at
 
-    def suggest(self, trial_id: str) -> dict[str, Any]:
+    def suggest(self) -> dict[str, Any]:
         if self.handed == self.fail_at:
             raise RuntimeError("no valid proposal")
         self.handed += 1
-        return {"pipeline": {"optim": {"lr": self.handed / 1000}}}
+        return {"pipeline.optim.lr": self.handed / 1000}
 
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        self.back.append((trial_id, error, None if result is None else result["val/accuracy"]))
+    def observe(self, params: dict[str, Any], value: float | None) -> None:
+        self.back.append((round(params["pipeline.optim.lr"] * 1000), value))
 
 
 def studies(tmp_path, monkeypatch, n: int, count: int, concurrency: int = 2, fail_at: dict | None = None):
@@ -66,9 +70,10 @@ def test_a_pack_takes_the_earliest_studies_first_each_within_its_concurrency(tmp
     assert items_of(first) == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
     assert first["items"][0]["params"] == {"pipeline.optim.lr": 0.001}
     assert mux.suggest("t1") is None  # every study has 2 running: nothing until a result comes back
-    mux.on_trial_result("t0", {"items": [{"item": 0, "run_status": "completed", "val/accuracy": 0.9, "item_s": 0.5}]})
+    back = {"item": 0, "run_status": "completed", "objective": 0.9, "val/accuracy": 0.9, "item_s": 0.5}
+    mux.on_trial_result("t0", {"items": [back]})
     assert items_of(mux.suggest("t2")) == [(0, 2)]  # study 0 has room for one more, the others none
-    assert batch[0].searcher.back == [("0:0", False, 0.9)]
+    assert batch[0].searcher.back == [(1, 0.9)]  # the first point (lr 1/1000) and its objective
     # the pack holds ~pack_seconds of the items' measured seconds (here 2 s of 0.5 s items)
     mux.pack_seconds = 2.0
     assert mux.pack_size() == 4
@@ -107,7 +112,7 @@ def test_every_item_comes_back_in_order_and_a_failed_item_fails_alone(tmp_path, 
         recorder.on_trial_complete(0, [], trial)
     assert packs < 6  # items travel together: fewer Tune trials than engine trials
     assert written == [batch[0].study_id, batch[1].study_id]
-    assert batch[1].searcher.back == [("1:0", False, 0.5), ("1:1", True, None), ("1:2", False, 0.7)]
+    assert batch[1].searcher.back == [(1, 0.5), (2, None), (3, 0.7)]
     with Database(db_url) as db:
         for study in batch:
             assert db.study(study.study_id)["status"] == "complete"
@@ -138,7 +143,7 @@ def test_items_a_trial_never_reported_fail_with_it(tmp_path, monkeypatch):
     recorder.on_trial_result(0, [], trial, result)
     mux.on_trial_complete("t0", error=True)
     recorder.on_trial_error(0, [], trial)
-    assert batch[0].searcher.back == [("0:0", False, 0.8), ("0:1", True, None), ("0:2", True, None)]
+    assert batch[0].searcher.back == [(1, 0.8), (2, None), (3, None)]
     assert [(t["status"], t["error"]) for t in batch[0].trials.values()] == [
         ("completed", None),
         ("failed", "RayActorError: the worker died"),

@@ -6,8 +6,8 @@ import pytest
 
 from database.store import Database
 from unit_test.planner.planner_helpers import structured_study
+from util.study_runner import run_studies
 from util.sweep_spec import SweepError, from_dict
-from util.tune_suite import run_suite
 from util.tune_sweep import run_tune
 
 pytestmark = pytest.mark.integration  # Ray
@@ -105,7 +105,7 @@ def test_the_planner_plans_on_a_local_csv_in_a_real_tune_study(ray_local, checkp
     spec["base"]["components"]["dataset"] = "local/csv"
     spec["base"]["overrides"] += [f"dataset.file={table}", "dataset.target=label"]
     sweep = from_dict(spec)
-    counts = run_suite([sweep], log=lambda line: None)  # as the held-out suite runs it: a batch of studies
+    counts = run_studies([sweep], log=lambda line: None)  # as the held-out suite runs it: a batch of studies
     assert counts["complete"] == 1 and counts["failed"] == 0
     assert counts["proposals"]["sampled"] >= 4 * 4 and counts["proposals"]["rejected"] == 0  # 4 candidates each
     with Database(tmp_path / "out" / "metaprogram.db") as db:

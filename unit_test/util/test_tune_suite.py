@@ -67,3 +67,35 @@ def test_a_failed_study_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch,
     assert by_name["bad.random"]["status"] == "complete"
     assert [t["status"] for t in bad_trials] == ["failed"] * 3
     assert all("nonesuch" in t["error"] for t in bad_trials), bad_trials
+
+
+@pytest.mark.integration  # Ray Tune
+def test_the_batch_path_scores_trials_by_the_sweeps_own_objective(tmp_path, monkeypatch, ray_local):
+    """A sweep that declares `objective` is searched and recorded by it in a batch, as its single sweep would be."""
+    from util.sweep_spec import from_dict
+    from util.tune_batch import run_batch
+
+    monkeypatch.setenv("METAPROGRAM_OUTPUT_ROOT", str(tmp_path / "out"))
+    data = {
+        "name": "by_loss",
+        "base": {
+            "components": {"model": "classic/mlp", "dataset": "classification/iris", "pipeline": "execution"},
+            "overrides": ["pipeline.epochs=1", "pipeline.device=cpu", "~pipeline.hooks.progress"],
+        },
+        "space": {"pipeline.optim.lr": {"type": "loguniform", "low": 0.001, "high": 0.1}},
+        "mode": "tune",
+        "count": 3,
+        "tune": {"algorithm": "tpe"},
+        "objective": {"metric": "val/loss", "mode": "min"},  # the base metaprogram's is val/accuracy, max
+    }
+    sweep = from_dict(data, "by_loss.yaml")
+    assert sweep.base()[0].objective() != ("val/loss", "min") and sweep.batchable
+    db_path = tmp_path / "objective.db"
+    summary = run_batch([sweep], db_url=str(db_path))
+    assert summary["complete"] == 1, summary
+    with Database(db_path) as db:
+        study = db.study(sweep.study_id)
+        assert (study["metric"], study["mode"]) == (sweep.objective.metric, "min")
+        for trial in study["trials"]:
+            assert trial["status"] == "completed"
+            assert trial["objective"] == pytest.approx(db.run(trial["run_id"])["metrics"]["val/loss"])

@@ -15,6 +15,8 @@ import json
 import random
 from pathlib import Path
 
+from engine.paths import default_paths
+
 POSITIVE = ["great", "excellent", "lovely", "superb", "reliable", "fantastic", "sturdy", "delightful", "good", "solid"]
 NEGATIVE = ["awful", "terrible", "flimsy", "broken", "poor", "useless", "disappointing", "bad", "cheap", "faulty"]
 THINGS = ["phone", "blender", "lamp", "jacket", "kettle", "chair", "headset", "backpack", "camera", "toaster"]
@@ -54,8 +56,6 @@ def write_reviews(path: Path, rows: int = 3000, seed: int = 0) -> Path:
 
 
 def main() -> None:
-    from engine.paths import default_paths
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)

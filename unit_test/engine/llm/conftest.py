@@ -50,7 +50,7 @@ def llm_paths(tmp_path, llm_data_root, llm_model_root):
 def tiny_folder(llm_data_root, llm_model_root) -> Path:
     from engine.models.llm.materialize import materialize
     from engine.paths import Paths
-    from engine.schema.llm import TinyLlamaConfig
+    from engine.schema.llm_models import TinyLlamaConfig
 
     paths = Paths(
         data_root=str(llm_data_root), model_root=str(llm_model_root), cache_root="unused", output_root="unused"

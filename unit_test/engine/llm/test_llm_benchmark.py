@@ -44,7 +44,7 @@ def _port(run_dir) -> int:
 
 def test_guidellm_command_follows_the_0_8_interface(tmp_path):
     from engine.pipelines.benchmark import guidellm_command, profile_arg, resolve_load
-    from engine.schema.llm import BenchmarkConfig
+    from engine.schema.llm_pipelines import BenchmarkConfig
 
     load = resolve_load(BenchmarkConfig(standard="chat", max_seconds=30))
     assert load == {
@@ -72,7 +72,7 @@ def test_guidellm_command_follows_the_0_8_interface(tmp_path):
 
 def test_vllm_serve_command_for_gpu_users(tmp_path):
     from engine.pipelines.benchmark import server_command
-    from engine.schema.llm import BenchmarkConfig
+    from engine.schema.llm_pipelines import BenchmarkConfig
 
     cfg = BenchmarkConfig(server="vllm", gpu_memory_utilization=0.6, tensor_parallel_size=2)
     load = {"prompt_tokens": 512, "output_tokens": 256}

@@ -47,7 +47,7 @@ def test_missing_task_data_file_is_a_validation_error_with_its_name(llm_paths):
 
 def test_vllm_model_args_are_built_for_a_gpu_and_refused_on_cpu(tmp_path):
     from engine.pipelines.evaluate import lm_eval_model_args
-    from engine.schema.llm import EvaluateConfig
+    from engine.schema.llm_pipelines import EvaluateConfig
 
     cfg = EvaluateConfig(backend="vllm", gpu_memory_utilization=0.5, tensor_parallel_size=2, max_length=4096)
     name, args = lm_eval_model_args(cfg, tmp_path, "cuda", "bfloat16")

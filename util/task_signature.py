@@ -1,4 +1,5 @@
-"""The task signature of a study: what the planner conditions on (pipeline, model, data, objective)."""
+"""The task signature of a study: what it records about its task and the planner conditions on (pipeline, model,
+data facts with landmark scores, objective). Computed when a study begins (util/sweep_spec.py Sweep.record)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 from typing import Any
 
 from engine.metaprogram import Metaprogram
-from engine.paths import Paths
+from engine.paths import Paths, default_paths
 from engine.schema.data_dag import BUNDLED  # their sizes, so no data is loaded to describe them
 
 
@@ -48,8 +49,7 @@ def describe_data(mp: Metaprogram, paths: Paths | None = None) -> dict[str, Any]
     """
     key = json.dumps({"dataset": mp.canonical["dataset"], "seed": mp.seed}, sort_keys=True)
     if key not in _DESCRIBED:
-        from engine.data_pipe import build_splits
-        from engine.paths import default_paths
+        from engine.data_pipe import build_splits  # loads the data (torch): only for landmarks
 
         data = build_splits(mp.dataset, paths or default_paths())
         n = len(data.train) + len(data.val) + len(data.test)
@@ -62,9 +62,9 @@ def describe_data(mp: Metaprogram, paths: Paths | None = None) -> dict[str, Any]
 
 
 def _landmarks(data: Any, task: str) -> dict[str, float]:
-    import numpy as np
-    from sklearn.linear_model import Ridge, RidgeClassifier
-    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+    import numpy as np  # numpy and sklearn: only for landmarks
+    from sklearn.linear_model import Ridge, RidgeClassifier  # sklearn: only for landmarks
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor  # sklearn: only for landmarks
 
     x_train = data.train.inputs.reshape(len(data.train), -1).float().numpy()
     x_val = data.val.inputs.reshape(len(data.val), -1).float().numpy()
