@@ -311,4 +311,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    from engine.boundary import guarded  # bad input: one paragraph, exit 2; a bug: a crash log
+
+    sys.exit(guarded(main))

@@ -256,4 +256,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import sys
+
+    from engine.boundary import guarded  # bad input: one paragraph, exit 2; a bug: a crash log
+    from util.search_space import SpaceError
+    from util.sweep_spec import SweepError
+
+    sys.exit(guarded(main, expected=(SweepError, SpaceError)))

@@ -426,3 +426,36 @@ def test_a_damaged_database_row_is_skipped_with_a_warning(roots, capsys, example
     assert metaprogram(["--root", str(out), "runs"]) == 0
     listing = capsys.readouterr()
     assert "second" in listing.out and "first" not in listing.out and "damaged" in listing.err
+
+
+# --------------------------------------------------------------------------- sweep files
+SWEEP_BASE = "name: hostile\nsuite: examples\nbase: {config: metaprogram/example, overrides: [pipeline.epochs=1]}\n"
+SWEEPS = {
+    "second grid point invalid": SWEEP_BASE + "space:\n  pipeline.optim.name: {type: grid, values: [adam, nope]}\n"
+    "mode: grid\n",
+    "a tag": SWEEP_BASE + "space: !!python/name:os.system\nmode: grid\n",
+    "an alias bomb": SWEEP_BASE + BOMB,
+    "nested deep": SWEEP_BASE + "space: " + "[" * 5000 + "]" * 5000 + "\n",
+    "an infinite bound": SWEEP_BASE + "space:\n  model.hidden: {type: randint, low: 1, high: .inf}\nmode: random\n",
+    "a reversed range": SWEEP_BASE
+    + "space:\n  pipeline.optim.lr: {type: loguniform, low: 1, high: -1}\nmode: random\n",
+    "an absurd count": SWEEP_BASE + "space:\n  seed: {type: randint, low: 0, high: 9}\nmode: random\ncount: 1e30\n",
+    "not a mapping": "- 1\n- 2\n",
+    "Latin-1": "# caf\xe9\n" + SWEEP_BASE,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SWEEPS))
+def test_hostile_sweep_files_are_refused(name, roots, capsys):
+    from engine.boundary import guarded
+    from util.sweep_spec import SweepError
+    from util.sweeper import main as sweeper
+
+    file = roots / "hostile_sweep.yaml"
+    text = SWEEPS[name]
+    file.write_bytes(text.encode("latin-1") if "\xe9" in text else text.encode())
+    status = guarded(sweeper, [str(file), "--dry-run"], expected=(SweepError,))
+    out, err = capsys.readouterr()
+    assert status == 2, out + err
+    assert "Traceback" not in out + err and len(out + err) < 8_000
+    assert files_under(roots / "out") == []

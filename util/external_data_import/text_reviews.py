@@ -66,4 +66,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from engine.boundary import guarded  # bad input: one paragraph, exit 2; a bug: a crash log
+
+    sys.exit(guarded(main))
