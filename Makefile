@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml scripts/install.sh scripts/constraints.txt
 	touch $@
 
 # dev is a superset of the plain install: one install pass, both stamps
-$(VENV)/.installed-dev: pyproject.toml scripts/install.sh scripts/constraints.txt
+$(VENV)/.installed-dev: pyproject.toml scripts/install.sh scripts/constraints.txt examples/plugin_example/pyproject.toml
 	bash scripts/install.sh $(VENV) dev
 	touch $(VENV)/.installed $@
 

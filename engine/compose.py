@@ -39,9 +39,13 @@ class Composed:
 
 
 def group_options(group: str) -> list[str]:
-    """Every option of a config group, nested folders included ('classic/mlp')."""
-    root = CONFIG_DIR / group
-    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+    """Every option of a config group, nested folders included ('classic/mlp'), plugins' options too."""
+    from engine.plugins import config_dirs
+
+    options = set()
+    for root in (CONFIG_DIR / group, *(folder / group for folder in config_dirs())):
+        options.update(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+    return sorted(options)
 
 
 def settable(override: str) -> str:
@@ -146,6 +150,10 @@ def from_config(cfg: Any, errors: list[str] | None = None) -> Composed:
         paths = paths_from(data.get("path"))
     except MetaprogramError as exc:
         errors += exc.errors
+    if paths is not None and paths.plugins:  # trusted configuration: the path config may name plugin modules
+        from engine.plugins import load_plugins
+
+        errors += [f"path.plugins: {problem}" for problem in load_plugins(paths.plugins)]
     raw = {k: v for k, v in data.items() if k not in RUN_KEYS}
     try:
         mp = validate(raw, trusted=True, paths=paths) if paths is not None else None

@@ -136,8 +136,8 @@ def still_matches(inputs: dict[str, dict[str, str]], cache_root: Path) -> list[s
 def _files_under(folder: Path) -> list[Path]:
     found = []
     for root, dirs, names in os.walk(folder):
-        dirs.sort()
-        found += [Path(root) / n for n in names if (Path(root) / n).is_file()]
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")  # bytecode is rebuilt from the sources hashed
+        found += [Path(root) / n for n in names if (Path(root) / n).is_file() and not n.endswith(".pyc")]
     return found
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from engine.bounds import LIMITS, InputError, check_plain, shorten, shown
 from engine.errors import did_you_mean
 from engine.identity import canonical_values, digest, identity, split_observers
+from engine.plugins import PROBLEMS, plugin_inputs
 from engine.schema import REGISTRIES
 from engine.schema.base import COMPONENT_KINDS, is_path_field, nested_schemas
 
@@ -160,6 +161,8 @@ def input_digests(model, dataset, pipeline, paths: Paths, errors: list[str]) -> 
             files.update({f"{kind}.{key}": path for key, path in found().items()})
         except OSError as exc:  # e.g. a package that should hold the file is not installed
             errors.append(f"{kind}: {exc}")
+    for kind, component in (("model", model), ("dataset", dataset), ("pipeline", pipeline)):
+        files.update(plugin_inputs(component, kind))  # a plugin's source code is an input like a data file
     inputs = {}
     for key, path in sorted(files.items()):
         root = "model_root" if key.startswith("model.") else "data_root"
@@ -188,9 +191,10 @@ def validate(
     Files the metaprogram refers to are found under `paths` (default: the environment's roots,
     as configs/path/default.yaml sets them).
     """
-    errors: list[str] = []
+    errors: list[str] = [f"plugins: {problem}" for problem in PROBLEMS]
     if not isinstance(raw, dict):
-        raise MetaprogramError([f"expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}, got {shown(raw)}"], source)
+        expected = f"expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}, got {shown(raw)}"
+        raise MetaprogramError([*errors, expected], source)
     try:
         check_plain(raw)
     except InputError as exc:

@@ -29,9 +29,16 @@ class Paths(Schema):
     model_root: str = Field(description="converted and downloaded model weights")
     cache_root: str = Field(description="cached data transforms and conversions")
     output_root: str = Field(description="run directories, sweep storage, the database")
+    plugins: list[str] = Field(
+        default_factory=list, description="modules (or .py files) of your own components, loaded before validation"
+    )
 
     def root(self, key: str) -> Path:
         return Path(getattr(self, key)).expanduser().resolve()
+
+    def absolute(self) -> Paths:
+        """The same roots made absolute: what another process (a Ray worker, a job) is handed."""
+        return self.model_copy(update={key: str(self.root(key)) for key in ENV_VARS})
 
     def run_dir(self, run_id: str) -> Path:
         return self.root("output_root") / "runs" / run_id

@@ -30,7 +30,7 @@ from engine.errors import UnknownComponent, check, explained, raise_explained
 class Entry:
     name: str
     schema: type
-    impl: str | None  # "package.module:attribute", imported lazily
+    impl: Any  # "package.module:attribute", imported lazily; or the callable itself (a plugin's, already imported)
 
 
 class Registry:
@@ -40,7 +40,7 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
 
-    def register(self, name: str, schema: type, impl: str | None = None) -> None:
+    def register(self, name: str, schema: type, impl: Any = None) -> None:
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is registered twice")
         self._entries[name] = Entry(name, schema, impl)
@@ -88,5 +88,7 @@ class Registry:
         impl = self.entry(name).impl
         if impl is None:
             raise LookupError(f"{self.kind} {name!r} has no implementation")
+        if callable(impl):
+            return impl
         module, _, attr = impl.partition(":")
         return getattr(importlib.import_module(module), attr)

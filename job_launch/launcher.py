@@ -111,7 +111,7 @@ def launch(
     import ray
 
     jobs = as_jobs(jobs)
-    paths = Paths(**{k: str(paths.root(k)) for k in Paths.model_fields})  # absolute, for the workers
+    paths = paths.absolute()  # for the workers
     init_ray(address, paths=paths)
     check_feasible(jobs, resources)
     placement = Placement.for_driver(paths, max_file_mb).to_dict()

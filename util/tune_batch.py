@@ -326,7 +326,7 @@ def run_batch(
     if not sweeps:
         return empty
     _, paths = sweeps[0].base()
-    paths = type(paths)(**{k: str(paths.root(k)) for k in paths.model_fields})  # absolute, for the workers
+    paths = paths.absolute()  # for the workers
     db_url = db_url or default_url(paths)
     studies: list[Study] = []
     with Database(db_url) as db:

@@ -115,7 +115,7 @@ def trial_error(trial: Any) -> str:
 def run_tune(sweep: Sweep, address: str | None = None, db_url: str | None = None) -> dict[str, Any]:
     """Run (or resume) the sweep as a Ray Tune experiment; return a summary of the study."""
     mp, paths = sweep.base()
-    paths = type(paths)(**{k: str(paths.root(k)) for k in paths.model_fields})  # absolute, for the workers
+    paths = paths.absolute()  # for the workers
     metric, mode = sweep.metric_and_mode()
     study_id = sweep.study_id
     db_url = db_url or default_url(paths)

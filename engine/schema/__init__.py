@@ -4,6 +4,9 @@ Importing this package registers every component; it imports pydantic only,
 never torch, so that composing and validating stay fast.
 """
 
+# the user's own components (engine/plugins.py): installed packages' entry points and METAPROGRAM_PLUGINS,
+# registered beside the built-in ones before any metaprogram is composed or validated
+from engine.plugins import load_plugins  # noqa: E402
 from engine.schema import (  # noqa: F401  (registers)
     data_dag,
     datasets,
@@ -17,5 +20,7 @@ from engine.schema import (  # noqa: F401  (registers)
     sleep,
 )
 from engine.schema.base import COMPONENT_KINDS, REGISTRIES
+
+load_plugins()
 
 __all__ = ["COMPONENT_KINDS", "REGISTRIES"]
