@@ -106,6 +106,14 @@ SMALL = {
         "python -B benchmarks/planner.py --help"
     ),
     "./generation_loop.sh --evaluate --eval-models mlp_opt": "python -m planner.loop --help",
+    # the plugin module of util/how_tos/own_model_plugin.py written where the README's command expects it
+    "METAPROGRAM_PLUGINS=my_models.py python -B run_metaprogram.py +metaprogram/component/pipeline=execution"
+    ' "++model={name: wide_mlp, width: 16}" +metaprogram/component/dataset=classification/iris': (
+        "python -c \"import sys; sys.path.insert(0, 'util/how_tos'); from own_model_plugin import PLUGIN;"
+        " open('my_models.py', 'w').write(PLUGIN)\" && METAPROGRAM_PLUGINS=my_models.py python -B run_metaprogram.py"
+        ' +metaprogram/component/pipeline=execution "++model={name: wide_mlp, width: 16}"'
+        " +metaprogram/component/dataset=classification/iris pipeline.epochs=1"
+    ),
     # what `make data` runs, unpacking into the folder instead of the repository's data/ (checksums checked)
     "make data": "python3 -B scripts/unpack_data.py --into unpacked && test -s unpacked/hellaswag_val.jsonl",
 }
