@@ -158,13 +158,13 @@ def _runs(args: argparse.Namespace, db: Database, root: Path) -> int:
         added = sum(index_run_dir(db, p) for p in stale)
         print(f"recorded {added} new or changed run(s) in {db.path}; {len(recorded)} were there before")
         return 0
-    where = table.parse_where(args.where)
-    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else list(table.DEFAULT_COLUMNS)
-    table.check_keys(everything, columns, "column")
-    table.check_keys(everything, [args.sort] if args.sort else [], "--sort")
-    table.check_keys(everything, where, "--where")
-    chosen = table.select(
+    chosen, columns = table.query(
         everything,
+        columns=[c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None,
+        sort=args.sort,
+        descending=args.descending,
+        limit=args.limit,
+        where=table.parse_where(args.where),
         pipeline=args.pipeline,
         model=args.model,
         dataset=args.dataset,
@@ -172,13 +172,7 @@ def _runs(args: argparse.Namespace, db: Database, root: Path) -> int:
         study=args.study,
         since=args.since,
         until=args.until,
-        where=where,
     )
-    chosen = table.sort_runs(chosen, args.sort, args.descending)
-    if args.limit is not None:
-        chosen = chosen[: max(0, args.limit)]
-    if args.sort and args.sort not in columns and not args.columns:
-        columns.append(args.sort)
     print(table.render(chosen, columns, args.format))
     if args.format == "table":
         print(f"{len(chosen)} of {len(everything)} runs in {root}", file=sys.stderr)

@@ -158,7 +158,7 @@ def input_digests(model, dataset, pipeline, paths: Paths, errors: list[str]) -> 
     ):
         try:
             files.update({f"{kind}.{key}": path for key, path in found().items()})
-        except OSError as exc:  # e.g. a package that should hold the file is not installed
+        except (OSError, ValueError) as exc:  # a package that should hold the file is missing; a wrong dataset
             errors.append(f"{kind}: {exc}")
     inputs = {}
     for key, path in sorted(files.items()):
