@@ -10,6 +10,7 @@
     metaprogram show STUDY [--format json]
     metaprogram export OUT.jsonl [--suite S]
     metaprogram report STUDY|RUN ...    rebuild a sweep report (plots + report.md) or a chain's plot
+    metaprogram mcp [--max-runs N]      the MCP server (stdio) for AI agents: see agent_server/server.py
 
 --root picks the output root (default: METAPROGRAM_OUTPUT_ROOT, else ./outputs);
 --db the database file (default: <root>/metaprogram.db).
@@ -76,6 +77,10 @@ def parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="rebuild the report of studies (one plot) or of a chain run")
     report.add_argument("targets", nargs="+", metavar="STUDY|RUN")
     report.add_argument("--out", help="folder for a study report (default: <root>/sweeps/<first study>/report)")
+    mcp = sub.add_parser("mcp", help="serve AI agents over MCP (stdio): validate, run and compare, within caps")
+    mcp.add_argument("--max-runs", type=int, default=2, help="runs at once per client connection (default 2)")
+    mcp.add_argument("--cpu-seconds", type=float, default=3600.0, help="CPU seconds of its runs (default 3600)")
+    mcp.add_argument("--disk-mb", type=float, default=2048.0, help="MB of its run directories (default 2048)")
     return top
 
 
@@ -89,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    if args.command == "mcp":  # the server sits above the database: imported only when asked for
+        from agent_server.server import serve
+
+        return serve(args)
     from engine.paths import default_paths
 
     root = Path(args.root).expanduser().resolve() if args.root else default_paths().root("output_root")

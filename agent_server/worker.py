@@ -1,0 +1,54 @@
+"""One run started by the MCP server, in its own process: `python -m agent_server.worker` < job.json.
+
+The job (written by agent_server.session, never by the agent) holds the metaprogram the server has already
+validated as untrusted, the caps, and the configured roots. The worker validates it again through the same gate,
+runs it with engine.runner.execute (the run directory, id and records every run gets), and keeps a small progress
+file beside the server's log: its status and the metrics reported so far. SIGTERM stops the run, which the engine
+records as `interrupted`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def main() -> int:
+    job = json.loads(sys.stdin.read())
+    from engine.atomic import atomic_write
+    from engine.metaprogram import Caps, MetaprogramError, validate
+    from engine.paths import Paths
+    from engine.runner import Interrupted, RunFailed, execute, setup_console_logging
+
+    progress_path = Path(job["progress"])
+    progress: dict[str, Any] = {"status": "starting", "metrics": {}, "updated": time.time()}
+
+    def save(**values: Any) -> None:
+        progress.update(values, updated=time.time())
+        atomic_write(progress_path, json.dumps(progress, default=str))
+
+    setup_console_logging()
+    paths = Paths(**job["paths"])
+    try:
+        mp = validate(job["metaprogram"], trusted=False, caps=Caps(**job["caps"]), paths=paths, source="agent input")
+    except MetaprogramError as exc:
+        save(status="invalid", error=exc.render())
+        return 2
+    save(status="running", id=mp.id)
+    try:
+        results = execute(mp, paths, report=lambda metrics: save(metrics={**progress["metrics"], **metrics}))
+    except Interrupted:
+        save(status="interrupted")
+        return 143
+    except RunFailed as exc:
+        save(status="failed", error=exc.error)
+        return 1
+    save(status=results["status"], metrics=results["metrics"], reused=bool(results.get("reused")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
