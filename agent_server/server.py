@@ -1,7 +1,8 @@
 """`metaprogram mcp`: the MCP server (stdio) through which an AI research agent designs, runs and compares
 experiments, within caps, and does nothing else.
 
-    metaprogram mcp [--max-runs 2] [--cpu-seconds 3600] [--disk-mb 2048]
+    metaprogram mcp [--max-runs 2] [--cpu-seconds 3600] [--disk-mb 2048] [--max-trials 32]
+                    [--planner-checkpoint DIR]      (for propose: a folder written by train_planner.sh)
     metaprogram --root OUTPUTS mcp          the output root (default: $METAPROGRAM_OUTPUT_ROOT, else ./outputs)
 
 The roots (data, models, cache, outputs) are the machine's configuration (configs/path/default.yaml, the
@@ -15,6 +16,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 INSTRUCTIONS = (
@@ -23,10 +25,14 @@ INSTRUCTIONS = (
     "Call list_components, then describe(component) for its settings; validate(metaprogram) reports every "
     "error at once; run(metaprogram) starts it in the background and returns its id (the same experiment always "
     "has the same id, and a completed one is reused); status(id), cancel(id); runs(...), show(id), diff(a, b) "
-    "read the runs table. Untrusted input: no paths, no code, no interpolations, resources within caps."
+    "read the runs table; sweep(spec) starts a Ray Tune study, study(id) reads it, propose(study) asks the "
+    "trained planner for the next trial. Untrusted input: no paths, no code, no interpolations, resources within caps."
 )
 
-TOOLS = ("list_components", "describe", "validate", "run", "status", "cancel", "runs", "show", "diff")
+TOOLS = (
+    "list_components", "describe", "validate", "run", "status", "cancel", "runs", "show", "diff", "sweep", "study",
+    "propose",
+)  # fmt: skip
 
 
 def build(session: Any) -> Any:
@@ -112,6 +118,25 @@ def build(session: Any) -> Any:
         """Two runs side by side: the settings that differ and every metric of either."""
         return session.diff(a, b)
 
+    @tool
+    def sweep(spec: dict[str, Any]) -> dict[str, Any]:
+        """Start a Ray Tune study in the background; returns its study id at once. spec: {base: a metaprogram,
+        space: {dotted setting: {type: choice|grid, values: [...]} or {type: uniform|loguniform|randint, low, high}},
+        algorithm: random|grid|tpe, scheduler: fifo|asha, count, concurrency, seed, time_budget_s, objective}.
+        Every value of the space is checked as untrusted input; count and concurrency are capped."""
+        return session.sweep(spec)
+
+    @tool
+    def study(id: str) -> dict[str, Any]:
+        """A study: its search space, objective, trials in order (params, objective, run id) and the best so far."""
+        return session.study(id)
+
+    @tool
+    def propose(study: str) -> dict[str, Any]:
+        """The trained planner's next trial for a study: its parameters and predicted objective (runs nothing;
+        run it with run). Needs a server started with a planner checkpoint."""
+        return session.propose(study)
+
     return app
 
 
@@ -123,11 +148,18 @@ def serve(args: Any) -> int:
 
     paths = default_paths()
     if getattr(args, "root", None):
-        from pathlib import Path
-
         paths = paths.model_copy(update={"output_root": str(Path(args.root).expanduser().resolve())})
-    limits = Limits(max_concurrent_runs=args.max_runs, max_cpu_seconds=args.cpu_seconds, max_disk_mb=args.disk_mb)
-    session = Session(paths, Caps(), limits)
+    limits = Limits(
+        max_concurrent_runs=args.max_runs,
+        max_cpu_seconds=args.cpu_seconds,
+        max_disk_mb=args.disk_mb,
+        max_sweep_trials=args.max_trials,
+    )
+    planner = getattr(args, "planner_checkpoint", None)
+    if planner is not None and not Path(planner).is_dir():
+        print(f"--planner-checkpoint {planner}: no such folder (train_planner.sh writes one)", file=sys.stderr)
+        return 2
+    session = Session(paths, Caps(), limits, planner=str(Path(planner).resolve()) if planner else None)
     session.log_call("start", {"limits": limits.__dict__}, "ok", {"output_root": str(paths.root("output_root"))})
     session.watch()
     try:
@@ -148,4 +180,6 @@ if __name__ == "__main__":  # python -m agent_server.server: the same as `metapr
     parser.add_argument("--max-runs", type=int, default=2)
     parser.add_argument("--cpu-seconds", type=float, default=3600.0)
     parser.add_argument("--disk-mb", type=float, default=2048.0)
+    parser.add_argument("--max-trials", type=int, default=32)
+    parser.add_argument("--planner-checkpoint")
     sys.exit(serve(parser.parse_args()))

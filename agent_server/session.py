@@ -39,6 +39,11 @@ class Limits:
     max_concurrent_runs: int = 2
     max_cpu_seconds: float = 3600.0
     max_disk_mb: float = 2048.0
+    max_sweep_trials: int = 32
+
+
+SWEEP_KEYS = ("base", "space", "algorithm", "scheduler", "count", "seed", "concurrency", "time_budget_s", "objective")
+ALGORITHMS = ("random", "grid", "tpe")
 
 
 @dataclass
@@ -50,16 +55,19 @@ class Job:
     started: float = field(default_factory=time.time)
     cpu_seconds: float = 0.0
     stopped_for: str | None = None
+    slots: int = 1  # runs it may have going at once (a sweep: its concurrency)
+    study: str | None = None  # a sweep's study id
 
 
 class Session:
-    def __init__(self, paths: Any = None, caps: Any = None, limits: Limits = Limits()):
+    def __init__(self, paths: Any = None, caps: Any = None, limits: Limits = Limits(), planner: str | None = None):
         from engine.metaprogram import Caps
         from engine.paths import default_paths
 
         self.paths = paths or default_paths()
         self.caps = caps or Caps()
         self.limits = limits
+        self.planner = planner  # a planner checkpoint folder, configured by whoever started the server
         self.name = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.folder = self.paths.root("output_root") / "mcp"
         self.jobs: dict[str, Job] = {}
@@ -172,16 +180,17 @@ class Session:
             job = self.jobs.get(mp.id)
             if job is not None and job.process is not None and job.process.poll() is None:
                 return {"id": mp.id, "status": "running", "reused": False, "note": "already running in this session"}
-            self._within_limits(mp)
+            self._within_limits()
             self.jobs[mp.id] = self._start(mp)
         return {"id": mp.id, "status": "started", "reused": False, "note": "status(id) follows it; cancel(id) stops it"}
 
-    def _within_limits(self, mp: Any) -> None:
+    def _within_limits(self, slots: int = 1) -> None:
         running = [j for j in self.jobs.values() if j.process is not None and j.process.poll() is None]
-        if len(running) >= self.limits.max_concurrent_runs:
+        busy = sum(j.slots for j in running)
+        if busy + slots > self.limits.max_concurrent_runs:
             raise Refused(
-                f"{len(running)} runs are already running in this session, the most it may run at once "
-                f"({', '.join(j.id for j in running)}): wait for one (status) or cancel one"
+                f"{busy} runs are already running in this session ({', '.join(j.id for j in running)}), and it "
+                f"may run {self.limits.max_concurrent_runs} at once: wait for one (status) or cancel one"
             )
         used = self.cpu_seconds()
         if used >= self.limits.max_cpu_seconds:
@@ -193,16 +202,15 @@ class Session:
                           f"{self.limits.max_disk_mb:g} MB: no more runs start in it")  # fmt: skip
 
     def _start(self, mp: Any) -> Job:
+        return self._spawn(mp.id, {"metaprogram": mp.canonical})
+
+    def _spawn(self, key: str, work: dict[str, Any], slots: int = 1) -> Job:
+        """agent_server.worker in its own process group, given `work` (already validated) on stdin."""
         jobs = self.folder / "jobs"
         jobs.mkdir(parents=True, exist_ok=True)
-        progress, log = jobs / f"{mp.id}.json", jobs / f"{mp.id}.log"
+        progress, log = jobs / f"{key}.json", jobs / f"{key}.log"
         atomic_write(progress, json.dumps({"status": "starting", "metrics": {}, "updated": time.time()}))
-        payload = {
-            "metaprogram": mp.canonical,
-            "caps": asdict(self.caps),
-            "paths": self.paths.model_dump(),
-            "progress": str(progress),
-        }
+        payload = {**work, "caps": asdict(self.caps), "paths": self.paths.model_dump(), "progress": str(progress)}
         with open(log, "ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-B", "-m", "agent_server.worker"],
@@ -215,7 +223,7 @@ class Session:
         assert process.stdin is not None
         process.stdin.write(json.dumps(payload).encode())
         process.stdin.close()
-        return Job(mp.id, process, progress, log)
+        return Job(key, process, progress, log, slots=slots)
 
     def _job(self, run_id: str) -> Job | None:
         if run_id in self.jobs:
@@ -337,6 +345,166 @@ class Session:
                 if job.process is not None and job.process.poll() is None:
                     self._stop(job, "the client disconnected", wait=10)
 
+    # ---- sweeps, studies, the planner
+    def sweep(self, spec: Any) -> dict[str, Any]:
+        """Check a sweep spec as untrusted input, then start its Ray Tune study in the background."""
+        from pydantic import ValidationError
+
+        from util.sweep_spec import Sweep, TuneSettings
+
+        if not isinstance(spec, dict):
+            raise Refused(f"a sweep spec is a mapping with {', '.join(SWEEP_KEYS)}")
+        errors = [f"{k}: unknown key; {_near(k, SWEEP_KEYS)}" for k in spec if k not in SWEEP_KEYS]
+        if "base" not in spec or "space" not in spec:
+            errors.append("base (a metaprogram) and space (dotted key -> {type, values | low, high}) are required")
+        algorithm = spec.get("algorithm", "random")
+        if algorithm not in ALGORITHMS:
+            errors.append(f"algorithm: {algorithm!r} is not offered here; {_near(str(algorithm), ALGORITHMS)}")
+        count, concurrency = spec.get("count", 8), spec.get("concurrency", 1)
+        for key, value, high in (("count", count, self.limits.max_sweep_trials),
+                                 ("concurrency", concurrency, self.limits.max_concurrent_runs)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                errors.append(f"{key}: must be an integer from 1 to {high} (this session's cap), got {value!r}")
+        mp = None
+        if "base" in spec:
+            from engine.metaprogram import MetaprogramError, validate
+
+            try:
+                mp = validate(self.parse(spec["base"]), trusted=False, caps=self.caps, paths=self.paths)
+            except MetaprogramError as exc:
+                errors += [f"base.{e}" for e in exc.errors]
+        space = spec.get("space")
+        if mp is not None and space is not None:
+            errors += self._space_errors(mp, space)
+        settings = {"algorithm": algorithm if algorithm in ALGORITHMS else "random"}
+        settings["concurrency"] = concurrency if not any(e.startswith("concurrency") for e in errors) else 1
+        for key in ("scheduler", "time_budget_s"):
+            if spec.get(key) is not None:
+                settings[key] = spec[key]
+        try:
+            tune = TuneSettings.model_validate(settings)
+        except ValidationError as exc:
+            errors += [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        objective = spec.get("objective")
+        if objective is not None:
+            from util.sweep_objective import objective_errors
+
+            errors += [f"objective: {e}" for e in objective_errors(objective)]
+        seed = spec.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+            errors.append(f"seed: must be an integer in [0, 2**31), got {seed!r}")
+        if errors:
+            raise Refused(_render("sweep", errors))
+        from util.sweep_objective import from_dict
+
+        sweep = Sweep("agent", None, {}, [], space, mode="tune", count=count, seed=seed, suite="agent", tune=tune,
+                      objective=from_dict(objective) if objective is not None else None)  # fmt: skip
+        sweep._base = (mp, self.paths)
+        study_id = sweep.study_id
+        with self._lock:
+            self._enforce()
+            existing = self._study_row(study_id)
+            if existing is not None and existing["status"] == "complete":
+                return {"study": study_id, "status": "complete", "reused": True,
+                        "note": "this sweep already ran to the end: study(id) reads it"}  # fmt: skip
+            job = self.jobs.get(study_id)
+            if job is not None and job.process is not None and job.process.poll() is None:
+                return {"study": study_id, "status": "running", "reused": False, "note": "already running"}
+            self._within_limits(slots=concurrency)
+            work = {"sweep": {"base": mp.canonical, "space": space, "count": count, "seed": seed,
+                              "tune": tune.model_dump(), "objective": objective}}  # fmt: skip
+            job = self._spawn(study_id, work, slots=concurrency)
+            job.study = study_id
+            self.jobs[study_id] = job
+        return {"study": study_id, "status": "started", "trials": count, "reused": False,
+                "note": "study(id) follows it; cancel(id) stops it"}  # fmt: skip
+
+    def _space_errors(self, mp: Any, space: Any) -> list[str]:
+        """Every value a trial may take is checked as untrusted input: each choice, each end of each range."""
+        from engine.metaprogram import MetaprogramError, validate
+        from util.search_space import CATEGORICAL, apply_params, space_errors
+
+        errors = space_errors(space)
+        if errors:
+            return errors
+        for key, spec in sorted(space.items()):
+            if spec["type"] in CATEGORICAL:
+                values = spec["values"]
+            elif spec["type"] == "randint":
+                values = [int(spec["low"]), int(spec["high"]) - 1]
+            else:
+                values = [spec["low"], spec["high"]]
+            for value in values:
+                try:
+                    validate(apply_params(mp.canonical, {key: value}), trusted=False, caps=self.caps, paths=self.paths)
+                except MetaprogramError as exc:
+                    errors += [f"space.{key} = {value!r}: {e}" for e in exc.errors]
+        return errors
+
+    def _study_row(self, study_id: str) -> dict[str, Any] | None:
+        from database.store import DB_NAME, Database
+
+        db_file = self.paths.root("output_root") / DB_NAME
+        if not db_file.is_file():
+            return None
+        with Database(str(db_file)) as db:
+            return db.study(study_id)
+
+    def study(self, study_id: str) -> dict[str, Any]:
+        from database.export import study_line
+
+        row = self._study_row(study_id)
+        job = self.jobs.get(study_id)
+        if row is None:
+            if job is not None:
+                return {"study": study_id, "status": (_read_json(job.progress) or {}).get("status", "starting"),
+                        "trials": []}  # fmt: skip
+            from database.store import DB_NAME, Database
+
+            db_file = self.paths.root("output_root") / DB_NAME
+            names = []
+            if db_file.is_file():
+                with Database(str(db_file)) as db:
+                    names = [s["id"] for s in db.studies()]
+            raise Refused(f"no study {study_id!r}; {_near(study_id, names) if names else 'no study has run here yet'}")
+        line = study_line(row)
+        answer = {"study": study_id, "status": row["status"], **{k: v for k, v in line.items() if k != "base"}}
+        scored = [t for t in row["trials"] if t["objective"] is not None and t["status"] != "failed"]
+        if scored:
+            best = (min if row["mode"] == "min" else max)(scored, key=lambda t: t["objective"])
+            answer["best"] = {"objective": best["objective"], "params": best["params"], "run_id": best["run_id"]}
+        if job is not None:
+            progress = _read_json(job.progress) or {}
+            alive = job.process is not None and job.process.poll() is None
+            answer["sweep"] = "running" if alive else progress.get("status", "ended")
+            if progress.get("error"):
+                answer["error"] = progress["error"]
+        return answer
+
+    def propose(self, study_id: str) -> dict[str, Any]:
+        """The planner's next trial for a study: its parameters and predicted objective (nothing is run)."""
+        if not self.planner:
+            raise Refused(
+                "propose needs a trained planner, and this server has none: start it with "
+                "`metaprogram mcp --planner-checkpoint DIR` (a folder written by train_planner.sh)"
+            )
+        from database.export import study_line
+
+        row = self._study_row(study_id)
+        if row is None:
+            self.study(study_id)  # raises with the studies there are
+        folder = self.folder / "propose"
+        folder.mkdir(parents=True, exist_ok=True)
+        study_file = folder / f"{study_id}.json"
+        atomic_write(study_file, json.dumps(study_line(row)))
+        done = subprocess.run(
+            [sys.executable, "-B", "-m", "planner.propose", "--checkpoint", self.planner, "--study", str(study_file)],
+            capture_output=True, text=True, timeout=600, cwd=str(Path(__file__).resolve().parent.parent),
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise Refused(" ".join((done.stderr.strip().splitlines() or ["the planner failed"])[-1:]))
+        return {"study": study_id, **json.loads(done.stdout)}
+
     # ---- the runs table
     def _table(self) -> tuple[list[dict[str, Any]], Any]:
         from database import runs as table
@@ -406,6 +574,16 @@ class Session:
         d = diff(self.find_run(a), self.find_run(b))
         shown = {**d, "a": _without_paths(d["a"]), "b": _without_paths(d["b"])}
         return {"diff": shown, "text": render_diff(d)}
+
+
+def _near(name: str, options: Any) -> str:
+    from engine.registry import did_you_mean
+
+    return did_you_mean(name, list(options))
+
+
+def _render(what: str, errors: list[str]) -> str:
+    return "\n".join([f"invalid {what}: {len(errors)} error(s)", *[f"  - {e}" for e in errors], "Nothing was run."])
 
 
 def _without_paths(run: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,8 @@ def main() -> int:
 
     setup_console_logging()
     paths = Paths(**job["paths"])
+    if "sweep" in job:
+        return _sweep(job, paths, save)
     try:
         mp = validate(job["metaprogram"], trusted=False, caps=Caps(**job["caps"]), paths=paths, source="agent input")
     except MetaprogramError as exc:
@@ -47,6 +49,34 @@ def main() -> int:
         save(status="failed", error=exc.error)
         return 1
     save(status=results["status"], metrics=results["metrics"], reused=bool(results.get("reused")))
+    return 0
+
+
+def _sweep(job: dict[str, Any], paths: Any, save: Any) -> int:
+    """A Ray Tune study over the agent's space (each value already checked as untrusted input by the server)."""
+    from engine.metaprogram import Caps, MetaprogramError, validate
+    from util.sweep_objective import from_dict
+    from util.sweep_spec import Sweep, TuneSettings
+    from util.tune_sweep import run_tune
+
+    spec = job["sweep"]
+    try:
+        mp = validate(spec["base"], trusted=False, caps=Caps(**job["caps"]), paths=paths, source="agent sweep base")
+    except MetaprogramError as exc:
+        save(status="invalid", error=exc.render())
+        return 2
+    objective = from_dict(spec["objective"]) if spec.get("objective") is not None else None
+    tune = TuneSettings.model_validate(spec["tune"])
+    sweep = Sweep("agent", None, {}, [], spec["space"], mode="tune", count=spec["count"], seed=spec["seed"],
+                  suite="agent", tune=tune, objective=objective)  # fmt: skip
+    sweep._base = (mp, paths)
+    save(status="running", study=sweep.study_id)
+    try:
+        summary = run_tune(sweep)
+    except Exception as exc:  # recorded for study(id); the log has the details
+        save(status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    save(status="complete" if summary["complete"] else "incomplete", summary=summary)
     return 0
 
 

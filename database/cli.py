@@ -81,6 +81,8 @@ def parser() -> argparse.ArgumentParser:
     mcp.add_argument("--max-runs", type=int, default=2, help="runs at once per client connection (default 2)")
     mcp.add_argument("--cpu-seconds", type=float, default=3600.0, help="CPU seconds of its runs (default 3600)")
     mcp.add_argument("--disk-mb", type=float, default=2048.0, help="MB of its run directories (default 2048)")
+    mcp.add_argument("--max-trials", type=int, default=32, help="trials of one sweep (default 32)")
+    mcp.add_argument("--planner-checkpoint", help="a trained planner (train_planner.sh's folder), for propose")
     return top
 
 

@@ -190,6 +190,20 @@ HOSTILE = [
 ]
 
 
+X = {"pipeline.x": {"type": "uniform", "low": 0.0, "high": 1.0}}
+SHORT = {**SLEEP, "pipeline": {"name": "sleep", "seconds": 0.1}}
+HOSTILE_SWEEPS = [
+    ({"base": SHORT, "space": {"dataset.file": {"type": "choice", "values": ["/etc/passwd"]}}}, "space.dataset.file"),
+    ({"base": SHORT, "space": {"model.activation": {"type": "choice", "values": ["${oc.env:HOME}"]}}}, "interpolation"),
+    ({"base": SHORT, "space": {"pipeline.resources.cpus": {"type": "uniform", "low": 1, "high": 64}}}, "over the cap"),
+    ({"base": {**SHORT, "model": {"name": "mlp", "_target_": "os.system"}}, "space": X}, "base.model._target_"),
+    ({"base": SHORT, "space": X, "count": 10_000}, "count: must be an integer from 1 to 32"),
+    ({"base": SHORT, "space": X, "concurrency": 64}, "concurrency: must be an integer from 1 to 2"),
+    ({"base": SHORT, "space": X, "algorithm": "planner"}, "'planner' is not offered here"),
+    ({"base": SHORT, "space": X, "storage_path": "/tmp"}, "storage_path: unknown key"),
+]
+
+
 def test_hostile_input_is_refused_and_nothing_is_written(tmp_path):
     async def story():
         async with connect(tmp_path) as agent:
@@ -198,6 +212,14 @@ def test_hostile_input_is_refused_and_nothing_is_written(tmp_path):
                     ok, answer = await agent.call(tool, metaprogram=metaprogram)
                     assert not ok, f"{tool} accepted {metaprogram!r}"
                     assert reason in answer and "Traceback" not in answer, answer
+            for spec, reason in HOSTILE_SWEEPS:
+                ok, answer = await agent.call("sweep", spec=spec)
+                assert not ok, f"sweep accepted {spec!r}"
+                assert reason in answer and "Traceback" not in answer, answer
+            ok, answer = await agent.call("propose", study="agent.anything")
+            assert not ok and "needs a trained planner" in answer
+            ok, answer = await agent.call("study", id="agent.anything")
+            assert not ok and "no study 'agent.anything'" in answer
             ok, answer = await agent.call("runs", filter={"run_dir": "/etc"})
             assert not ok and "unknown" in answer
             ok, answer = await agent.call("describe", component="../../etc/passwd")
@@ -207,7 +229,7 @@ def test_hostile_input_is_refused_and_nothing_is_written(tmp_path):
     assert written(tmp_path / "out") == []  # nothing but the call log
     assert not (tmp_path / "out" / "runs").exists()
     refused = [line for line in calls(tmp_path / "out") if line["outcome"] == "refused"]
-    assert len(refused) == 2 * len(HOSTILE) + 2
+    assert len(refused) == 2 * len(HOSTILE) + len(HOSTILE_SWEEPS) + 4
 
 
 def test_starting_the_server_and_listing_its_tools_imports_no_heavy_module(tmp_path):
@@ -227,3 +249,55 @@ def test_starting_the_server_and_listing_its_tools_imports_no_heavy_module(tmp_p
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["9", "[]"]
+
+
+@pytest.mark.slow  # Ray Tune (a local Ray instance) and the planner (torch)
+def test_a_sweep_runs_as_a_tune_study_and_the_planner_proposes_its_next_trial(tmp_path):
+    spec = {"base": SHORT, "space": X, "count": 3, "algorithm": "tpe", "seed": 1}
+
+    async def sweep_story():
+        async with connect(tmp_path) as agent:
+            started = await agent.ok("sweep", spec=spec)
+            assert started["status"] == "started" and started["trials"] == 3
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                study = await agent.ok("study", id=started["study"])
+                if study["status"] == "complete":
+                    break
+                await anyio.sleep(1)
+            assert study["status"] == "complete", study
+            assert [t["status"] for t in study["trials"]] == ["completed"] * 3
+            assert study["best"]["objective"] == min(t["objective"] for t in study["trials"])
+            again = await agent.ok("sweep", spec=spec)
+            assert again["reused"] is True and again["study"] == started["study"]
+            ok, answer = await agent.call("propose", study=started["study"])
+            assert not ok and "needs a trained planner" in answer
+            return started["study"]
+
+    study_id = anyio.run(sweep_story)
+    checkpoint = _untrained_planner(tmp_path, study_id)
+
+    async def propose_story():
+        async with connect(tmp_path, "--planner-checkpoint", str(checkpoint)) as agent:
+            proposal = await agent.ok("propose", study=study_id)
+            assert set(proposal["params"]) == {"pipeline.x"} and 0.0 <= proposal["params"]["pipeline.x"] <= 1.0
+            assert "mean" in proposal["predicted"]
+
+    anyio.run(propose_story)
+
+
+def _untrained_planner(tmp_path: Path, study_id: str) -> Path:
+    """A planner with random weights whose vocabulary knows the study (decoding stays valid whatever the weights)."""
+    from database.export import study_line
+    from database.store import Database
+    from planner.model import Settings, build_model, save_checkpoint
+    from planner.serialize import study_to_text
+    from planner.vocab import Vocabulary
+
+    with Database(tmp_path / "out" / "metaprogram.db") as db:
+        study = study_line(db.study(study_id))
+    settings = Settings(hidden=32, layers=1, heads=2, intermediate=64)
+    vocab = Vocabulary.build([study_to_text(study)])
+    out = tmp_path / "planner"
+    save_checkpoint(out, build_model(settings, vocab), vocab, settings, {})
+    return out
