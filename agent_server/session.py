@@ -64,7 +64,9 @@ class Session:
         from engine.metaprogram import Caps
         from engine.paths import default_paths
 
-        self.paths = paths or default_paths()
+        paths = paths or default_paths()
+        # absolute, so that the runs' processes (started in the repository) write where this server reads
+        self.paths = type(paths)(**{key: str(paths.root(key)) for key in type(paths).model_fields})
         self.caps = caps or Caps()
         self.limits = limits
         self.planner = planner  # a planner checkpoint folder, configured by whoever started the server
@@ -242,7 +244,8 @@ class Session:
             alive = job.process is not None and job.process.poll() is None
             status = progress.get("status", "starting")
             if not alive and status not in TERMINAL:  # it ended before it could say how: its record says
-                status = (RunRecord(self.paths.run_dir(job.id)).results() or {}).get("status", "failed")
+                record = RunRecord(self.paths.run_dir(job.id)).results() or {}
+                status = record.get("status", "interrupted" if job.stopped_for else "failed")
             answer = {
                 "id": job.id,
                 "status": status,

@@ -10,18 +10,32 @@ records as `interrupted`.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 
+class _Stopped(BaseException):
+    """SIGTERM before the run began (the engine turns a later one into Interrupted)."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise _Stopped()
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        return _main()
+    except _Stopped:
+        return 143
+
+
+def _main() -> int:
     job = json.loads(sys.stdin.read())
     from engine.atomic import atomic_write
-    from engine.metaprogram import Caps, MetaprogramError, validate
-    from engine.paths import Paths
-    from engine.runner import Interrupted, RunFailed, execute, setup_console_logging
 
     progress_path = Path(job["progress"])
     progress: dict[str, Any] = {"status": "starting", "metrics": {}, "updated": time.time()}
@@ -29,6 +43,24 @@ def main() -> int:
     def save(**values: Any) -> None:
         progress.update(values, updated=time.time())
         atomic_write(progress_path, json.dumps(progress, default=str))
+
+    try:
+        return _work(job, save)
+    except _Stopped:  # before the engine took SIGTERM over (it records a run it stops as interrupted)
+        save(status="interrupted")
+        return 143
+
+
+def _work(job: dict[str, Any], save: Any) -> int:
+    from engine.metaprogram import Caps, MetaprogramError, validate
+    from engine.paths import Paths
+    from engine.runner import Interrupted, RunFailed, execute, setup_console_logging
+
+    so_far: dict[str, Any] = {}  # the metrics reported so far (a pipeline reports each epoch or stage)
+
+    def report(metrics: dict[str, Any]) -> None:
+        so_far.update(metrics)
+        save(metrics=dict(so_far))
 
     setup_console_logging()
     paths = Paths(**job["paths"])
@@ -41,7 +73,7 @@ def main() -> int:
         return 2
     save(status="running", id=mp.id)
     try:
-        results = execute(mp, paths, report=lambda metrics: save(metrics={**progress["metrics"], **metrics}))
+        results = execute(mp, paths, report=report)
     except Interrupted:
         save(status="interrupted")
         return 143

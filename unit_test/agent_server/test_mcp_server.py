@@ -96,7 +96,9 @@ def test_an_agent_goes_from_nothing_to_a_compared_pair_of_runs(tmp_path):
             tools = await agent.session.list_tools()
             assert {t.name for t in tools.tools} == {
                 "list_components", "describe", "validate", "run", "status", "cancel", "runs", "show", "diff",
+                "sweep", "study", "propose",
             }  # fmt: skip
+            assert all(t.description for t in tools.tools)
             components = (await agent.ok("list_components"))["components"]
             assert "mlp" in [c["name"] for c in components["model"]]
             assert "execution" in [c["name"] for c in components["pipeline"]]
@@ -158,7 +160,7 @@ def test_a_cancelled_run_is_recorded_interrupted_and_caps_hold(tmp_path):
                 await anyio.sleep(0.1)
             assert status["status"] == "running"
             ok, refused = await agent.call("run", metaprogram={**SLEEP, "seed": 1})
-            assert not ok and "the most it may run at once" in refused
+            assert not ok and "it may run 1 at once" in refused
             cancelled = await agent.ok("cancel", id=started["id"])
             assert cancelled["status"] == "interrupted"
             record = json.loads((tmp_path / "out" / "runs" / started["id"] / "results.json").read_text())
@@ -169,6 +171,21 @@ def test_a_cancelled_run_is_recorded_interrupted_and_caps_hold(tmp_path):
             assert not ok and "started by this session" in other
 
     anyio.run(story)
+
+
+def test_a_run_past_the_sessions_cpu_cap_is_stopped_and_no_more_start(tmp_path):
+    async def story():
+        async with connect(tmp_path, "--cpu-seconds", "0.05") as agent:
+            started = await agent.ok("run", metaprogram=SLEEP)  # its start alone (imports) takes more
+            done = await agent.until_done(started["id"], timeout=60)
+            assert done["status"] == "interrupted" and "CPU-time cap" in done["stopped_for"]
+            ok, refused = await agent.call("run", metaprogram={**SLEEP, "seed": 2})
+            assert not ok and "no more runs start in it" in refused
+
+    anyio.run(story)
+    # stopped while it started, or while it ran (then its record says so too)
+    for results in (tmp_path / "out" / "runs").glob("*/results.json"):
+        assert json.loads(results.read_text())["status"] == "interrupted"
 
 
 HOSTILE = [
@@ -248,7 +265,7 @@ def test_starting_the_server_and_listing_its_tools_imports_no_heavy_module(tmp_p
         timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["9", "[]"]
+    assert done.stdout.split() == ["12", "[]"]
 
 
 @pytest.mark.slow  # Ray Tune (a local Ray instance) and the planner (torch)
