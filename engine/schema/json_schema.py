@@ -8,17 +8,19 @@ What `engine.metaprogram.validate(raw, trusted=False)` accepts is what this sche
   the registries), with every setting's type, range, default and description, taken from its pydantic schema;
 - nested registered parts (composed models' backbone / neck / head, DAG nodes' transforms, execution hooks) are
   unions on their own names;
-- path settings are absent (untrusted input may not set them), so is a component that needs one (e.g. `csv`),
-  and so are `_target_`-like keys and `${...}` interpolations in free text;
+- path settings (files, hub ids, URLs, revisions) are absent (untrusted input may not set them), so is a component
+  that needs one (e.g. `csv`), and so are `_target_`-like keys and, in any free text, what the gate refuses:
+  `${...}` interpolations, control characters, backslashes, URLs and paths (`/x`, `~`, `..`);
 - resources are capped by `engine.metaprogram.Caps`;
 - the pipelines that read an lm_tasks dataset (quantize, evaluate) take no other;
 - the cross-field rules the schemas check in Python (a width divisible by the heads, exactly one of two settings,
   `fold < k`, ...) are `if`/`then` and `oneOf` clauses.
 
-Two rules compare values that JSON Schema cannot relate, and are only described (`CROSS_FIELD_RULES`, also in the
-schema's `$comment`): a synthetic dataset's `n_informative <= n_features` when both are given, and the wiring of a
-DAG dataset's nodes. The gate also checks that the files a metaprogram reads (by default, e.g. CIFAR's folder)
-exist on this machine, and, like pydantic, coerces a numeric string or a boolean into a number: the schema asks
+Three rules compare values that JSON Schema cannot relate, and are only described (`CROSS_FIELD_RULES`, also in the
+schema's `$comment`): a synthetic dataset's `n_informative <= n_features` when both are given, the wiring of a
+DAG dataset's nodes, and the size of a free-form transformers config against the caps. The gate also checks that
+the files a metaprogram reads (by default, e.g. CIFAR's folder) exist on this machine, bounds the size of what it
+reads (engine/bounds.py), and, like pydantic, coerces a numeric string or a boolean into a number: the schema asks
 for JSON numbers and booleans. unit_test/engine/test_json_schema.py checks the agreement both ways with Hypothesis.
 """
 
@@ -35,13 +37,21 @@ from engine.schema.base import COMPONENT_KINDS, is_path_field
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 MAX_SEED = 2**31 - 1
 SAFE_VALUE = "safe_value"  # free-form settings (a transformers config): plain JSON without code or interpolations
-NO_INTERPOLATION = {"not": {"pattern": r"\$\{"}}
-NO_CODE_KEY = {"not": {"pattern": "^_(.*_)?$"}}  # `_target_` and the like: a key that starts and ends with _
+# what the gate refuses in any string from untrusted input (engine.metaprogram._unsafe_text): an interpolation, a
+# control character, a backslash, a URL, or a path (absolute, home, file: or example:, a `..` segment)
+UNSAFE_TEXT = (
+    r"\$\{|[\u0000-\u001f\u007f]|\\|://|^\s*(/|~|[Ff][Ii][Ll][Ee]:|[Ee][Xx][Aa][Mm][Pp][Ll][Ee]:)|(^\s*|/)\.\.(/|\s*$)"
+)
+NO_INTERPOLATION = {"not": {"pattern": UNSAFE_TEXT}}
+# `_target_` and the like (a key that starts and ends with _), and keys the gate refuses as text
+NO_CODE_KEY = {"not": {"anyOf": [{"pattern": "^_(.*_)?$"}, {"pattern": UNSAFE_TEXT}]}}
 
 CROSS_FIELD_RULES = (
     "a synthetic dataset (or DAG loader) that sets both n_informative and n_features needs n_informative <= n_features",
     "a dag dataset's nodes have unique names, each input names a node declared before it, output names a node, and "
     "a split or kfold node lies upstream of the output",
+    "a free-form transformers config (backbone hf) is sized from its settings: over the caps' parameters or memory "
+    "it is refused",
 )
 
 
@@ -180,6 +190,11 @@ def _models_by_name(cls: type[BaseModel]) -> dict[str, type]:
 
 
 def _needs_a_path(cls: type[BaseModel]) -> bool:
+    """Whether untrusted input cannot use `cls`: a required path setting, or one of two path settings required."""
+    from engine.schema.llm import HFModelConfig
+
+    if issubclass(cls, HFModelConfig):  # exactly one of hub_id or local_dir: both name what it reads
+        return True
     return any(info.is_required() and is_path_field(cls, name) for name, info in cls.model_fields.items())
 
 
@@ -359,17 +374,8 @@ def _rules() -> list[tuple[type, Any]]:
             }
         ]
 
-    def hub_id(builder: _Builder, cls: type) -> list[dict[str, Any]]:
-        return [{"properties": {"hub_id": {"type": "string"}}, "required": ["hub_id"]}]  # local_dir is a path
-
     def calibration(builder: _Builder, cls: type) -> list[dict[str, Any]]:
-        return [
-            {"properties": {"source": {"enum": ["hub", "generated"]}}},  # file and disk name paths
-            {
-                "if": {"properties": {"source": {"const": "hub"}}, "required": ["source"]},
-                "then": {"properties": {"hub": {"type": "string"}}, "required": ["hub"]},
-            },
-        ]
+        return [{"properties": {"source": {"enum": ["generated"]}}}]  # file, disk and hub name what is read
 
     def suite_or_tasks(builder: _Builder, cls: type) -> list[dict[str, Any]]:
         return [
@@ -385,17 +391,7 @@ def _rules() -> list[tuple[type, Any]]:
         ]
 
     def external(builder: _Builder, cls: type) -> list[dict[str, Any]]:
-        return [
-            {
-                "oneOf": [
-                    {
-                        "properties": {"server": {"const": "external"}, "target": {"type": "string"}},
-                        "required": ["server", "target"],
-                    },
-                    {"properties": {"server": {"not": {"const": "external"}}, "target": {"type": "null"}}},
-                ]
-            }
-        ]
+        return [{"properties": {"server": {"enum": ["builtin", "vllm", "mock"]}}}]  # external needs a target URL
 
     def clip(builder: _Builder, cls: type) -> list[dict[str, Any]]:
         return [
@@ -415,7 +411,6 @@ def _rules() -> list[tuple[type, Any]]:
         (data_dag.SyntheticRegressionParams, informative),
         (data_dag.KFoldParams, fold),
         (data_dag.SubsampleParams, one_size),
-        (llm.HFModelConfig, hub_id),
         (llm.CalibrationConfig, calibration),
         (llm.LMTasksConfig, suite_or_tasks),
         (llm.BenchmarkConfig, external),

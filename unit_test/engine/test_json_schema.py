@@ -33,7 +33,7 @@ TEXT = st.text(st.characters(codec="ascii", categories=("L", "N", "P", "Zs")), m
 # the gate's messages for what the schema documents but cannot state, and for files missing on this machine
 UNSTATED = re.compile(
     r"must not exceed n_features|is declared twice|must be nodes declared before it|is not a node; nodes are|"
-    r"has no split or kfold node upstream"
+    r"has no split or kfold node upstream|parameters, over the cap of|GB of float32 weights, over the cap"
 )
 MISSING_FILE = re.compile(r"does not exist|not found|No such file")
 
@@ -212,7 +212,8 @@ def test_the_schema_is_draft_2020_12_and_lists_every_registered_component():
     assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     for kind in ("model", "dataset", "pipeline"):
         listed = {b["$ref"].rsplit(".", 1)[-1] for b in SCHEMA["properties"][kind]["oneOf"]}
-        needs_a_path = {"csv", "jsonl", "image_folder"}  # a required file: untrusted input cannot name one
+        # a required file, or (hf) a hub id or a local folder: untrusted input can name neither
+        needs_a_path = {"csv", "jsonl", "image_folder"} | ({"hf"} if kind == "model" else set())
         assert listed == set(REGISTRIES[kind].names()) - needs_a_path
     mlp = SCHEMA["$defs"]["model.mlp"]["properties"]
     assert mlp["hidden"] == {"type": "integer", "minimum": 1, "maximum": 16384, "default": 128,
@@ -233,6 +234,10 @@ def test_paths_code_and_resources_over_the_caps_are_outside_the_schema():
         {**base, "pipeline": {"name": "execution", "hooks": {"mlflow": {"tracking_uri": "file:///tmp/x"}}}},
         {**base, "path": {"output_root": "/"}},
         {**base, "model": {"name": "transformer", "d_model": 66, "heads": 4}},
+        {**base, "pipeline": {"name": "sleep", "objective": {"metric": "../../etc/passwd"}}},
+        {**base, "model": {"name": "composed", "backbone": {"name": "hf", "config": {"url": "http://x"}}}},
+        {**base, "model": {"name": "composed", "backbone": {"name": "hf", "config": {"/abs": 1}}}},
+        {**base, "pipeline": {"name": "benchmark", "server": "external"}},
     ]
     for raw in hostile:
         assert not VALIDATOR.is_valid(raw), raw
