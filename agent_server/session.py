@@ -24,7 +24,6 @@ from typing import Any
 
 from engine.atomic import atomic_write
 
-MAX_TEXT = 200_000  # characters of YAML text accepted in one call
 TERMINAL = ("completed", "failed", "interrupted", "invalid")
 
 
@@ -136,9 +135,7 @@ class Session:
     # ---- validation
     def parse(self, metaprogram: Any) -> Any:
         """The agent's metaprogram as plain data: a JSON object as it is, YAML text through the one safe loader."""
-        if isinstance(metaprogram, str):
-            if len(metaprogram) > MAX_TEXT:
-                raise Refused(f"the metaprogram text is {len(metaprogram)} characters; at most {MAX_TEXT} are read")
+        if isinstance(metaprogram, str):  # bounded (bytes, depth, nodes, strings) by the loader itself
             import yaml
 
             from engine.strict_yaml import load
@@ -146,7 +143,9 @@ class Session:
             try:
                 return load(metaprogram, "agent input")
             except yaml.YAMLError as exc:
-                raise Refused(f"the metaprogram text is not valid YAML: {' '.join(str(exc).split())}") from None
+                raise Refused(
+                    f"invalid metaprogram text: {' '.join(str(exc).split())}\nNothing was run or written."
+                ) from None
         return metaprogram
 
     def check(self, metaprogram: Any) -> Any:

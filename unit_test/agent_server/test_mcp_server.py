@@ -200,9 +200,9 @@ HOSTILE = [
     ({**TINY, "pipeline": {**TINY["pipeline"], "resources": {"cpus": 64}}}, "over the cap"),
     ({**TINY, "pipeline": {**TINY["pipeline"], "resources": {"memory_gb": 4000}}}, "over the cap"),
     ({**TINY, "pipeline": {**TINY["pipeline"], "hooks": {"mlflow": {"tracking_uri": "file:///etc"}}}}, "tracking_uri"),
-    ("model: !!python/object/apply:os.system [echo hi]\n", "YAML"),
+    ("model: !!python/object/apply:os.system [echo hi]\n", "invalid metaprogram text"),
     ("model: {name: mlp}\nmodel: {name: cnn}\n", "duplicate key"),
-    ("a: &a [*a]\n" + "b: [" * 200, "YAML"),
+    ("a: &a [*a]\n" + "b: [" * 200, "invalid metaprogram text"),
     ("- just\n- a list\n", "mapping"),
 ]
 
@@ -221,9 +221,38 @@ HOSTILE_SWEEPS = [
 ]
 
 
+def hardening_cases() -> list[tuple[str, object]]:
+    """Every hostile text and setting of the hardening tests (unit_test/engine/test_hostile_input.py), as an agent
+    would send them: text as YAML, settings on the example metaprogram both as YAML and, where JSON can say it, as
+    an object."""
+    import yaml
+
+    from engine.compose import load
+    from unit_test.engine.test_hostile_input import SETTINGS, TEXTS, with_setting
+
+    example = load([], "metaprogram/example").metaprogram.canonical
+    cases: list[tuple[str, object]] = [(f"text: {name}", text) for name, text in sorted(TEXTS.items())]
+    for name, (key, value) in sorted(SETTINGS.items()):
+        tree = with_setting(example, key, value)
+        cases.append((f"setting as YAML: {name}", yaml.safe_dump(tree, sort_keys=True)))
+        try:
+            cases.append((f"setting as JSON: {name}", json.loads(json.dumps(tree, allow_nan=False))))
+        except (TypeError, ValueError):
+            pass
+        if json.dumps(tree, sort_keys=True) != json.dumps(json.loads(json.dumps(tree)), sort_keys=True):
+            cases.pop()  # JSON turned a non-string key into a string: the YAML form above keeps it
+    return cases
+
+
 def test_hostile_input_is_refused_and_nothing_is_written(tmp_path):
     async def story():
         async with connect(tmp_path) as agent:
+            for name, metaprogram in hardening_cases():
+                for tool in ("validate", "run"):
+                    ok, answer = await agent.call(tool, metaprogram=metaprogram)
+                    assert not ok, f"{tool} accepted {name}"
+                    assert "invalid metaprogram" in answer and "Traceback" not in answer, (name, answer)
+                    assert len(answer) < 8_000, name
             for metaprogram, reason in HOSTILE:
                 for tool in ("validate", "run"):
                     ok, answer = await agent.call(tool, metaprogram=metaprogram)
@@ -246,7 +275,7 @@ def test_hostile_input_is_refused_and_nothing_is_written(tmp_path):
     assert written(tmp_path / "out") == []  # nothing but the call log
     assert not (tmp_path / "out" / "runs").exists()
     refused = [line for line in calls(tmp_path / "out") if line["outcome"] == "refused"]
-    assert len(refused) == 2 * len(HOSTILE) + len(HOSTILE_SWEEPS) + 4
+    assert len(refused) == 2 * len(HOSTILE) + 2 * len(hardening_cases()) + len(HOSTILE_SWEEPS) + 4
 
 
 def test_starting_the_server_and_listing_its_tools_imports_no_heavy_module(tmp_path):
