@@ -27,6 +27,7 @@ for JSON numbers and booleans. unit_test/engine/test_json_schema.py checks the a
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
@@ -88,6 +89,32 @@ class _Builder:
             self.defs[key] = self.object_schema(cls)
         return {"$ref": f"#/$defs/{key}"}
 
+    def node(self) -> dict[str, Any]:
+        """A DAG node: one branch per registered transform, its params and its number of inputs."""
+        from engine.schema.data_dag import TRANSFORMS, Node
+
+        if "Node" not in self.defs:
+            self.defs["Node"] = {}
+            base = self.object_schema(Node)
+            branches = []
+            for name in TRANSFORMS.names():
+                schema = TRANSFORMS.schema(name)
+                if _needs_a_path(schema):
+                    continue
+                branch = copy.deepcopy(base)
+                low, high = schema.arity
+                branch["properties"]["transform"] = {"const": name}
+                branch["properties"]["inputs"] = {**branch["properties"]["inputs"], "minItems": low, "maxItems": high}
+                if low > 0:
+                    branch["required"] = sorted({*branch["required"], "inputs"})
+                params = self.ref(schema)
+                branch["properties"]["params"] = {**params, "description": f"the parameters of {name}"}
+                if any(info.is_required() for info in schema.model_fields.values()):
+                    branch["required"] = sorted({*branch["required"], "params"})
+                branches.append(branch)
+            self.defs["Node"] = {"description": base.get("description", ""), "oneOf": branches}
+        return {"$ref": "#/$defs/Node"}
+
     # ---- one pydantic schema
     def object_schema(self, cls: type[BaseModel]) -> dict[str, Any]:
         generated = cls.model_json_schema(mode="validation")
@@ -116,7 +143,7 @@ class _Builder:
         doc = (cls.__doc__ or "").strip()
         if doc and not doc.startswith(("Usage docs", "A base class")):
             schema["description"] = " ".join(doc.split())
-        rules = [clause for base, rule in _RULES if issubclass(cls, base) for clause in rule(self, cls)]
+        rules = [clause for base, rule in _rules() if issubclass(cls, base) for clause in rule(self, cls)]
         if rules:
             schema["allOf"] = rules
         return schema
@@ -208,6 +235,7 @@ def _special(cls: type, field: str) -> Any:
     return None
 
 
+@functools.cache
 def _special_fields() -> list[tuple[type, str, Any]]:
     from engine.schema import llm, model_parts, pipelines
     from engine.schema.base import HOOKS
@@ -262,36 +290,6 @@ def _special_fields() -> list[tuple[type, str, Any]]:
     ]
 
 
-def _node(self: _Builder) -> dict[str, Any]:
-    """A DAG node: one branch per registered transform, its params and its number of inputs."""
-    from engine.schema.data_dag import TRANSFORMS, Node
-
-    if "Node" not in self.defs:
-        self.defs["Node"] = {}
-        base = self.object_schema(Node)
-        branches = []
-        for name in TRANSFORMS.names():
-            schema = TRANSFORMS.schema(name)
-            if _needs_a_path(schema):
-                continue
-            branch = copy.deepcopy(base)
-            low, high = schema.arity
-            branch["properties"]["transform"] = {"const": name}
-            branch["properties"]["inputs"] = {**branch["properties"]["inputs"], "minItems": low, "maxItems": high}
-            if low > 0:
-                branch["required"] = sorted({*branch["required"], "inputs"})
-            params = self.ref(schema)
-            branch["properties"]["params"] = {**params, "description": f"the parameters of {name}"}
-            if any(info.is_required() for info in schema.model_fields.values()):
-                branch["required"] = sorted({*branch["required"], "params"})
-            branches.append(branch)
-        self.defs["Node"] = {"description": base.get("description", ""), "oneOf": branches}
-    return {"$ref": "#/$defs/Node"}
-
-
-_Builder.node = _node  # type: ignore[attr-defined]
-
-
 def _divisible(a: str, b: str, b_range: range) -> Any:
     """`a` is a multiple of `b` (both integers with defaults), as one if/then per value of `b`."""
 
@@ -312,6 +310,7 @@ def _divisible(a: str, b: str, b_range: range) -> Any:
     return rule
 
 
+@functools.cache
 def _rules() -> list[tuple[type, Any]]:
     from engine.schema import data_dag, llm, model_parts, models
 
@@ -415,14 +414,6 @@ def _rules() -> list[tuple[type, Any]]:
         (llm.LMTasksConfig, suite_or_tasks),
         (llm.BenchmarkConfig, external),
     ]
-
-
-class _LazyRules:
-    def __iter__(self):
-        return iter(_rules())
-
-
-_RULES = _LazyRules()
 
 
 # ----------------------------------------------------------------------------- resources within the caps
