@@ -259,3 +259,33 @@ def test_printing_the_schema_imports_no_heavy_library():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_component_registered_later_joins_the_schema_as_the_gate_sees_it():
+    """A plugin's component (registered with its schema, as every component is) is one more branch."""
+    from typing import Literal
+
+    from pydantic import Field
+
+    from engine.schema.base import MODELS, Component
+
+    class Ridge(Component):
+        """A plugin's model."""
+
+        name: Literal["ridge_plugin"] = "ridge_plugin"
+        alpha: float = Field(1.0, gt=0.0, le=100.0, description="L2 strength")
+
+    MODELS.register("ridge_plugin", Ridge, "my_plugin.models:Ridge")
+    try:
+        schema = metaprogram_schema()
+        validator = jsonschema.Draft202012Validator(schema)
+        assert schema["$defs"]["model.ridge_plugin"]["properties"]["alpha"] == {
+            "type": "number", "exclusiveMinimum": 0.0, "maximum": 100.0, "default": 1.0, "description": "L2 strength"
+        }  # fmt: skip
+        for alpha, accepted in ((0.5, True), (0.0, False), (101, False)):
+            raw = {"model": {"name": "ridge_plugin", "alpha": alpha}, "dataset": {"name": "iris"},
+                   "pipeline": {"name": "sleep"}}  # fmt: skip
+            assert validator.is_valid(raw) is accepted
+            assert (gate(raw, None) == []) is accepted
+    finally:
+        MODELS._entries.pop("ridge_plugin")
