@@ -10,6 +10,7 @@ passes it is stopped (recorded as interrupted).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ from typing import Any
 from engine.atomic import atomic_write
 
 TERMINAL = ("completed", "failed", "interrupted", "invalid")
+MAX_LOGGED_INPUT = 64 * 1024  # characters of one call's input written to the call log
 
 
 class Refused(ValueError):
@@ -73,15 +75,20 @@ class Session:
         self.folder = self.paths.root("output_root") / "mcp"
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._log_lock = threading.Lock()
         self._schema: dict[str, Any] | None = None
 
     # ---- the call log
     def log_call(self, tool: str, arguments: dict[str, Any], outcome: str, answer: Any) -> None:
         """One JSON line per call in <output_root>/mcp/calls.jsonl: the agent's input, and what it got."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(arguments, default=str, sort_keys=True)
+        if len(text) > MAX_LOGGED_INPUT:  # a huge input is logged by its start, length and digest
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            arguments = {"start": text[:MAX_LOGGED_INPUT], "characters": len(text), "sha256": digest}
         line = {"time": time.time(), "session": self.name, "tool": tool, "input": arguments, "outcome": outcome}
         line["answer"] = answer if len(json.dumps(answer, default=str)) < 4000 else "(long; not logged)"
-        with open(self.folder / "calls.jsonl", "a") as out:
+        with self._log_lock, open(self.folder / "calls.jsonl", "a") as out:
             out.write(json.dumps(line, default=str, sort_keys=True) + "\n")
 
     # ---- components
@@ -497,7 +504,7 @@ class Session:
             self.study(study_id)  # raises with the studies there are
         folder = self.folder / "propose"
         folder.mkdir(parents=True, exist_ok=True)
-        study_file = folder / f"{study_id}.json"
+        study_file = folder / f"{hashlib.sha256(study_id.encode()).hexdigest()[:16]}.json"  # a name of our own
         atomic_write(study_file, json.dumps(study_line(row)))
         done = subprocess.run(
             [sys.executable, "-B", "-m", "planner.propose", "--checkpoint", self.planner, "--study", str(study_file)],
