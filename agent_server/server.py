@@ -17,6 +17,7 @@ import functools
 import sys
 import time
 from pathlib import Path
+from traceback import format_exc
 from typing import Any
 
 INSTRUCTIONS = (
@@ -28,11 +29,6 @@ INSTRUCTIONS = (
     "read the runs table; sweep(spec) starts a Ray Tune study, study(id) reads it, propose(study) asks the "
     "trained planner for the next trial. Untrusted input: no paths, no code, no interpolations, resources within caps."
 )
-
-TOOLS = (
-    "list_components", "describe", "validate", "run", "status", "cancel", "runs", "show", "diff", "sweep", "study",
-    "propose",
-)  # fmt: skip
 
 
 def build(session: Any) -> Any:
@@ -52,9 +48,9 @@ def build(session: Any) -> Any:
             except Refused as exc:
                 session.log_call(fn.__name__, arguments, "refused", str(exc))
                 raise ToolError(str(exc)) from None
-            except Exception as exc:  # a bug: one line for the agent, the details in the log
+            except Exception as exc:  # a bug: one line for the agent, the traceback in the call log
                 message = f"{fn.__name__} failed inside the server: {type(exc).__name__}: {exc}"
-                session.log_call(fn.__name__, arguments, "error", message)
+                session.log_call(fn.__name__, arguments, "error", {"message": message, "traceback": format_exc()})
                 raise ToolError(message) from None
             session.log_call(fn.__name__, arguments, "ok", answer)
             return answer

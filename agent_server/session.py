@@ -87,7 +87,8 @@ class Session:
             digest = hashlib.sha256(text.encode()).hexdigest()
             arguments = {"start": text[:MAX_LOGGED_INPUT], "characters": len(text), "sha256": digest}
         line = {"time": time.time(), "session": self.name, "tool": tool, "input": arguments, "outcome": outcome}
-        line["answer"] = answer if len(json.dumps(answer, default=str)) < 4000 else "(long; not logged)"
+        long = outcome == "ok" and len(json.dumps(answer, default=str)) > 4000
+        line["answer"] = "(long; not logged)" if long else answer
         with self._log_lock, open(self.folder / "calls.jsonl", "a") as out:
             out.write(json.dumps(line, default=str, sort_keys=True) + "\n")
 

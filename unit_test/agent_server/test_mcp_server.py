@@ -347,3 +347,18 @@ def _untrained_planner(tmp_path: Path, study_id: str) -> Path:
     out = tmp_path / "planner"
     save_checkpoint(out, build_model(settings, vocab), vocab, settings, {})
     return out
+
+
+def test_once_its_run_directories_pass_the_disk_cap_a_session_starts_no_more(tmp_path, paths):
+    from agent_server.session import Limits, Refused, Session
+
+    session = Session(paths, limits=Limits(max_disk_mb=0.001))  # about 1 KB: one run's records pass it
+    started = session.run({**SHORT, "seed": 3})
+    deadline = time.monotonic() + 60
+    while session.status(started["id"])["status"] not in ("completed", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert session.status(started["id"])["status"] == "completed"
+    assert session.disk_mb() > 0.001
+    with pytest.raises(Refused, match="run directories take"):
+        session.run({**SHORT, "seed": 4})
+    assert len(list((Path(paths.output_root) / "runs").iterdir())) == 1
