@@ -44,7 +44,7 @@ class Limits:
 
 
 SWEEP_KEYS = ("base", "space", "algorithm", "scheduler", "count", "seed", "concurrency", "time_budget_s", "objective")
-ALGORITHMS = ("random", "grid", "tpe")
+ALGORITHMS = ("random", "grid", "tpe", "tpe_multivariate", "gp")  # the planner needs its checkpoint: propose
 
 
 @dataclass
@@ -117,7 +117,7 @@ class Session:
         }
 
     def describe(self, component: str) -> dict[str, Any]:
-        from engine.registry import did_you_mean
+        from engine.errors import did_you_mean
 
         schema = self.schema()
         names = [k for k in schema["$defs"] if k.split(".", 1)[0] in ("model", "dataset", "pipeline")]
@@ -551,7 +551,7 @@ class Session:
         known = ("pipeline", "model", "dataset", "status", "study", "since", "until", "where")
         unknown = [k for k in filters if k not in known]
         if unknown:
-            from engine.registry import did_you_mean
+            from engine.errors import did_you_mean
 
             raise Refused(f"filter {unknown[0]!r}: unknown; {did_you_mean(str(unknown[0]), list(known))}")
         where = filters.pop("where", None) or {}
@@ -587,7 +587,7 @@ class Session:
 
 
 def _near(name: str, options: Any) -> str:
-    from engine.registry import did_you_mean
+    from engine.errors import did_you_mean
 
     return did_you_mean(name, list(options))
 

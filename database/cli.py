@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sqlite3
 import sys
@@ -27,6 +28,8 @@ from pathlib import Path
 from database.store import DB_NAME, Database
 
 EXIT_BAD_INPUT = 2
+# commands served by a layer above the database (docs/ARCHITECTURE.md), named as an entry point would name them
+ELSEWHERE = {"mcp": "agent_server.server:serve"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -96,10 +99,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    if args.command == "mcp":  # the server sits above the database: imported only when asked for
-        from agent_server.server import serve
-
-        return serve(args)
+    if args.command in ELSEWHERE:  # served from a layer above: its module is imported when asked for
+        module, _, function = ELSEWHERE[args.command].partition(":")
+        return getattr(importlib.import_module(module), function)(args)
     from engine.paths import default_paths
 
     root = Path(args.root).expanduser().resolve() if args.root else default_paths().root("output_root")

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             schema = component_schema(kind, name)
         except KeyError:
-            from engine.registry import did_you_mean
+            from engine.errors import did_you_mean
 
             names = [k for k in metaprogram_schema()["$defs"] if k.split(".")[0] in ("model", "dataset", "pipeline")]
             print(f"no component {args.component!r}; {did_you_mean(args.component, names)}", file=sys.stderr)

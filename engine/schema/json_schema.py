@@ -218,7 +218,7 @@ def _models_by_name(cls: type[BaseModel]) -> dict[str, type]:
 
 def _needs_a_path(cls: type[BaseModel]) -> bool:
     """Whether untrusted input cannot use `cls`: a required path setting, or one of two path settings required."""
-    from engine.schema.llm import HFModelConfig
+    from engine.schema.llm_models import HFModelConfig
 
     if issubclass(cls, HFModelConfig):  # exactly one of hub_id or local_dir: both name what it reads
         return True
@@ -237,7 +237,7 @@ def _special(cls: type, field: str) -> Any:
 
 @functools.cache
 def _special_fields() -> list[tuple[type, str, Any]]:
-    from engine.schema import llm, model_parts, pipelines
+    from engine.schema import llm, llm_data, llm_pipelines, model_parts, pipelines
     from engine.schema.base import HOOKS
     from engine.schema.data_dag import DagDatasetConfig, Node
     from engine.schema.pipelines import PipelineConfig
@@ -282,9 +282,9 @@ def _special_fields() -> list[tuple[type, str, Any]]:
         (model_parts.ComposedConfig, "head", part(model_parts.HEADS, "head")),
         (pipelines.ExecutionConfig, "hooks", hooks),
         (PipelineConfig, "hooks", pipeline_hooks),
-        (llm.LMTasksConfig, "suite", standard("evaluation", True)),
-        (llm.QuantizeConfig, "scheme", standard("compression", False)),
-        (llm.BenchmarkConfig, "standard", standard("benchmarking", True)),
+        (llm_data.LMTasksConfig, "suite", standard("evaluation", True)),
+        (llm_pipelines.QuantizeConfig, "scheme", standard("compression", False)),
+        (llm_pipelines.BenchmarkConfig, "standard", standard("benchmarking", True)),
         (DagDatasetConfig, "nodes", nodes),
         (Node, "params", lambda b, info: {}),  # replaced per transform in _Builder.node
     ]
@@ -312,7 +312,7 @@ def _divisible(a: str, b: str, b_range: range) -> Any:
 
 @functools.cache
 def _rules() -> list[tuple[type, Any]]:
-    from engine.schema import data_dag, llm, model_parts, models
+    from engine.schema import data_dag, llm_data, llm_models, llm_pipelines, model_parts, models
 
     def heads_range(cls: type[BaseModel], field: str) -> range:
         low = high = None
@@ -402,17 +402,17 @@ def _rules() -> list[tuple[type, Any]]:
     return [
         (models.TransformerConfig, divisible("d_model", "heads")),
         (models.ConvLayers, channels),
-        (llm.TinyLlamaConfig, divisible("hidden_size", "heads")),
-        (llm.TinyLlamaConfig, divisible("heads", "kv_heads")),
+        (llm_models.TinyLlamaConfig, divisible("hidden_size", "heads")),
+        (llm_models.TinyLlamaConfig, divisible("heads", "kv_heads")),
         (model_parts.CLIPConfig, divisible("width", "heads")),
         (model_parts.CLIPConfig, clip),
         (data_dag.SyntheticClassificationParams, informative),
         (data_dag.SyntheticRegressionParams, informative),
         (data_dag.KFoldParams, fold),
         (data_dag.SubsampleParams, one_size),
-        (llm.CalibrationConfig, calibration),
-        (llm.LMTasksConfig, suite_or_tasks),
-        (llm.BenchmarkConfig, external),
+        (llm_data.CalibrationConfig, calibration),
+        (llm_data.LMTasksConfig, suite_or_tasks),
+        (llm_pipelines.BenchmarkConfig, external),
     ]
 
 
@@ -462,7 +462,7 @@ def metaprogram_schema(caps: Any = None) -> dict[str, Any]:
 
 def _reads_lm_tasks() -> dict[str, Any]:
     """The pipelines that read an lm_tasks dataset's files take no other dataset."""
-    from engine.schema.llm import READS_LM_TASKS
+    from engine.schema.llm_pipelines import READS_LM_TASKS
 
     return {
         "if": {
