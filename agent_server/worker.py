@@ -44,14 +44,26 @@ def _main() -> int:
         progress.update(values, updated=time.time())
         atomic_write(progress_path, json.dumps(progress, default=str))
 
+    started: dict[str, Any] = {}  # the validated metaprogram and its roots, once known
     try:
-        return _work(job, save)
+        return _work(job, save, started)
     except _Stopped:  # before the engine took SIGTERM over (it records a run it stops as interrupted)
+        if "mp" in started:
+            _record_interrupted(started["mp"], started["paths"])
         save(status="interrupted")
         return 143
 
 
-def _work(job: dict[str, Any], save: Any) -> int:
+def _record_interrupted(mp: Any, paths: Any) -> None:
+    """A run cancelled before the engine began it is recorded as interrupted all the same (when nothing is)."""
+    from engine.records import RunRecord
+
+    record = RunRecord(paths.run_dir(mp.id))
+    if record.results() is None:
+        record.finish(record.begin(mp, []), "interrupted", {}, 0.0, "stopped before it began")
+
+
+def _work(job: dict[str, Any], save: Any, started: dict[str, Any]) -> int:
     from engine.metaprogram import Caps, MetaprogramError, validate
     from engine.paths import Paths
     from engine.runner import Interrupted, RunFailed, execute, setup_console_logging
@@ -71,6 +83,7 @@ def _work(job: dict[str, Any], save: Any) -> int:
     except MetaprogramError as exc:
         save(status="invalid", error=exc.render())
         return 2
+    started.update(mp=mp, paths=paths)
     save(status="running", id=mp.id)
     try:
         results = execute(mp, paths, report=report)

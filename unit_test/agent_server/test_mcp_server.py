@@ -349,16 +349,17 @@ def _untrained_planner(tmp_path: Path, study_id: str) -> Path:
     return out
 
 
-def test_once_its_run_directories_pass_the_disk_cap_a_session_starts_no_more(tmp_path, paths):
+def test_a_session_past_its_disk_cap_stops_its_run_and_starts_no_more(tmp_path, paths):
     from agent_server.session import Limits, Refused, Session
 
     session = Session(paths, limits=Limits(max_disk_mb=0.001))  # about 1 KB: one run's records pass it
-    started = session.run({**SHORT, "seed": 3})
+    started = session.run(SLEEP)
     deadline = time.monotonic() + 60
-    while session.status(started["id"])["status"] not in ("completed", "failed") and time.monotonic() < deadline:
+    while session.status(started["id"])["status"] not in ("interrupted", "completed") and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert session.status(started["id"])["status"] == "completed"
+    status = session.status(started["id"])
+    assert status["status"] == "interrupted" and "disk cap" in status["stopped_for"]
     assert session.disk_mb() > 0.001
     with pytest.raises(Refused, match="run directories take"):
-        session.run({**SHORT, "seed": 4})
-    assert len(list((Path(paths.output_root) / "runs").iterdir())) == 1
+        session.run({**SLEEP, "seed": 4})
+    assert [p.name for p in (Path(paths.output_root) / "runs").iterdir()] == [started["id"]]
