@@ -10,6 +10,7 @@
     metaprogram show STUDY [--format json]
     metaprogram export OUT.jsonl [--suite S]
     metaprogram report STUDY|RUN ...    rebuild a sweep report (plots + report.md) or a chain's plot
+    metaprogram mcp [--max-runs N]      the MCP server (stdio) for AI agents: see agent_server/server.py
 
 --root picks the output root (default: METAPROGRAM_OUTPUT_ROOT, else ./outputs);
 --db the database file (default: <root>/metaprogram.db).
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sqlite3
 import sys
@@ -26,6 +28,8 @@ from pathlib import Path
 from database.store import DB_NAME, Database
 
 EXIT_BAD_INPUT = 2
+# commands served by a layer above the database (docs/ARCHITECTURE.md), named as an entry point would name them
+ELSEWHERE = {"mcp": "agent_server.server:serve"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,6 +80,12 @@ def parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="rebuild the report of studies (one plot) or of a chain run")
     report.add_argument("targets", nargs="+", metavar="STUDY|RUN")
     report.add_argument("--out", help="folder for a study report (default: <root>/sweeps/<first study>/report)")
+    mcp = sub.add_parser("mcp", help="serve AI agents over MCP (stdio): validate, run and compare, within caps")
+    mcp.add_argument("--max-runs", type=int, default=2, help="runs at once per client connection (default 2)")
+    mcp.add_argument("--cpu-seconds", type=float, default=3600.0, help="CPU seconds of its runs (default 3600)")
+    mcp.add_argument("--disk-mb", type=float, default=2048.0, help="MB of its run directories (default 2048)")
+    mcp.add_argument("--max-trials", type=int, default=32, help="trials of one sweep (default 32)")
+    mcp.add_argument("--planner-checkpoint", help="a trained planner (train_planner.sh's folder), for propose")
     return top
 
 
@@ -89,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    if args.command in ELSEWHERE:  # served from a layer above: its module is imported when asked for
+        module, _, function = ELSEWHERE[args.command].partition(":")
+        return getattr(importlib.import_module(module), function)(args)
     from engine.paths import default_paths
 
     root = Path(args.root).expanduser().resolve() if args.root else default_paths().root("output_root")
@@ -158,13 +171,13 @@ def _runs(args: argparse.Namespace, db: Database, root: Path) -> int:
         added = sum(index_run_dir(db, p) for p in stale)
         print(f"recorded {added} new or changed run(s) in {db.path}; {len(recorded)} were there before")
         return 0
-    where = table.parse_where(args.where)
-    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else list(table.DEFAULT_COLUMNS)
-    table.check_keys(everything, columns, "column")
-    table.check_keys(everything, [args.sort] if args.sort else [], "--sort")
-    table.check_keys(everything, where, "--where")
-    chosen = table.select(
+    chosen, columns = table.query(
         everything,
+        columns=[c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None,
+        sort=args.sort,
+        descending=args.descending,
+        limit=args.limit,
+        where=table.parse_where(args.where),
         pipeline=args.pipeline,
         model=args.model,
         dataset=args.dataset,
@@ -172,13 +185,7 @@ def _runs(args: argparse.Namespace, db: Database, root: Path) -> int:
         study=args.study,
         since=args.since,
         until=args.until,
-        where=where,
     )
-    chosen = table.sort_runs(chosen, args.sort, args.descending)
-    if args.limit is not None:
-        chosen = chosen[: max(0, args.limit)]
-    if args.sort and args.sort not in columns and not args.columns:
-        columns.append(args.sort)
     print(table.render(chosen, columns, args.format))
     if args.format == "table":
         print(f"{len(chosen)} of {len(everything)} runs in {root}", file=sys.stderr)

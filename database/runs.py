@@ -221,6 +221,32 @@ def select(
     return out
 
 
+def query(
+    runs: list[dict[str, Any]],
+    *,
+    columns: list[str] | None = None,
+    sort: str | None = None,
+    descending: bool | None = None,
+    limit: int | None = None,
+    where: dict[str, Any] | None = None,
+    **filters: str | None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The runs table as `metaprogram runs` shows it: (chosen runs in order, their columns).
+
+    Unknown columns, sort and `where` keys raise RunsError with the nearest keys; `filters` are select()'s."""
+    explicit = bool(columns)
+    columns = list(columns) if columns else list(DEFAULT_COLUMNS)
+    check_keys(runs, columns, "column")
+    check_keys(runs, [sort] if sort else [], "--sort")
+    check_keys(runs, where or {}, "--where")
+    chosen = sort_runs(select(runs, where=where, **filters), sort, descending)
+    if limit is not None:
+        chosen = chosen[: max(0, limit)]
+    if sort and sort not in columns and not explicit:
+        columns.append(sort)
+    return chosen, columns
+
+
 def _equal(have: Any, want: Any) -> bool:
     if isinstance(have, int | float) and isinstance(want, int | float):
         return float(have) == float(want)

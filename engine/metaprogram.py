@@ -159,7 +159,7 @@ def input_digests(model, dataset, pipeline, paths: Paths, errors: list[str]) -> 
     ):
         try:
             files.update({f"{kind}.{key}": path for key, path in found().items()})
-        except OSError as exc:  # e.g. a package that should hold the file is not installed
+        except (OSError, ValueError) as exc:  # a package that should hold the file is missing; a wrong dataset
             errors.append(f"{kind}: {exc}")
     for kind, component in (("model", model), ("dataset", dataset), ("pipeline", pipeline)):
         files.update(plugin_inputs(component, kind))  # a plugin's source code is an input like a data file

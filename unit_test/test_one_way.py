@@ -97,9 +97,10 @@ def test_the_tiers_are_registered_markers(tier):
 
 # Each top-level package may import its own modules and those of the layers below it, never one above: the engine
 # runs one metaprogram; the database stores runs and studies; job_launch runs many on Ray; util is the search
-# subsystem (sweeps, studies, searchers); the planner learns from studies and searches with them. What sits above
-# registers with what is below (engine/launchers.py, engine/observe.py, util/search/__init__.py). docs/ARCHITECTURE.md
-LAYERS = ("engine", "database", "job_launch", "util", "planner")
+# subsystem (sweeps, studies, searchers); the planner learns from studies and searches with them; agent_server
+# serves all of it to AI agents over MCP. What sits above registers with what is below (engine/launchers.py,
+# engine/observe.py, util/search/__init__.py, database/cli.py's ELSEWHERE). docs/ARCHITECTURE.md
+LAYERS = ("engine", "database", "job_launch", "util", "planner", "agent_server")
 
 
 def imports_of(path) -> list[tuple[int, str]]:

@@ -52,7 +52,10 @@ SMALL = {
     ),
     "metaprogram runs index": "=",
     "python -m engine.validate outputs/runs/*/metaprogram.yaml": "=",  # as written (the workdir holds one run)
-    "python -m engine.validate --trusted my_metaprogram.yaml": "=",  # my_metaprogram.yaml: a copy of that run's
+    "python -m engine.validate --trusted my_metaprogram.yaml": "=",
+    "python -m engine.schema": "=",
+    "python -m engine.schema --json > metaprogram.schema.json": "=",
+    "python -m engine.schema --json --component model.mlp": "=",  # my_metaprogram.yaml: a copy of that run's
     "python -B run_metaprogram.py +metaprogram/component/pipeline=quantize"
     " +metaprogram/component/model=llm/smollm2_135m +metaprogram/component/dataset=llm/hellaswag_local"
     " +path=default pipeline.recipe_file=/abs/my_recipe.yaml": (

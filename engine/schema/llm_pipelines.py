@@ -16,6 +16,17 @@ if TYPE_CHECKING:
     from engine.paths import Paths
 
 
+# the pipelines that read an lm_tasks dataset's files (engine/schema/json_schema.py states it too)
+READS_LM_TASKS = ("quantize", "evaluate")
+
+
+def _lm_tasks(pipeline: PipelineConfig, dataset: Schema) -> LMTasksConfig:
+    """The dataset, when it is the lm_tasks that `pipeline` reads; else a ValueError the gate reports."""
+    if not isinstance(dataset, LMTasksConfig):
+        raise ValueError(f"the {pipeline.name} pipeline reads an lm_tasks dataset, not {dataset.name}")
+    return dataset
+
+
 class RecipeArgs(Schema):
     """Values substituted into a templated compression standard; null keeps the standard's default."""
 
@@ -66,7 +77,7 @@ class QuantizeConfig(PipelineConfig):
         return "quantize/size_after_mb", "min"
 
     def dataset_files(self, dataset: LMTasksConfig, paths: Paths) -> dict[str, Path]:
-        return dataset.calibration_files(paths)  # calibrates; evaluates nothing
+        return _lm_tasks(self, dataset).calibration_files(paths)  # calibrates; evaluates nothing
 
 
 class EvaluateConfig(PipelineConfig):
@@ -88,7 +99,7 @@ class EvaluateConfig(PipelineConfig):
         return "group/score", "max"
 
     def dataset_files(self, dataset: LMTasksConfig, paths: Paths) -> dict[str, Path]:
-        return dataset.evaluation_files(paths)  # evaluates; calibrates nothing
+        return _lm_tasks(self, dataset).evaluation_files(paths)  # evaluates; calibrates nothing
 
 
 Profile = Literal["synchronous", "concurrent", "constant", "poisson", "throughput", "sweep"]

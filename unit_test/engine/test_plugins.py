@@ -56,6 +56,7 @@ def test_untrusted_text_names_registered_components_never_modules():
                   "path": {"plugins": ["/tmp/evil.py"]}}, trusted=False)  # fmt: skip
 
 
+@pytest.mark.integration  # a fresh interpreter: what importing the gate pulls in
 def test_composing_and_validating_with_a_plugin_installed_stay_free_of_torch():
     code = (
         "import sys; from engine.compose import load; "
