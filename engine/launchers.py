@@ -4,6 +4,8 @@
 - `ray` (configs/hydra/launcher/ray.yaml): all at once through job_launch, on a fresh local Ray
   instance or on a cluster (`hydra.launcher.address=HOST:PORT`), each job with its own
   pipeline.resources; every run is recorded in its run directory and in the study database.
+- `submitit_local` / `submitit_slurm` (hydra-submitit-launcher's configs, the `slurm` extra): one
+  submitit job per run, as local processes or a SLURM job array (job_launch/slurm.py).
 
 Each returns the command's exit status (engine/cli.py).
 """
@@ -88,4 +90,18 @@ def run_on_ray(jobs: list[Composed], settings: dict[str, Any]) -> int:
     return EXIT_FAILED if summary["failed"] else EXIT_OK
 
 
-LAUNCHERS: dict[str, Callable[[list[Composed], dict[str, Any]], int]] = {"basic": run_here, "ray": run_on_ray}
+def run_on_submitit(cluster: str) -> Callable[[list[Composed], dict[str, Any]], int]:
+    def launch(jobs: list[Composed], settings: dict[str, Any]) -> int:
+        from job_launch.slurm import run_on_submitit
+
+        return run_on_submitit(jobs, settings, cluster)
+
+    return launch
+
+
+LAUNCHERS: dict[str, Callable[[list[Composed], dict[str, Any]], int]] = {
+    "basic": run_here,
+    "ray": run_on_ray,
+    "submitit_local": run_on_submitit("local"),
+    "submitit_slurm": run_on_submitit("slurm"),
+}
