@@ -195,7 +195,7 @@ def _worker(config: dict[str, Any]) -> None:
             epoch_dir = context.extra["checkpoint_dir"]
             saved = epoch_dir / LAST
             checkpoint = ray.train.Checkpoint.from_directory(str(epoch_dir)) if rank == 0 and saved.exists() else None
-            history.append(dict(metrics))
+            history.append({**metrics, "worker/time_s": time.time()})  # when worker 0 ended the epoch
             ray.train.report({"epoch": metrics.get("epoch")}, checkpoint=checkpoint)
             context.extra["checkpoint_dir"] = Path(scratch) / f"epoch-{metrics.get('epoch')}"
 
