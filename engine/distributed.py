@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import tempfile
 import threading
@@ -37,6 +38,7 @@ from engine.metaprogram import Metaprogram
 STORAGE = "ray_train"  # under the run's checkpoints/: Ray Train's run storage (checkpoints and its own state)
 EXPERIMENT = "train"
 FINAL = "final.json"  # the results, in the last checkpoint
+HEALTH_CHECK_ENV, HEALTH_CHECK_S = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2"
 
 
 def run_distributed(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
@@ -64,6 +66,9 @@ def run_distributed(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
         cfg.gpus_per_worker,
         mp.pipeline.batch_size,
     )
+    # Ray Train's controller takes a worker's report off its queue (which holds one) when it polls, every 2 s by
+    # default: a worker's next report waits for that, which capped short epochs at one per 2 s. Polled more often.
+    os.environ.setdefault(HEALTH_CHECK_ENV, HEALTH_CHECK_S)
     roots = {k: str(context.paths.root(k)) for k in type(context.paths).model_fields}
     storage = context.checkpoint_dir / STORAGE
     storage.mkdir(parents=True, exist_ok=True)
@@ -196,7 +201,9 @@ def _worker(config: dict[str, Any]) -> None:
             saved = epoch_dir / LAST
             checkpoint = ray.train.Checkpoint.from_directory(str(epoch_dir)) if rank == 0 and saved.exists() else None
             history.append({**metrics, "worker/time_s": time.time()})  # when worker 0 ended the epoch
+            started = time.monotonic()
             ray.train.report({"epoch": metrics.get("epoch")}, checkpoint=checkpoint)
+            log.debug("epoch %s reported to Ray Train in %.2f s", metrics.get("epoch"), time.monotonic() - started)
             context.extra["checkpoint_dir"] = Path(scratch) / f"epoch-{metrics.get('epoch')}"
 
         context.report = report
@@ -220,7 +227,7 @@ def _worker_log(run_dir: Path, rank: int) -> logging.Logger:
 
     log = logging.getLogger(f"{LOGGER_NAME}.worker{rank}")
     log.propagate = False
-    log.setLevel(logging.INFO)
+    log.setLevel(logging.DEBUG)
     if not log.handlers:
         handler = logging.FileHandler(run_dir / ("run.log" if rank == 0 else f"worker-{rank}.log"))
         handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s [worker {rank}] %(message)s"))
