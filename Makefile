@@ -7,7 +7,7 @@ TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 PYTHON ?= python3
 
-.PHONY: demo test test-fast test-slow fuzz lint format bench data planner-data install install-dev clean
+.PHONY: demo test test-fast test-slow fuzz lint format bench gpu-check data planner-data install install-dev clean
 
 $(VENV)/.installed: pyproject.toml scripts/install.sh scripts/constraints.txt
 	bash scripts/install.sh $(VENV)
@@ -47,6 +47,9 @@ format: install-dev
 bench: install data  ## every benchmark in benchmarks/ (each prints its figures last); names the ones that failed
 	@failed=""; for b in benchmarks/[a-z]*.py; do echo "== $$b"; $(PY) -B $$b || failed="$$failed $$b"; done; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
+
+gpu-check: install data  ## every GPU path in a few minutes, one figure each (benchmarks/gpu_check.py); without CUDA it says so and exits 0
+	$(PY) -B benchmarks/gpu_check.py
 
 data:  ## unpack the evaluation data shipped in data/ (HellaSwag, GSM8K); standard library only, no venv needed
 	$(PYTHON) -B scripts/unpack_data.py

@@ -7,7 +7,8 @@ alternating runs. Throughput counts training samples per second over epochs 2..N
 warm-up). The pipeline side is a full engine run: hooks (progress, checkpoint, early stopping),
 run records and all. Two ratios (pipeline / hand-written) per model:
 - the ratio: the median of each back-to-back pair's ratio (both sides of a pair ran under the same
-  load); target >= 0.97;
+  load, and take turns going first), printed with the lowest and highest pair: the spread says how far one
+  pair is to be trusted on this machine; target >= 0.97 in memory, >= 0.95 streamed;
 - best of N: each side's fastest run over the repeats over the other's (timeit's rule), printed beside it.
 
 The `mlp-streamed` case forces the streaming path (pipeline.loader.in_memory_limit_gb=0, 2
@@ -48,6 +49,7 @@ DATASETS = {
 }
 STREAM_WORKERS = 2
 LOADERS = {"mlp-streamed": {"in_memory_limit_gb": 0, "workers": STREAM_WORKERS}}  # the others: in memory
+TARGETS = {"mlp-streamed": 0.95}  # the others: 0.97
 
 
 def metaprogram(model: str, epochs: int, batch_size: int):
@@ -161,9 +163,13 @@ def main() -> None:
         for model in args.models:
             mp = metaprogram(model, args.epochs, args.batch_size)
             engine_runs, hand_runs = [], []
-            for _ in range(args.repeats):  # alternate, so drift in machine load hits both sides
-                hand_runs.append(handwritten_throughput(mp))
-                engine_runs.append(pipeline_throughput(mp, out))
+            for repeat in range(args.repeats):  # alternate, so drift in machine load hits both sides
+                if repeat % 2:  # and take turns going first, so neither side always runs on a warmer machine
+                    engine_runs.append(pipeline_throughput(mp, out))
+                    hand_runs.append(handwritten_throughput(mp))
+                else:
+                    hand_runs.append(handwritten_throughput(mp))
+                    engine_runs.append(pipeline_throughput(mp, out))
             engine, hand = statistics.median(engine_runs), statistics.median(hand_runs)
             ratios = [e / h for e, h in zip(engine_runs, hand_runs, strict=True)]
             ratio = statistics.median(ratios)  # each pair ran back to back, under the same load
@@ -174,14 +180,19 @@ def main() -> None:
                 "ratio": ratio,
                 "best_of_n_ratio": best,
                 "ratios_per_repeat": ratios,
+                "ratio_min": min(ratios),
+                "ratio_max": max(ratios),
+                "target": TARGETS.get(model, 0.97),
                 "batch_size": args.batch_size,
                 "epochs": args.epochs,
                 "clock": args.clock,
             }
-            rows.append((model, f"{engine:,.0f}", f"{hand:,.0f}", f"{ratio:.3f}", f"{best:.3f}"))
+            spread = f"{min(ratios):.3f} / {ratio:.3f} / {max(ratios):.3f}"
+            rows.append((model, f"{engine:,.0f}", f"{hand:,.0f}", spread, f"{TARGETS.get(model, 0.97)}", f"{best:.3f}"))
     path = save("engine_overhead", figures)
     print(f"\nresults: {path}")
-    header = ("model", "pipeline samples/s", "hand-written samples/s", "ratio (target >= 0.97)", "best of N")
+    header = ("model", "pipeline samples/s", "hand-written samples/s", "ratio min / median / max", "target",
+              "best of N")  # fmt: skip
     print(table(rows, header))
 
 

@@ -137,10 +137,13 @@ def from_config(cfg: Any, errors: list[str] | None = None) -> Composed:
     errors = list(errors or [])
     launcher, launcher_settings = "basic", {}
     if "hydra" in cfg:
+        try:  # resolved in place: a launcher's settings may refer to other hydra.* keys (submitit: hydra.sweep.dir)
+            launcher_settings = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+        except Exception as exc:
+            raise MetaprogramError([*errors, f"hydra.launcher: {_first_line(exc)}"]) from None
         with open_dict(cfg):
             hydra_cfg = cfg.pop("hydra")
         launcher = str(hydra_cfg.runtime.choices.get("hydra/launcher", "basic"))
-        launcher_settings = OmegaConf.to_container(hydra_cfg.launcher, resolve=True)
     try:
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     except Exception as exc:  # an interpolation that cannot be resolved
@@ -195,7 +198,10 @@ def _explain(exc: Exception, overrides: list[str], config_name: str) -> tuple[st
         for override in overrides:
             key, _, value = override.lstrip("+~").partition("=")
             if f"{key.strip('/')}/{value}" == missing:
-                hint = _nearest_option(value, group_options(key.strip("/")))
+                options = _all_options(key.strip("/"))
+                hint = _nearest_option(value, options)
+                if value.startswith("submitit") and not any(o.startswith("submitit") for o in options):
+                    hint += " (the submitit launchers come with the slurm extra: pip install -e '.[slurm]')"
                 return f"{key}={value}: no such option; {hint}", override
         if missing == config_name.strip("/"):
             return f"--config-name={config_name}: no such config; {did_you_mean(missing, group_options(''))}", None
@@ -206,6 +212,19 @@ def _explain(exc: Exception, overrides: list[str], config_name: str) -> tuple[st
         override = next((o for o in overrides if o.lstrip("+~").split("=")[0] == key), None)
         return f"{key}: {_first_line(exc.__cause__ or exc)}", override
     return _first_line(exc), None
+
+
+def _all_options(group: str) -> list[str]:
+    """A group's options: our files and, for Hydra's own groups, what installed plugins add (the launchers)."""
+    options = set(group_options(group))
+    if group.startswith("hydra/"):
+        try:
+            from hydra.core.global_hydra import GlobalHydra
+
+            options.update(GlobalHydra.instance().hydra.config_loader.get_group_options(group))
+        except Exception:  # Hydra not initialised: our files only
+            pass
+    return sorted(options)
 
 
 def _yaml_problem(exc: Exception) -> str:

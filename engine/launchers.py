@@ -3,6 +3,8 @@
 - `basic` (Hydra's default): one after another in this process.
 - `ray` (configs/hydra/launcher/ray.yaml): all at once through job_launch (job_launch/hydra_launcher.py,
   which registers it here), on a fresh local Ray instance or on a cluster (`hydra.launcher.address=HOST:PORT`).
+- `submitit_local` / `submitit_slurm` (hydra-submitit-launcher's configs, the `slurm` extra): one
+  submitit job per run, as local processes or a SLURM job array (job_launch/slurm.py, which registers them).
 
 Each returns the command's exit status (engine/cli.py).
 """
@@ -62,7 +64,12 @@ class Launchers(dict):
 
 
 LAUNCHERS = Launchers(basic=run_here)
-ELSEWHERE = {"ray": "job_launch.hydra_launcher"}  # name -> the module that registers it
+# name -> the module that registers it (engine imports none of them)
+ELSEWHERE = {
+    "ray": "job_launch.hydra_launcher",
+    "submitit_local": "job_launch.slurm",
+    "submitit_slurm": "job_launch.slurm",
+}
 
 
 def register_launcher(name: str) -> Callable:

@@ -363,4 +363,14 @@ def _over_caps(pipeline: BaseModel, caps: Caps) -> list[str]:
         asked, cap = getattr(resources, key, None), getattr(caps, key)
         if asked is not None and asked > cap:
             problems.append(f"pipeline.resources.{key}: {asked} is over the cap of {cap} for untrusted input")
+    distributed = getattr(pipeline, "distributed", None)  # data-parallel workers: their total is capped too
+    if distributed is not None:
+        for key, cap in (("cpus", caps.cpus), ("gpus", caps.gpus)):
+            total = distributed.workers * getattr(distributed, f"{key}_per_worker")
+            if total > cap:
+                problems.append(
+                    f"pipeline.distributed: {total:g} {key} in all is over the cap of {cap} for untrusted input"
+                )
+        if distributed.address is not None:
+            problems.append("pipeline.distributed.address: not allowed in untrusted input (it names a machine)")
     return problems

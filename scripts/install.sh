@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create a virtual environment and install the project and everything its shipped metaprograms need.
-#   scripts/install.sh VENV [EXTRAS]   e.g. scripts/install.sh .venv dev   (extras: dev, trackers, mlflow, wandb)
+#   scripts/install.sh VENV [EXTRAS]   e.g. scripts/install.sh .venv dev   (extras: dev, trackers, mlflow, wandb, slurm)
 #   scripts/install.sh VENV vllm       a separate environment for GPU serving and evaluation with vLLM (see below)
 # torch comes first and is then held fixed: CUDA torch from PyPI where `nvidia-smi` sees a GPU;
 # otherwise a CPU wheel, taken from local wheels when pip is configured with them, else from

@@ -147,6 +147,7 @@ NOT_RUN = {
     "make test-slow": "the slow suite itself",
     "make fuzz": "unit_test/test_fuzz.py at length; the suite runs the same tests with a fixed example budget",
     "make bench": "every benchmark at full size; each benchmark's README line runs here in small form",
+    "make gpu-check": "installs first; without CUDA it exits 0 at once: unit_test/test_gpu_check.py runs it so",
     "python -B util/sweeper.py example_tune": "Ray Tune sweeps: unit_test/util/test_tune_sweeper.py",
     "python -B util/sweeper.py example_tune tune.resume=true": "Tune resume: unit_test/util/test_tune_resume.py",
     "mkdir -p data && curl -L https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz | tar xz -C data": (

@@ -34,8 +34,9 @@ def data_gb(*splits: Split) -> float:
 class InMemory:
     """Index slices of tensors held on the device."""
 
-    def __init__(self, split: Split, device: str, batch_size: int, seed: int):
+    def __init__(self, split: Split, device: str, batch_size: int, seed: int, rank: int = 0, world: int = 1):
         self.split, self.device, self.batch_size, self.seed = to_device(split, device), device, batch_size, seed
+        self.rank, self.world = rank, world  # data-parallel: this rank's share of each batch, as EpochBatches
 
     def __len__(self) -> int:
         return len(self.split)
@@ -43,7 +44,7 @@ class InMemory:
     def epoch(self, epoch: int) -> Batches:
         order = epoch_order(len(self.split), self.seed, epoch).to(self.device)
         for start in range(0, len(order), self.batch_size):
-            index = order[start : start + self.batch_size]
+            index = order[start : start + self.batch_size][self.rank :: self.world]
             yield self.split.inputs[index], self.split.targets[index]
 
     def in_order(self) -> Batches:
@@ -52,7 +53,14 @@ class InMemory:
 
 
 class Streamed:
-    """The same batches from a DataLoader: workers, per-sample transform, pinned memory, non-blocking copies."""
+    """The same batches from a DataLoader: workers, per-sample transform, pinned memory, non-blocking copies.
+
+    Without a transform a worker's whole job is one index operation, and passing a tensor between processes
+    (shared memory and a socket per tensor) costs more than that: a worker then reads `chunk` batches at once
+    and the loop cuts them apart again, the same batches in the same order with a fraction of the hand-overs,
+    and evaluation reads the split in order here, where it already is. With `rank` and `world` (data-parallel
+    training) each process gets its share of every batch (`EpochBatches`).
+    """
 
     def __init__(
         self,
@@ -62,57 +70,105 @@ class Streamed:
         seed: int,
         loading,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        rank: int = 0,
+        world: int = 1,
     ):
-        self.split, self.device = split, device
-        self.shuffled = EpochBatches(len(split), batch_size, seed)
-        # without a transform a batch is one index operation, so evaluation can take big ones
-        self.ordered = EpochBatches(len(split), EVAL_BATCH if transform is None else batch_size, seed, shuffle=False)
+        self.split, self.device, self.transform = split, device, transform
+        self.cuda = torch.device(device).type == "cuda"
+        local_batch = -(-batch_size // world)  # the most samples of one batch any rank gets
+        self.chunk = 1 if transform is not None else chunk_batches(split, local_batch, loading.workers)
+        self.shuffled = EpochBatches(len(split), batch_size, seed, rank=rank, world=world, chunk=self.chunk)
         dataset = SplitDataset(split, transform)
-        cuda = torch.device(device).type == "cuda"
         workers = {"num_workers": loading.workers}
         if loading.workers:
             workers.update(persistent_workers=True, prefetch_factor=loading.prefetch)
-        # each loader draws its workers' base seed from its own generator, not from torch's global one,
+        # the loader draws its workers' base seed from its own generator, not from torch's global one,
         # which the model's dropout uses: streaming leaves the training's random numbers as they are
-        self.train_loader, self.eval_loader = (
-            DataLoader(
-                dataset,
-                batch_sampler=sampler,
-                collate_fn=_as_is,
-                pin_memory=cuda,
-                generator=torch.Generator().manual_seed(seed),
-                **workers,
-            )
-            for sampler in (self.shuffled, self.ordered)
+        loader = lambda sampler: DataLoader(  # noqa: E731
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=_as_is,
+            pin_memory=self.cuda,
+            generator=torch.Generator().manual_seed(seed),
+            **workers,
         )
+        self.train_loader = loader(self.shuffled)
+        self.eval_loader = None
+        if transform is not None:  # without one, evaluation slices the split in this process (in_order)
+            self.eval_loader = loader(EpochBatches(len(split), batch_size, seed, shuffle=False))
 
     def __len__(self) -> int:
         return len(self.split)
 
     def epoch(self, epoch: int) -> Batches:
         self.shuffled.epoch = epoch
-        return self._to_device(self.train_loader)
+        sizes = self.shuffled.sizes()
+        for number, (inputs, targets) in enumerate(self._to_device(self.train_loader)):
+            # a chunk of several batches: cut apart into views, no copies
+            cut = sizes[number * self.chunk : (number + 1) * self.chunk]
+            yield from zip(inputs.split(cut), targets.split(cut), strict=True)
 
     def in_order(self) -> Batches:
-        return self._to_device(self.eval_loader)
+        if self.eval_loader is not None:
+            return self._to_device(self.eval_loader)
+        return self._slices()
+
+    def _slices(self) -> Batches:
+        for start in range(0, len(self.split), EVAL_BATCH):
+            end = start + EVAL_BATCH
+            inputs, targets = self.split.inputs[start:end], self.split.targets[start:end]
+            if self.cuda:
+                inputs, targets = inputs.pin_memory(), targets.pin_memory()
+            yield inputs.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
 
     def _to_device(self, loader: DataLoader) -> Batches:
         for inputs, targets in loader:
             yield inputs.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
 
 
-class EpochBatches(Sampler):
-    """Batches of indices: the epoch's shuffle (as InMemory cuts it), or the split in order."""
+CHUNK_BYTES = 2**20  # about what one hand-over between processes should carry
 
-    def __init__(self, n: int, batch_size: int, seed: int, shuffle: bool = True):
+
+def chunk_batches(split: Split, batch_size: int, workers: int) -> int:
+    """How many batches a worker reads at once: about CHUNK_BYTES a hand-over, and at least 4 hand-overs per
+    worker and epoch so that the workers still take turns (1 without workers: nothing is handed over)."""
+    if workers == 0 or len(split) == 0:
+        return 1
+    per_sample = (split.inputs.nbytes + split.targets.nbytes) / len(split)
+    by_size = max(1, int(CHUNK_BYTES // max(1.0, per_sample * batch_size)))
+    batches = -(-len(split) // batch_size)
+    return max(1, min(by_size, batches // (4 * workers)))
+
+
+class EpochBatches(Sampler):
+    """Batches of indices: the epoch's shuffle (as InMemory cuts it), or the split in order.
+
+    With `world` > 1 (data-parallel training) it is the distributed sampler: rank r gets every world-th sample
+    of each batch (`batch[r::world]`), so the ranks' shares of step i make up the single-process run's batch i,
+    whatever the number of workers. `chunk` batches are handed out as one index tensor (Streamed cuts them).
+    """
+
+    def __init__(
+        self, n: int, batch_size: int, seed: int, shuffle: bool = True, rank: int = 0, world: int = 1, chunk: int = 1
+    ):
         self.n, self.batch_size, self.seed, self.shuffle, self.epoch = n, batch_size, seed, shuffle, 0
+        self.rank, self.world, self.chunk = rank, world, chunk
 
     def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
+        return -(-self.n // (self.batch_size * self.chunk))
+
+    def sizes(self) -> list[int]:
+        """This rank's number of samples in each batch of an epoch (0 where a short last batch has none for it)."""
+        full, last = divmod(self.n, self.batch_size)
+        batches = [self.batch_size] * full + ([last] if last else [])
+        return [len(range(self.rank, b, self.world)) for b in batches]
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         order = epoch_order(self.n, self.seed, self.epoch) if self.shuffle else torch.arange(self.n)
-        return iter(order.split(self.batch_size))
+        batches = order.split(self.batch_size)
+        if self.world > 1:
+            batches = [batch[self.rank :: self.world] for batch in batches]
+        return (torch.cat(batches[i : i + self.chunk]) for i in range(0, len(batches), self.chunk))
 
 
 class SplitDataset(Dataset):

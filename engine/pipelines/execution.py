@@ -28,15 +28,29 @@ from engine.precision import Precision
 
 
 def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
+    if mp.pipeline.distributed.workers > 1:  # data-parallel on Ray Train: each worker runs `train` on its share
+        from engine.distributed import run_distributed
+
+        return run_distributed(mp, context)
+    return train(mp, context)
+
+
+def train(mp: Metaprogram, context: RunContext, parallel: Any = None) -> dict[str, Any]:
+    """The whole run in this process, or, with `parallel` (engine.distributed.Parallel), one data-parallel worker's
+    part: its share of every batch, gradients averaged across workers (DDP)."""
     cfg = mp.pipeline
-    device = resolve_device(cfg.device)
+    rank, world = (parallel.rank, parallel.world) if parallel else (0, 1)
+    device = parallel.device if parallel else resolve_device(cfg.device)
     torch.manual_seed(mp.seed)
     if device == "cpu":  # use the CPUs the run reserved; more threads than that oversubscribe the machine
-        torch.set_num_threads(max(1, int(cfg.resources.cpus)))
+        cpus = cfg.distributed.cpus_per_worker if parallel else cfg.resources.cpus
+        torch.set_num_threads(max(1, int(cpus)))
 
     data = build_splits(mp.dataset, context.paths, context)
     info = data.info
     model = build_model(mp.model, info, context.paths).to(device)
+    # what trains: the model itself, or its DDP wrapper (the checkpoint and best weights keep the model's own keys)
+    net = parallel.wrap(model) if parallel else model
     n_params = sum(p.numel() for p in model.parameters())
     context.log.info("model %s: %d parameters", mp.model.name, n_params)
 
@@ -44,16 +58,15 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     transform = getattr(model, "sample_transform", None)
     size = data_gb(data.train, data.val, data.test)
     if transform is not None or size > cfg.loader.in_memory_limit_gb:
-        train, val, test = (
-            Streamed(split, device, cfg.batch_size, mp.seed, cfg.loader, transform)
-            for split in (data.train, data.val, data.test)
+        train = Streamed(data.train, device, cfg.batch_size, mp.seed, cfg.loader, transform, rank, world)
+        val, test = (
+            Streamed(split, device, cfg.batch_size, mp.seed, cfg.loader, transform) for split in (data.val, data.test)
         )
         why = "a per-sample transform" if transform is not None else f"{size:.2f} GB > in_memory_limit_gb"
         feeding = f"streamed ({why}; {cfg.loader.workers} workers)"
     else:
-        train, val, test = (
-            InMemory(split, device, cfg.batch_size, mp.seed) for split in (data.train, data.val, data.test)
-        )
+        train = InMemory(data.train, device, cfg.batch_size, mp.seed, rank, world)
+        val, test = (InMemory(split, device, cfg.batch_size, mp.seed) for split in (data.val, data.test))
         feeding = "in memory"
     context.log.info(
         "data: %d train, %d val, %d test samples shaped %s; %s on %s, %s",
@@ -79,7 +92,9 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
         scheduler = make_scheduler(cfg.schedule, optimizer, cfg.epochs, steps_per_epoch)
     loss_fn = F.cross_entropy if info.task == "classification" else _mse
     # a model with its own objective (e.g. CLIP's contrastive loss) trains on it; evaluation uses its logits
-    custom_loss = getattr(model, "training_loss", None)
+    custom_loss = getattr(net, "training_loss", None) if not parallel else None
+    if parallel and hasattr(model, "training_loss"):
+        raise ValueError(f"model {mp.model.name} trains on its own loss, which data-parallel training does not split")
     precision = Precision(cfg.precision, device)
     context.log.info("precision %s", precision.name)
     hooks = build_hooks(cfg.hooks)
@@ -95,12 +110,15 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
         epoch = state.epoch + 1
         model.train()
         batch_losses = []  # summed once per epoch: no per-batch arithmetic or device sync
-        for inputs, targets in train.epoch(epoch):
+        for step, (inputs, targets) in enumerate(train.epoch(epoch)):
             with precision.autocast():
                 if custom_loss is not None:
                     loss = custom_loss(inputs, targets)
                 else:
-                    loss = loss_fn(model(inputs), targets)  # logits (B, n_outputs)
+                    outputs = net(inputs)  # logits (B, n_outputs); B: this worker's share when data-parallel
+                    loss = loss_fn(outputs, targets) if len(targets) else outputs.sum() * 0.0
+            if parallel:  # DDP averages over workers: weigh each share by its size, as one batch's mean would
+                loss = loss * (len(targets) * world / min(cfg.batch_size, len(train) - step * cfg.batch_size))
             optimizer.zero_grad(set_to_none=True)
             precision.backward(loss, optimizer)
             for hook in backward_hooks:
@@ -113,7 +131,9 @@ def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
 
         metrics = {
             "epoch": epoch,
-            "train/loss": _mean_loss(batch_losses, len(train), cfg.batch_size),
+            "train/loss": parallel.mean_loss(batch_losses, len(train))
+            if parallel
+            else _mean_loss(batch_losses, len(train), cfg.batch_size),
             "lr": optimizer.param_groups[0]["lr"],
         }
         metrics.update(evaluate(model, val, info, "val"))

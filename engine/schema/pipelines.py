@@ -78,6 +78,20 @@ class ScheduleConfig(Schema):
     gamma: float = Field(0.1, gt=0.0, le=1.0, description="step / exponential: decay factor")
 
 
+class Distributed(Schema):
+    """Data-parallel training on Ray Train: the execution pipeline under TorchTrainer (DDP; gloo on CPU, nccl on
+    GPUs). `pipeline.batch_size` stays the global batch and every worker gets its share of each batch, so the run
+    trains on the batches of a single-process run and keeps its id: the worker count is a resource."""
+
+    workers: int = Field(1, ge=1, le=256, description="training processes; 1 trains in the run's own process")
+    cpus_per_worker: float = Field(1.0, ge=0.1, le=1024)
+    gpus_per_worker: float = Field(0.0, ge=0.0, le=8)
+    backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="auto: nccl with GPUs, gloo without")
+    address: str | None = Field(
+        None, description="a Ray cluster (HOST:PORT); default: the Ray this process runs in, else a fresh local one"
+    )
+
+
 def _default_hooks() -> dict[str, Any]:
     return {"progress": {}, "checkpoint": {}, "early_stopping": {}}
 
@@ -99,6 +113,9 @@ class ExecutionConfig(PipelineConfig):
     )
     # in memory or streamed: the same batches either way, so not part of the id (excluded from the dump)
     loader: DataLoading = Field(DataLoading(), exclude=True, description="in memory or streamed (DataLoader)")
+    distributed: Distributed = observer_field(
+        Distributed(), description="data-parallel workers on Ray Train (a resource: not part of the id)"
+    )
 
     @field_validator("hooks", mode="before")
     @classmethod
