@@ -332,27 +332,14 @@ def render(runs: list[dict[str, Any]], columns: list[str], form: str = "table") 
 
 # ---- one run, two runs
 def find(runs: list[dict[str, Any]], ref: str) -> dict[str, Any]:
-    """A run by its id or a unique prefix of it."""
-    exact = [r for r in runs if r["id"] == ref]
-    if exact:
-        return exact[0]
-    matches = [r for r in runs if r["id"].startswith(ref)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        shown = ", ".join(r["id"] for r in matches[:6])
-        raise RunsError(f"{ref!r} is the start of {len(matches)} run ids ({shown}...): give more characters")
-    from engine.errors import nearest
+    """A run by its id or a unique prefix of it (engine/lineage.py finds ids for +from_run and init_from too)."""
+    from engine.lineage import UnknownRun, find_id
 
-    ids = [r["id"] for r in runs]
-    close = nearest(ref, ids)
-    if not close and len(ref) < 16:  # a mistyped prefix: compare it with the ids' starts of the same length
-        starts: dict[str, list[str]] = {}
-        for run_id in ids:
-            starts.setdefault(run_id[: len(ref)], []).append(run_id)
-        close = [run_id for start in nearest(ref, list(starts)) for run_id in starts[start]][:3]
-    hint = "did you mean " + " or ".join(repr(c) for c in close) + "?" if close else "list them with `metaprogram runs`"
-    raise RunsError(f"no run {ref!r} among the {len(runs)} runs of this output root; {hint}")
+    try:
+        run_id = find_id([r["id"] for r in runs], ref)
+    except UnknownRun as exc:
+        raise RunsError(str(exc)) from None
+    return next(r for r in runs if r["id"] == run_id)
 
 
 def diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

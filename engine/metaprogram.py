@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from engine.bounds import LIMITS, InputError, check_plain, shorten, shown
 from engine.errors import did_you_mean
 from engine.identity import canonical_values, digest, identity, split_observers
+from engine.lineage import ParentProblem, run_of
 from engine.schema import REGISTRIES
 from engine.schema.base import COMPONENT_KINDS, is_path_field, nested_schemas
 
@@ -158,6 +159,8 @@ def input_digests(model, dataset, pipeline, paths: Paths, errors: list[str]) -> 
     ):
         try:
             files.update({f"{kind}.{key}": path for key, path in found().items()})
+        except ParentProblem as exc:  # a run to build on that is missing, unfinished or left no weights
+            errors.append(f"{kind}.{exc.key}: {exc}")
         except OSError as exc:  # e.g. a package that should hold the file is not installed
             errors.append(f"{kind}: {exc}")
     inputs = {}
@@ -171,7 +174,9 @@ def input_digests(model, dataset, pipeline, paths: Paths, errors: list[str]) -> 
         except OSError as exc:
             errors.append(f"{key}: cannot read {shorten(str(path), 300)}: {exc.strerror or exc}")
             continue
-        inputs[key] = {"path": str(path), "sha256": sha, "canonical": paths.canonical(path, root)}
+        # a recorded run's file is spelt by the run's id: the same parent gives the same id wherever outputs live
+        canonical = run_of(path, paths) or paths.canonical(path, root)
+        inputs[key] = {"path": str(path), "sha256": sha, "canonical": canonical}
     return inputs
 
 

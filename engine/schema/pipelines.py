@@ -86,6 +86,11 @@ class ExecutionConfig(PipelineConfig):
     """Train, validate and test a model on a dataset."""
 
     name: Literal["execution"] = "execution"
+    mode: Literal["train", "test"] = Field(
+        "train",
+        description="train: train, validate, test; test: only evaluate the model (model.init_from: a trained run's "
+        "weights) on this dataset's test split, writing test metrics and predictions.csv",
+    )
     epochs: int = Field(20, ge=1, le=100_000)
     batch_size: int = Field(64, ge=1, le=1_000_000)
     optim: OptimConfig = OptimConfig()
@@ -109,7 +114,8 @@ class ExecutionConfig(PipelineConfig):
         return HOOKS.build_all(value)
 
     def default_objective(self, task: str) -> tuple[str, str]:
-        return ("val/accuracy", "max") if task == "classification" else ("val/mse", "min")
+        split = "test" if self.mode == "test" else "val"  # test mode evaluates the test split only
+        return (f"{split}/accuracy", "max") if task == "classification" else (f"{split}/mse", "min")
 
 
 PIPELINES.register("execution", ExecutionConfig, "engine.pipelines.execution:run")
