@@ -66,6 +66,7 @@ class Metaprogram:
     seed: int = 0
     # every file or folder it refers to: dotted setting -> {"path": absolute path, "sha256": contents}
     inputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    from_run: str | None = None  # the recorded run it was composed from (+from_run): lineage, not identity
     _canonical: dict[str, Any] = field(default_factory=dict, repr=False)
     _split: tuple[dict[str, Any], dict[str, Any]] | None = field(default=None, repr=False)
 

@@ -29,6 +29,7 @@ class InitFrom(Schema):
     init_from: str | None = Field(
         None,
         pattern=RUN_REF_PATTERN,
+        exclude_if=lambda value: value is None,  # unset, it is left out: runs recorded before it keep their ids
         description="start from the trained weights of this completed run (its id, or a unique prefix)",
     )
 

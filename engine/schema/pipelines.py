@@ -88,6 +88,7 @@ class ExecutionConfig(PipelineConfig):
     name: Literal["execution"] = "execution"
     mode: Literal["train", "test"] = Field(
         "train",
+        exclude_if=lambda value: value == "train",  # the default is left out: runs recorded before it keep their ids
         description="train: train, validate, test; test: only evaluate the model (model.init_from: a trained run's "
         "weights) on this dataset's test split, writing test metrics and predictions.csv",
     )
