@@ -158,7 +158,7 @@ class Composer:
             for kind in TOP_LEVEL_KEYS:  # a component chosen on this command line replaces the recorded one
                 if kind not in cfg or kind == "seed":
                     cfg[kind] = as_written(recorded.get(kind))
-        errors += _apply_settings(cfg, values)
+        errors += apply_settings(cfg, values)
         source = f"(from run {run_id})"
         try:
             composed = from_config(cfg, errors)
@@ -175,7 +175,7 @@ def _is_setting(override: str) -> bool:
     return "/" not in key and "@" not in key and key.split(".")[0] in TOP_LEVEL_KEYS
 
 
-def _apply_settings(cfg: Any, overrides: list[str]) -> list[str]:
+def apply_settings(cfg: Any, overrides: list[str]) -> list[str]:
     """Apply `key=value` overrides to a config with Hydra's own parser and rules; one line per refusal."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra.core.override_parser.overrides_parser import OverridesParser
