@@ -76,3 +76,25 @@ def test_one_prefix_resolution_with_did_you_mean():
         find_id(ids, "ab12")
     with pytest.raises(UnknownRun, match="did you mean 'ffff000011112222'"):
         find_id(ids, "fffe")
+
+
+def test_the_python_entry_point_composes_a_mapping_through_the_same_gate(paths, monkeypatch):
+    from database.api import runs
+    from database.runs import RunsError
+    from engine.api import compose, run
+
+    monkeypatch.setenv("METAPROGRAM_OUTPUT_ROOT", paths.output_root)
+    recorded(paths)
+    composed = compose(metaprogram=child(PARENT), overrides=["pipeline.optim.lr=0.01", "seed=3"])
+    assert composed.metaprogram.pipeline.optim.lr == 0.01 and composed.metaprogram.seed == 3
+    assert composed.metaprogram.id == validate({**child(PARENT), "seed": 3, "pipeline": {
+        "name": "execution", "optim": {"lr": 0.01}}}, trusted=True, paths=paths).id  # fmt: skip
+    dry = run(metaprogram=child(PARENT), overrides=["dry_run=true"])
+    assert dry["dry_run"] is True and dry["metaprogram"]["model"]["init_from"] == PARENT
+    with pytest.raises(MetaprogramError) as refused:
+        run(metaprogram=child("ffff", hiddn=3))
+    assert {e.split(":")[0] for e in refused.value.errors} == {"model.hiddn"}
+    assert not (paths.root("output_root") / "runs" / "ffff").exists()
+    assert runs(paths.output_root) == [] and runs(str(paths.root("output_root") / "none")) == []
+    with pytest.raises(RunsError, match="unknown filter statu"):
+        runs(paths.output_root, statu="completed")
