@@ -157,7 +157,11 @@ def _runs(args: argparse.Namespace, db: Database, root: Path) -> int:
     everything = table.load_runs(db, root)
     if args.action == "show":
         run = table.find(everything, args.run)
-        print(json.dumps(run, indent=2, default=str) if args.show_format == "json" else table.render_show(run))
+        kids = table.children(everything, run["id"])
+        if args.show_format == "json":
+            print(json.dumps({**run, "children": [k["id"] for k in kids]}, indent=2, default=str))
+        else:
+            print(table.render_show(run, kids))
         return 0
     if args.action == "diff":
         d = table.diff(table.find(everything, args.a), table.find(everything, args.b))

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from database.runs import lineage_parent
 from database.store import Database, default_url
 from engine.observe import on_run_end
 from engine.records import read_record, read_results
@@ -26,6 +27,7 @@ def index_results(
     paths: Any, canonical: dict[str, Any], results: dict[str, Any], run_dir: Path, parent: str | None = None
 ) -> None:
     """Record one run (its results.json content) in <output_root>/metaprogram.db, idempotent by id."""
+    parent = lineage_parent(canonical, results, parent)
     database_for(paths).index_run(results["id"], canonical, results, run_dir=run_dir, parent=parent)
 
 
@@ -43,5 +45,6 @@ def index_run_dir(db: Database, run_dir: Path) -> bool:
     canonical = read_record(run_dir / "metaprogram.yaml") if results is not None else None
     if results is None or canonical is None:
         return False
-    db.index_run(results.get("id") or run_dir.name, canonical, results, run_dir=run_dir)
+    parent = lineage_parent(canonical, results)
+    db.index_run(results.get("id") or run_dir.name, canonical, results, run_dir=run_dir, parent=parent)
     return True

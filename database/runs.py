@@ -81,7 +81,7 @@ def _from_db(row: dict[str, Any], studies: dict[str, list[str]]) -> dict[str, An
         objective=row["objective"],
         error=row["error"],
         run_dir=row["run_dir"],
-        parent=row["parent"],
+        parent=row["parent"] or lineage_parent(mp, {}),  # a row written before the column took init_from
         studies=studies.get(row["id"], []),
         observers=row["observers"] or {},
         source="database",
@@ -107,11 +107,28 @@ def from_run_dir(run_dir: Path, studies: dict[str, list[str]] | None = None) -> 
         objective=objective.get("value"),
         error=results.get("error"),
         run_dir=str(run_dir),
-        parent=None,
+        parent=lineage_parent(mp, results),
         studies=(studies or {}).get(run_dir.name, []),
         observers=results.get("observers") or {},
         source="run directory",
     )
+
+
+def lineage_parent(canonical: dict[str, Any], results: dict[str, Any], started_by: str | None = None) -> str | None:
+    """The run a run builds on: the chain that started it, else the run whose weights it starts from
+    (model.init_from), else the run its metaprogram was composed from (+from_run)."""
+    model = canonical.get("model") if isinstance(canonical, dict) else None
+    init_from = model.get("init_from") if isinstance(model, dict) else None
+    from_run = results.get("from_run") if isinstance(results, dict) else None
+    for candidate in (started_by, init_from, from_run):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
+
+
+def children(runs: list[dict[str, Any]], run_id: str) -> list[dict[str, Any]]:
+    """The runs whose parent is `run_id` (fine-tuned from it, composed from it, or its chain's stages), oldest first."""
+    return sorted((r for r in runs if r["parent"] == run_id), key=lambda r: r["started"] or "")
 
 
 def _record(run_id: str, mp: dict[str, Any], **values: Any) -> dict[str, Any]:
@@ -358,27 +375,14 @@ def render(runs: list[dict[str, Any]], columns: list[str], form: str = "table") 
 
 # ---- one run, two runs
 def find(runs: list[dict[str, Any]], ref: str) -> dict[str, Any]:
-    """A run by its id or a unique prefix of it."""
-    exact = [r for r in runs if r["id"] == ref]
-    if exact:
-        return exact[0]
-    matches = [r for r in runs if r["id"].startswith(ref)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        shown = ", ".join(r["id"] for r in matches[:6])
-        raise RunsError(f"{ref!r} is the start of {len(matches)} run ids ({shown}...): give more characters")
-    from engine.errors import nearest
+    """A run by its id or a unique prefix of it (engine/lineage.py finds ids for +from_run and init_from too)."""
+    from engine.lineage import UnknownRun, find_id
 
-    ids = [r["id"] for r in runs]
-    close = nearest(ref, ids)
-    if not close and len(ref) < 16:  # a mistyped prefix: compare it with the ids' starts of the same length
-        starts: dict[str, list[str]] = {}
-        for run_id in ids:
-            starts.setdefault(run_id[: len(ref)], []).append(run_id)
-        close = [run_id for start in nearest(ref, list(starts)) for run_id in starts[start]][:3]
-    hint = "did you mean " + " or ".join(repr(c) for c in close) + "?" if close else "list them with `metaprogram runs`"
-    raise RunsError(f"no run {ref!r} among the {len(runs)} runs of this output root; {hint}")
+    try:
+        run_id = find_id([r["id"] for r in runs], ref)
+    except UnknownRun as exc:
+        raise RunsError(str(exc)) from None
+    return next(r for r in runs if r["id"] == run_id)
 
 
 def diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -447,7 +451,7 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def render_show(run: dict[str, Any]) -> str:
+def render_show(run: dict[str, Any], kids: list[dict[str, Any]] | None = None) -> str:
     lines = [f"run {run['id']}  {run['status']}"]
     lines.append(f"  pipeline {run['pipeline']} · model {run['model']} · dataset {run['dataset']} · seed {run['seed']}")
     wall = f"{run['wall_s']:.1f} s" if isinstance(run["wall_s"], int | float) else "?"
@@ -457,7 +461,8 @@ def render_show(run: dict[str, Any]) -> str:
     if run["studies"]:
         lines.append(f"  trial of {', '.join(run['studies'])}")
     if run["parent"]:
-        lines.append(f"  started by run {run['parent']}")
+        how = "starts from the weights of" if run["settings"].get("model.init_from") == run["parent"] else "parent:"
+        lines.append(f"  {how} run {run['parent']}")
     if run["run_dir"]:
         lines.append(f"  run directory {run['run_dir']}")
     if run["error"]:
@@ -476,6 +481,10 @@ def render_show(run: dict[str, Any]) -> str:
     if run["observers"]:
         rows = [[k, _show(v)] for k, v in sorted(flatten(run["observers"]).items())]
         lines += ["", "observers (not part of the id):", _indent(table(rows, ["setting", "value"]))]
+    if kids:
+        rows = [[k["id"], k["status"] or "", k["pipeline"] or "", k["dataset"] or "", fmt(k["started"])] for k in kids]
+        lines += ["", "children (runs built on this one):"]
+        lines.append(_indent(table(rows, ["run", "status", "pipeline", "dataset", "started"])))
     folder = Path(run["run_dir"]) if run["run_dir"] else None
     if folder is not None and folder.is_dir():
         from engine.records import read_record

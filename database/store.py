@@ -67,7 +67,7 @@ RUN_COLUMNS = {
     "objective_metric": "TEXT",  # what the run optimises, e.g. val/accuracy
     "objective": "REAL",  # its value at the end of the run
     "run_dir": "TEXT",  # where its files are
-    "parent": "TEXT",  # the run that started it (a chain's stage -> the chain), if any
+    "parent": "TEXT",  # the run it builds on: the chain that started it, else model.init_from, else +from_run
     "observers": "TEXT",  # settings recorded beside the id (trackers, plots, resources), JSON
 }
 RUN_KEYS = ("id", "metaprogram", "status", "metrics", "timings", "error", "updated", *RUN_COLUMNS)

@@ -16,8 +16,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from engine.compose import CONFIG_DIR, PRIMARY_CONFIG, Composed, Composer, expand_sweep
+from engine.compose import CONFIG_DIR, PRIMARY_CONFIG, Composed, Composer, as_written, expand_sweep
 from engine.metaprogram import MetaprogramError
+
+__all__ = ["as_written", "main", "print_dry_run", "print_results"]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 EXIT_INTERRUPTED = 143  # 128 + SIGTERM, as a shell reports a terminated job
@@ -87,18 +89,6 @@ def print_dry_run(composed: Composed) -> None:
 
     print(yaml.safe_dump(as_written(composed.metaprogram.canonical), sort_keys=True).rstrip())
     print(f"id: {composed.metaprogram.id}")
-
-
-def as_written(value: Any) -> Any:
-    """The resolved form as config files write it, so that every key printed can be set on the command line:
-    a list of named settings (a data DAG's nodes) becomes a mapping by name (`dataset.nodes.raw.params.file=...`)."""
-    if isinstance(value, dict):
-        return {key: as_written(item) for key, item in value.items()}
-    if isinstance(value, list) and value and all(isinstance(v, dict) and isinstance(v.get("name"), str) for v in value):
-        names = [v["name"] for v in value]
-        if len(set(names)) == len(names):
-            return {v["name"]: as_written({k: x for k, x in v.items() if k != "name"}) for v in value}
-    return value
 
 
 def _report_invalid(failures: list[MetaprogramError], jobs: int) -> int:

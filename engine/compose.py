@@ -6,6 +6,11 @@ component YAML leaves to its schema's default (`pipeline.hooks.progress.leave`),
 when absent) and the schema, which knows every setting and default, refuses what is misspelt, with
 the nearest valid names. Hydra's own messages for a misspelt option exit 1 with no suggestion; here
 every problem becomes one line with its key path, so the command line can exit 2 before anything runs.
+
+`+from_run=<id or unique prefix>` takes a recorded run's metaprogram (<output_root>/runs/<id>/metaprogram.yaml,
+read back through the one safe loader) as the base in place of --config-name: a component chosen with
+`+metaprogram/component/<kind>=...` replaces the recorded one, then every `key=value` applies on top, by
+Hydra's own override parser, and the result passes the same gate as any metaprogram. Nothing is written.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from engine.paths import Paths, paths_from
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 RUN_KEYS = ("dry_run", "force", "path", "hydra")
 PRIMARY_CONFIG = "run"
+FROM_RUN = re.compile(r"^\+{0,2}from_run=(.*)$")  # +from_run=<id or unique prefix>: compose from a recorded run
 _SETTABLE = (*TOP_LEVEL_KEYS, *RUN_KEYS[:-1])  # first segments that `key=value` may add (not hydra.*)
 
 
@@ -116,12 +122,96 @@ class Composer:
 
     def load(self, overrides: list[str], config_name: str = PRIMARY_CONFIG, with_hydra: bool = False) -> Composed:
         """Compose and validate one job (trusted: hand-written config and command line)."""
+        refs = [m.group(1) for o in overrides if (m := FROM_RUN.match(o))]
+        if refs:
+            return self._load_from_run(refs, overrides, config_name, with_hydra)
         cfg, errors = self.compose(overrides, config_name, with_hydra)
         if cfg is None:
             raise MetaprogramError(errors)
         composed = from_config(cfg, errors)
         composed.overrides = list(overrides)
         return composed
+
+    def _load_from_run(self, refs: list[str], overrides: list[str], config_name: str, with_hydra: bool) -> Composed:
+        """A recorded run's metaprogram as the base, the components chosen here in its place, the settings on top."""
+        from omegaconf import OmegaConf, open_dict
+
+        from engine.lineage import UnknownRun, recorded_run
+        from engine.records import read_record
+
+        if len(refs) > 1:
+            raise MetaprogramError([f"+from_run: given {len(refs)} times ({', '.join(refs)}); give one run"])
+        if config_name != PRIMARY_CONFIG:
+            raise MetaprogramError([f"+from_run and --config-name={config_name}: give one of them as the base"])
+        ref, rest = refs[0], [o for o in overrides if not FROM_RUN.match(o)]
+        values = [o for o in rest if _is_setting(o)]
+        cfg, errors = self.compose([o for o in rest if not _is_setting(o)], PRIMARY_CONFIG, with_hydra)
+        if cfg is None:
+            raise MetaprogramError(errors)
+        paths = paths_from(OmegaConf.to_container(cfg.get("path"), resolve=True) if "path" in cfg else None)
+        try:
+            run_id, run_dir = recorded_run(paths.root("output_root"), ref)
+        except UnknownRun as exc:
+            raise MetaprogramError([*errors, f"+from_run={ref}: {exc}"]) from None
+        record = run_dir / "metaprogram.yaml"
+        recorded = read_record(record)  # the one safe loader; damaged or absent: None
+        if recorded is None or _has_interpolation(recorded):
+            why = "is missing or damaged" if recorded is None else "holds an interpolation (`${`), which we never write"
+            raise MetaprogramError([*errors, f"+from_run={ref}: {record} {why}; it cannot be built on"])
+        with open_dict(cfg):
+            for kind in TOP_LEVEL_KEYS:  # a component chosen on this command line replaces the recorded one
+                if kind not in cfg or kind == "seed":
+                    cfg[kind] = as_written(recorded.get(kind))
+        errors += apply_settings(cfg, values)
+        source = f"(from run {run_id})"
+        try:
+            composed = from_config(cfg, errors)
+        except MetaprogramError as exc:
+            raise MetaprogramError(exc.errors, source) from None
+        composed.metaprogram.from_run = run_id
+        composed.overrides = [f"+from_run={run_id}" if FROM_RUN.match(o) else o for o in overrides]
+        return composed
+
+
+def _is_setting(override: str) -> bool:
+    """`[+|++|~]model.x=...`, `seed=3`: a value of the metaprogram, applied on top of a recorded run's."""
+    key = override.lstrip("+~").partition("=")[0]
+    return "/" not in key and "@" not in key and key.split(".")[0] in TOP_LEVEL_KEYS
+
+
+def apply_settings(cfg: Any, overrides: list[str]) -> list[str]:
+    """Apply `key=value` overrides to a config with Hydra's own parser and rules; one line per refusal."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    errors = []
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config(parser.parse_overrides([settable(override)]), cfg)
+        except Exception as exc:  # Hydra raises several unrelated types; all are input errors here
+            errors.append(f"{override}: {_first_line(exc.__cause__ or exc)}")
+    return errors
+
+
+def _has_interpolation(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_interpolation(k) or _has_interpolation(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_interpolation(v) for v in value)
+    return isinstance(value, str) and "${" in value
+
+
+def as_written(value: Any) -> Any:
+    """The resolved form as config files write it, so that every key printed can be set on the command line:
+    a list of named settings (a data DAG's nodes) becomes a mapping by name (`dataset.nodes.raw.params.file=...`)."""
+    if isinstance(value, dict):
+        return {key: as_written(item) for key, item in value.items()}
+    if isinstance(value, list) and value and all(isinstance(v, dict) and isinstance(v.get("name"), str) for v in value):
+        names = [v["name"] for v in value]
+        if len(set(names)) == len(names):
+            return {v["name"]: as_written({k: x for k, x in v.items() if k != "name"}) for v in value}
+    return value
 
 
 def load(overrides: list[str], config_name: str = PRIMARY_CONFIG) -> Composed:

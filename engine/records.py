@@ -161,6 +161,8 @@ class RunRecord:
             "code_revision": code_revision(),
             "error": None,
         }
+        if mp.from_run:  # beside the id: composing from a recorded run changes nothing the id describes
+            state["from_run"] = mp.from_run
         write_json(self.results_path, state)
         return state
 

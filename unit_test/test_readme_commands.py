@@ -51,6 +51,24 @@ SMALL = {
         " $(sed -n 's|^run directory: .*/||p' second.log)"
     ),
     "metaprogram runs index": "=",
+    # building on the example's run (a prefix of its id): composed and validated; the test-mode run really runs
+    "python -B run_metaprogram.py +from_run=3f2a pipeline.optim.lr=1e-2": (
+        "python -B run_metaprogram.py +from_run=$(cat run_id | cut -c1-6) pipeline.optim.lr=1e-2 dry_run=true"
+    ),
+    "python -B run_metaprogram.py +from_run=3f2a +metaprogram/component/dataset=classification/wine dry_run=true": (
+        "python -B run_metaprogram.py +from_run=$(cat run_id | cut -c1-6)"
+        " +metaprogram/component/dataset=classification/wine dry_run=true"
+    ),
+    "python -B run_metaprogram.py +from_run=3f2a model.init_from=3f2a pipeline.optim.lr=1e-4": (
+        "python -B run_metaprogram.py +from_run=$(cat run_id | cut -c1-6) model.init_from=$(cat run_id | cut -c1-6)"
+        " pipeline.optim.lr=1e-4 dry_run=true"
+    ),
+    "python -B run_metaprogram.py +from_run=3f2a model.init_from=3f2a pipeline.mode=test"
+    " +metaprogram/component/dataset=synthetic/classification dataset.n_features=64 dataset.n_classes=10": (
+        "python -B run_metaprogram.py +from_run=$(cat run_id | cut -c1-6) model.init_from=$(cat run_id | cut -c1-6)"
+        " pipeline.mode=test +metaprogram/component/dataset=synthetic/classification dataset.n_features=64"
+        " dataset.n_classes=10 dataset.n_samples=200 && ls outputs/runs/*/predictions.csv"
+    ),
     "python -m engine.validate outputs/runs/*/metaprogram.yaml": "=",  # as written (the workdir holds one run)
     "python -m engine.validate --trusted my_metaprogram.yaml": "=",
     "python -m engine.schema": "=",

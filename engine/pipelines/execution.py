@@ -1,5 +1,9 @@
 """The execution pipeline: train, validate each epoch, test once with the best weights.
 
+`model.init_from=<run>` starts from a completed run's weights (fine-tuning); `pipeline.mode=test` trains
+nothing and evaluates the model on the dataset's test split, writing predictions.csv. A trained run leaves
+the weights it tested with in model.pt, for the runs that build on it.
+
 Reads top to bottom: data -> model -> how the data is fed -> optimizer and schedule -> hooks ->
 the epoch loop -> test. Data that fits is held on the device and a batch is an index slice, so
 the loop costs what a hand-written one costs; larger data, or data a model preprocesses per
@@ -10,16 +14,19 @@ nothing to train (zero-shot CLIP) is evaluated only.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from engine.atomic import atomic_path, atomic_write
 from engine.context import RunContext, resolve_device
 from engine.data_pipe import build_splits
 from engine.data_pipe.feed import InMemory, Streamed, data_gb
 from engine.data_point import DataInfo
 from engine.hooks import Hook, TrainState, build_hooks
+from engine.lineage import WEIGHTS
 from engine.metaprogram import Metaprogram
 from engine.metrics import classification_metrics, regression_metrics
 from engine.models import build_model
@@ -48,11 +55,17 @@ def train(mp: Metaprogram, context: RunContext, parallel: Any = None) -> dict[st
 
     data = build_splits(mp.dataset, context.paths, context)
     info = data.info
-    model = build_model(mp.model, info, context.paths).to(device)
+    model = build_model(mp.model, info, context.paths)
+    parent = getattr(mp.model, "init_from", None)
+    if parent is not None:  # before any step: weights that do not fit fail the run here
+        load_parent_weights(model, context.paths.run_dir(parent) / WEIGHTS, parent)
+        context.log.info("model %s: starting from the weights of run %s", mp.model.name, parent)
+    model = model.to(device)
     # what trains: the model itself, or its DDP wrapper (the checkpoint and best weights keep the model's own keys)
     net = parallel.wrap(model) if parallel else model
     n_params = sum(p.numel() for p in model.parameters())
     context.log.info("model %s: %d parameters", mp.model.name, n_params)
+    testing = cfg.mode == "test"
 
     # in memory (on the device), or streamed when a transform runs per sample or the data is too large
     transform = getattr(model, "sample_transform", None)
@@ -79,8 +92,11 @@ def train(mp: Metaprogram, context: RunContext, parallel: Any = None) -> dict[st
         feeding,
     )
 
-    trainable = any(p.requires_grad for p in model.parameters())
+    trainable = any(p.requires_grad for p in model.parameters()) and not testing
     epochs = cfg.epochs if trainable else 0
+    if testing:
+        context.log.info("test mode: evaluating model %s on the test split of %s", mp.model.name, mp.dataset.name)
+        return {"parameters": n_params, **evaluate(model, test, info, "test", context.run_dir / PREDICTIONS)}
     if not trainable:
         context.log.info("model %s has nothing to train: evaluating only", mp.model.name)
     optimizer = scheduler = None
@@ -150,6 +166,9 @@ def train(mp: Metaprogram, context: RunContext, parallel: Any = None) -> dict[st
 
     if cfg.restore_best and state.best_weights is not None:
         model.load_state_dict(state.best_weights)
+    if epochs:  # the weights it tests with, for runs that start from this one (model.init_from)
+        with atomic_path(context.run_dir / WEIGHTS) as tmp:
+            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
     results: dict[str, Any] = {"epochs": state.epoch, "parameters": n_params}
     if state.best_epoch is not None:
         results["best_epoch"] = state.best_epoch
@@ -171,9 +190,39 @@ def _mse(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(predictions.squeeze(-1), targets)  # (B, 1) vs (B,)
 
 
+PREDICTIONS = "predictions.csv"
+
+
+class IncompatibleWeights(ValueError):
+    """A parent run's weights that do not fit the model built here."""
+
+
+def load_parent_weights(model: torch.nn.Module, path: Path, parent: str) -> None:
+    """Load a parent run's state dict into `model`; every tensor must be there with the same shape."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)  # a plain state dict: no code is loaded
+    own = model.state_dict()
+    problems = [f"{k} is missing there" for k in own if k not in saved]
+    problems += [f"{k} is there but not here" for k in saved if k not in own]
+    problems += [
+        f"{k} is {tuple(saved[k].shape)} there, {tuple(v.shape)} here"
+        for k, v in own.items()
+        if k in saved and saved[k].shape != v.shape
+    ]
+    if problems:
+        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise IncompatibleWeights(
+            f"model.init_from: the weights of run {parent} do not fit this model ({shown}): the parent had other "
+            "model settings, or data with other inputs or classes"
+        )
+    model.load_state_dict(saved)
+
+
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, split: InMemory | Streamed, info: DataInfo, prefix: str) -> dict[str, float]:
-    """Loss and task metrics over a whole split, `prefix/` before each name."""
+def evaluate(
+    model: torch.nn.Module, split: InMemory | Streamed, info: DataInfo, prefix: str, predictions: Path | None = None
+) -> dict[str, float]:
+    """Loss and task metrics over a whole split, `prefix/` before each name; `predictions`: also write one
+    CSV row per sample (row, target, prediction and, for classification, the predicted class's probability)."""
     if len(split) == 0:
         return {}
     was_training = model.training
@@ -186,10 +235,27 @@ def evaluate(model: torch.nn.Module, split: InMemory | Streamed, info: DataInfo,
     outputs, target = torch.cat(outputs), torch.cat(targets)
     if info.task == "classification":
         loss = F.cross_entropy(outputs, target).item()
-        scores = classification_metrics(target.cpu().numpy(), outputs.argmax(-1).cpu().numpy())
+        predicted = outputs.argmax(-1).cpu().numpy()
+        scores = classification_metrics(target.cpu().numpy(), predicted)
+        columns = {"target": target.cpu().numpy(), "prediction": predicted,
+                   "probability": outputs.float().softmax(-1).max(-1).values.cpu().numpy()}  # fmt: skip
     else:
         loss = _mse(outputs, target).item()
         # metrics in the target's own units, not the standardised ones used for training
         scale = lambda t: (t.squeeze(-1).cpu().double().numpy() * info.target_std) + info.target_mean  # noqa: E731
         scores = regression_metrics(scale(target), scale(outputs))
+        columns = {"target": scale(target), "prediction": scale(outputs)}
+    if predictions is not None:
+        _write_csv(predictions, columns)
     return {f"{prefix}/loss": loss, **{f"{prefix}/{k}": v for k, v in scores.items()}}
+
+
+def _write_csv(path: Path, columns: dict[str, Any]) -> None:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["row", *columns])
+    writer.writerows([i, *(c[i].item() for c in columns.values())] for i in range(len(next(iter(columns.values())))))
+    atomic_write(path, out.getvalue())

@@ -53,6 +53,7 @@ CROSS_FIELD_RULES = (
     "a split or kfold node lies upstream of the output",
     "a free-form transformers config (backbone hf) is sized from its settings: over the caps' parameters or memory "
     "it is refused",
+    "a data-parallel run's workers times its CPUs (or GPUs) per worker is at most the caps' CPUs (or GPUs)",
 )
 
 
@@ -432,6 +433,12 @@ def _capped_resources(builder: _Builder) -> None:
             if number.get("type") in ("number", "integer"):
                 number["maximum"] = min(number.get("maximum", cap), cap)
         prop["description"] = (prop.get("description", "") + f" (at most {cap:g} for untrusted input)").strip()
+    from engine.schema.pipelines import Distributed
+
+    key = builder.ref(Distributed)["$ref"].rsplit("/", 1)[-1]
+    for name, cap in (("cpus_per_worker", builder.caps.cpus), ("gpus_per_worker", builder.caps.gpus)):
+        prop = builder.defs[key]["properties"][name]  # one worker within the caps; all of them: a cross-field rule
+        prop["maximum"] = min(prop.get("maximum", cap), cap)
 
 
 def metaprogram_schema(caps: Any = None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from engine.registry import Registry
 from engine.schema.base import MODELS, Component, Schema, path_field
-from engine.schema.models import Activation, ConvLayers, MLPConfig, TransformerConfig
+from engine.schema.models import Activation, ConvLayers, InitFrom, MLPConfig, TransformerConfig
 
 if TYPE_CHECKING:
     from engine.paths import Paths
@@ -155,7 +155,7 @@ def _part(registry: Registry, value: Any) -> Any:
     return registry.build(value["name"], value)
 
 
-class ComposedConfig(Component):
+class ComposedConfig(InitFrom, Component):
     """backbone -> neck -> head, each a registered part."""
 
     name: Literal["composed"] = "composed"
@@ -172,7 +172,7 @@ class ComposedConfig(Component):
 CLIPMode = Literal["auto", "contrastive", "zero_shot", "linear_probe", "finetune"]
 
 
-class CLIPConfig(Pretrained):
+class CLIPConfig(InitFrom, Pretrained):
     """transformers' CLIPModel: pretrained (zero-shot, linear probe or fine-tuning), or a small one from scratch
     trained contrastively on images and class-prompt captions."""
 

@@ -6,13 +6,46 @@ backbone of the same name, so both families share one implementation and one set
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from engine.schema.base import MODELS, Component
+from engine.lineage import RUN_REF_PATTERN, parent_weights
+from engine.schema.base import MODELS, Component, Schema
+
+if TYPE_CHECKING:
+    from engine.paths import Paths
 
 Activation = Literal["relu", "gelu", "tanh", "silu"]
+
+
+class InitFrom(Schema):
+    """A model the execution pipeline may start from a completed run's trained weights (fine-tuning, transfer).
+
+    The parent's id is a setting, so it is hashed; its weights file is an input, so its contents are too. Only a
+    run id (or a unique prefix, written out in full once found) is accepted: never a path."""
+
+    init_from: str | None = Field(
+        None,
+        pattern=RUN_REF_PATTERN,
+        exclude_if=lambda value: value is None,  # unset, it is left out: runs recorded before it keep their ids
+        description="start from the trained weights of this completed run (its id, or a unique prefix)",
+    )
+
+    @field_validator("init_from", mode="before")
+    @classmethod
+    def _digits_are_text(cls, value: Any) -> Any:
+        # a prefix of digits only (`4332`) reaches here as a number from the command line or YAML
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    def input_files(self, paths: Paths) -> dict[str, Path]:
+        found = super().input_files(paths)
+        if self.init_from is not None:
+            run_id, weights = parent_weights(paths, self.init_from)
+            self.init_from = run_id  # one spelling of the parent in the record and the id, whatever prefix was given
+            found["init_from"] = weights
+        return found
 
 
 class MLPConfig(Component):
@@ -44,7 +77,7 @@ class ConvLayers(Component):
         return self
 
 
-class CNNConfig(ConvLayers):
+class CNNConfig(InitFrom, ConvLayers):
     hidden: int = Field(128, ge=1, le=16384, description="width of the classifier layer")
     dropout: float = Field(0.0, ge=0.0, le=0.9)
 
@@ -77,5 +110,13 @@ class TransformerConfig(Component):
         return {"backbone": self, "head": {"name": "linear"}}
 
 
-for _schema in (MLPConfig, CNNConfig, TransformerConfig):
+class MLPModel(InitFrom, MLPConfig):
+    """The classic mlp model (MLPConfig is also the composed mlp backbone, which starts from no run)."""
+
+
+class TransformerModel(InitFrom, TransformerConfig):
+    """The classic transformer model (TransformerConfig is also the composed transformer backbone)."""
+
+
+for _schema in (MLPModel, CNNConfig, TransformerModel):
     MODELS.register(_schema.model_fields["name"].default, _schema, "engine.models.composed:classic")

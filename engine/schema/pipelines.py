@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
-from engine.schema.base import HOOKS, PIPELINES, Component, Schema, observer_field
+from engine.schema.base import HOOKS, PIPELINES, Component, Schema, location_field, observer_field
 from engine.schema.datasets import DataLoading
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class Distributed(Schema):
     cpus_per_worker: float = Field(1.0, ge=0.1, le=1024)
     gpus_per_worker: float = Field(0.0, ge=0.0, le=8)
     backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="auto: nccl with GPUs, gloo without")
-    address: str | None = Field(
+    address: str | None = location_field(  # names a machine: untrusted input may not set it
         None, description="a Ray cluster (HOST:PORT); default: the Ray this process runs in, else a fresh local one"
     )
 
@@ -100,6 +100,12 @@ class ExecutionConfig(PipelineConfig):
     """Train, validate and test a model on a dataset."""
 
     name: Literal["execution"] = "execution"
+    mode: Literal["train", "test"] = Field(
+        "train",
+        exclude_if=lambda value: value == "train",  # the default is left out: runs recorded before it keep their ids
+        description="train: train, validate, test; test: only evaluate the model (model.init_from: a trained run's "
+        "weights) on this dataset's test split, writing test metrics and predictions.csv",
+    )
     epochs: int = Field(20, ge=1, le=100_000)
     batch_size: int = Field(64, ge=1, le=1_000_000)
     optim: OptimConfig = OptimConfig()
@@ -126,7 +132,8 @@ class ExecutionConfig(PipelineConfig):
         return HOOKS.build_all(value)
 
     def default_objective(self, task: str) -> tuple[str, str]:
-        return ("val/accuracy", "max") if task == "classification" else ("val/mse", "min")
+        split = "test" if self.mode == "test" else "val"  # test mode evaluates the test split only
+        return (f"{split}/accuracy", "max") if task == "classification" else (f"{split}/mse", "min")
 
 
 PIPELINES.register("execution", ExecutionConfig, "engine.pipelines.execution:run")

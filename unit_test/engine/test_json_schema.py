@@ -34,9 +34,9 @@ TEXT = st.text(st.characters(codec="ascii", categories=("L", "N", "P", "Zs")), m
 UNSTATED = re.compile(
     r"must not exceed n_features|is declared twice|must be nodes declared before it|is not a node; nodes are|"
     r"has no split or kfold node upstream|parameters, over the cap of|GB of float32 weights, over the cap|"
-    r"give exactly one of"
+    r"give exactly one of|in all is over the cap of"
 )
-MISSING_FILE = re.compile(r"does not exist|not found|No such file")
+MISSING_FILE = re.compile(r"does not exist|not found|No such file|no run .* among the")
 
 
 def _resolve(ref: str) -> dict:
