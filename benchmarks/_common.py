@@ -14,6 +14,12 @@ sys.path.insert(0, str(REPO))
 from engine.atomic import atomic_write  # noqa: E402  (the repository is on the path from here)
 
 
+def execution_pipeline(epochs: int, batch_size: int, **extra: object) -> dict:
+    """The execution pipeline the benchmarks time: CPU, no progress bar, no early stop, plus `extra` settings."""
+    hooks = {"progress": {"leave": False}, "checkpoint": {}, "early_stopping": {"patience": 1000}}
+    return {"name": "execution", "epochs": epochs, "batch_size": batch_size, "device": "cpu", "hooks": hooks, **extra}
+
+
 def save(name: str, figures: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

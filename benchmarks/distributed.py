@@ -18,7 +18,7 @@ import statistics
 import tempfile
 import time
 
-from _common import save, table
+from _common import execution_pipeline, save, table
 
 from engine.data_pipe import build_splits
 from engine.metaprogram import validate
@@ -29,14 +29,7 @@ N_SAMPLES = 40000
 
 
 def metaprogram(workers: int, epochs: int, batch_size: int):
-    pipeline = {
-        "name": "execution",
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "device": "cpu",
-        "hooks": {"progress": {"leave": False}, "checkpoint": {}, "early_stopping": {"patience": 1000}},
-        "distributed": {"workers": workers, "cpus_per_worker": 1},
-    }
+    pipeline = execution_pipeline(epochs, batch_size, distributed={"workers": workers, "cpus_per_worker": 1})
     dataset = {"name": "synthetic_classification", "n_samples": N_SAMPLES, "n_features": 64, "n_informative": 16}
     return validate({"model": {"name": "mlp", "hidden": 256, "layers": 2}, "dataset": dataset, "pipeline": pipeline},
                     trusted=True)  # fmt: skip

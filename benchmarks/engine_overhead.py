@@ -28,7 +28,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from _common import save, table
+from _common import execution_pipeline, save, table
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
 from engine.data_pipe import build_splits
@@ -53,14 +53,7 @@ TARGETS = {"mlp-streamed": 0.95}  # the others: 0.97
 
 
 def metaprogram(model: str, epochs: int, batch_size: int):
-    pipeline = {
-        "name": "execution",
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "device": "cpu",
-        "hooks": {"progress": {"leave": False}, "checkpoint": {}, "early_stopping": {"patience": 1000}},
-        "loader": LOADERS.get(model, {}),
-    }
+    pipeline = execution_pipeline(epochs, batch_size, loader=LOADERS.get(model, {}))
     return validate({"model": MODELS[model], "dataset": DATASETS[model], "pipeline": pipeline}, trusted=True)
 
 
