@@ -67,7 +67,7 @@ class Session:
 
         paths = paths or default_paths()
         # absolute, so that the runs' processes (started in the repository) write where this server reads
-        self.paths = type(paths)(**{key: str(paths.root(key)) for key in type(paths).model_fields})
+        self.paths = paths.absolute()
         self.caps = caps or Caps()
         self.limits = limits
         self.planner = planner  # a planner checkpoint folder, configured by whoever started the server
@@ -93,9 +93,18 @@ class Session:
             out.write(json.dumps(line, default=str, sort_keys=True) + "\n")
 
     # ---- components
+    def plugins(self) -> list[str]:
+        """Load the machine's plugins (entry points, METAPROGRAM_PLUGINS, path.plugins: configuration, never the
+        agent's) on first use, so their components are in the schema and pass the gate; their problems, if any."""
+        from engine.plugins import load_plugins
+
+        return load_plugins(self.paths.plugins)
+
     def schema(self) -> dict[str, Any]:
         if self._schema is None:
             from engine.schema.json_schema import metaprogram_schema
+
+            self.plugins()
 
             self._schema = metaprogram_schema(self.caps)
         return self._schema
@@ -161,6 +170,9 @@ class Session:
         from engine.metaprogram import MetaprogramError, validate
 
         raw = self.parse(metaprogram)
+        problems = self.plugins()
+        if problems:
+            raise Refused("the server's plugins did not load: " + "; ".join(problems))
         try:
             return validate(raw, trusted=False, caps=self.caps, source="(agent input)", paths=self.paths)
         except MetaprogramError as exc:

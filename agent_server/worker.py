@@ -76,6 +76,9 @@ def _work(job: dict[str, Any], save: Any, started: dict[str, Any]) -> int:
 
     setup_console_logging()
     paths = Paths(**job["paths"])
+    from engine.plugins import load_plugins
+
+    load_plugins(paths.plugins)  # the machine's plugins, as the server loaded them (their problems: it refused)
     if "sweep" in job:
         return _sweep(job, paths, save)
     try:

