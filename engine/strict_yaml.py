@@ -38,7 +38,16 @@ _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null")}
 _ALLOWED_TAGS = _SCALAR_TAGS | {f"{_CORE}map", f"{_CORE}seq", "!"}
 _construct = yaml.constructor.SafeConstructor()
-_resolver = yaml.resolver.Resolver()
+# `1e-3` is a number, as OmegaConf (and so Hydra, and YAML 1.2) reads it; PyYAML's YAML 1.1 wants `1.0e-3`
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)$")
+
+
+class _Resolver(yaml.resolver.Resolver):
+    pass
+
+
+_Resolver.add_implicit_resolver(f"{_CORE}float", _EXPONENT_FLOAT, list("-+0123456789"))
+_resolver = _Resolver()
 
 
 class UnsafeYAML(yaml.YAMLError):
@@ -100,6 +109,8 @@ def _plainly_safe(text: str, limits: Limits) -> bool:
 
 
 class _FastLoader(_Parser):
+    yaml_implicit_resolvers = _Resolver.yaml_implicit_resolvers
+
     """libyaml's loader with the careful reader's answers: a repeated key refused, timestamps kept as text."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:

@@ -14,11 +14,13 @@ Markers say how a setting enters a run's identity (engine/identity.py) and who m
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, ClassVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from engine.registry import Registry
 
@@ -35,10 +37,18 @@ PATH_ROOTS = ("data_root", "model_root")
 
 
 class Schema(BaseModel):
-    """Strict settings: a key the schema does not declare is an error."""
+    """Strict settings: a key the schema does not declare is an error, and a number is a number (a boolean or a
+    string is not read as one, so `true` and `1`, or `"3"` and `3`, never mean the same setting)."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
     is_observer: ClassVar[bool] = False  # True: the whole schema only watches a run (see the module doc)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool | str) and _wants_number(cls, info.field_name):
+            raise ValueError(f"expected a number, got {type(value).__name__} {value!r:.40}")
+        return value
 
     def input_files(self, paths: Paths) -> dict[str, Path]:
         """The files and folders whose contents determine this component's results, by dotted setting.
@@ -74,6 +84,17 @@ class Component(Schema):
     """A model, dataset or pipeline: `name` is its registry key."""
 
     name: str
+
+
+@functools.cache
+def _wants_number(schema: type, key: str) -> bool:
+    """True when setting `key` takes only numbers (int or float, optionally None): no bool, str or schema."""
+    field = schema.model_fields.get(key)
+    if field is None:
+        return False
+    kinds = get_args(field.annotation) if get_origin(field.annotation) in (Union, UnionType) else (field.annotation,)
+    kinds = tuple(k for k in kinds if k is not type(None))
+    return bool(kinds) and all(k in (int, float) for k in kinds)
 
 
 def path_field(default: Any = ..., *, root: str = "data_root", **kwargs: Any) -> Any:

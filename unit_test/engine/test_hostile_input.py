@@ -459,3 +459,18 @@ def test_hostile_sweep_files_are_refused(name, roots, capsys):
     assert status == 2, out + err
     assert "Traceback" not in out + err and len(out + err) < 8_000
     assert files_under(roots / "out") == []
+
+
+@pytest.mark.parametrize("value", [True, False, "3", "1e-3", "nan"])
+def test_a_number_setting_takes_numbers_only(value, example):
+    """A boolean is not an integer and a string is not a number: `true` and `1` are never the same setting."""
+    with pytest.raises(MetaprogramError, match="model.hidden: expected a number"):
+        validate(with_setting(example, "model.hidden", value), trusted=False)
+    with pytest.raises(MetaprogramError, match="pipeline.optim.lr: expected a number"):
+        validate(with_setting(example, "pipeline.optim.lr", value), trusted=True)
+
+
+def test_exponent_floats_are_numbers_as_hydra_reads_them():
+    from engine.strict_yaml import load as safe_load
+
+    assert safe_load("lr: 1e-3\nbig: -2E+5\n") == {"lr": 0.001, "big": -200000.0}

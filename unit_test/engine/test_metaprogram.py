@@ -58,7 +58,8 @@ def test_every_error_is_reported_at_once_with_its_key_path_and_nearest_names():
 @pytest.mark.parametrize(
     "change, expected",
     [
-        ({"model__hidden": "wide"}, "model.hidden: Input should be a valid integer"),
+        ({"model__hidden": "wide"}, "model.hidden: expected a number, got str"),
+        ({"model__hidden": True}, "model.hidden: expected a number, got bool"),
         ({"model__hidden": 0}, "model.hidden: Input should be greater than or equal to 1"),
         ({"pipeline__epochs": 10**9}, "pipeline.epochs: Input should be less than or equal to"),
         ({"model__activation": "relux"}, "did you mean 'relu'"),
