@@ -79,7 +79,7 @@ def run_distributed(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
     # Ray Train's controller takes a worker's report off its queue (which holds one) when it polls, every 2 s by
     # default: a worker's next report waits for that, which capped short epochs at one per 2 s. Polled more often.
     os.environ.setdefault(HEALTH_CHECK_ENV, HEALTH_CHECK_S)
-    roots = {k: str(context.paths.root(k)) for k in type(context.paths).model_fields}
+    roots = context.paths.absolute().model_dump()
     storage = context.checkpoint_dir / STORAGE
     storage.mkdir(parents=True, exist_ok=True)
     canonical = {**mp.canonical, "pipeline": {**mp.canonical["pipeline"], "loader": mp.pipeline.loader.model_dump()}}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from database.store import Database
-from engine.paths import Paths
+from engine.paths import ENV_VARS, Paths
 from engine.records import RunRecord
 from unit_test.util.sweep_helpers import sleep_sweep
 from util.sweep_spec import from_dict
@@ -37,7 +37,7 @@ def test_a_trial_that_raises_and_one_past_its_time_limit_are_failed_and_the_swee
     assert summary["completed"] == 1 and summary["failed"] == 3
     with Database(tmp_path / "metaprogram.db") as db:
         trials = db.trials(sweep.study_id)
-        paths = Paths(**{k: str(tmp_path) for k in Paths.model_fields})
+        paths = Paths(**{k: str(tmp_path) for k in ENV_VARS})
         for trial in trials:
             params = trial["params"]
             record = RunRecord(paths.run_dir(trial["run_id"])).results()
@@ -100,7 +100,7 @@ def test_asha_runs_fewer_epochs_than_fifo_at_the_same_trial_count(ray_local, tmp
     assert asha["stopped"] > 0 and asha["epochs_run"] < fifo["epochs_run"]
     assert asha["best"]["objective"] is not None
     # a stopped trial's run is recorded 'stopped', never left 'running'
-    paths = Paths(**{k: str(tmp_path / "asha") for k in Paths.model_fields})
+    paths = Paths(**{k: str(tmp_path / "asha") for k in ENV_VARS})
     with Database(tmp_path / "asha" / "metaprogram.db") as db:
         for study in db.studies():
             for trial in db.trials(study["id"]):

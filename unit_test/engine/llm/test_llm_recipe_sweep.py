@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from database.store import Database
-from engine.paths import Paths
+from engine.paths import ENV_VARS, Paths
 from engine.records import RunRecord
 from util.sweep_spec import SWEEP_DIR, from_dict
 
@@ -45,7 +45,7 @@ def test_the_recipe_sweep_scores_each_stage_and_names_its_best_recipe(tiny_recip
     summary = run_tune(sweep)
     assert summary["complete"] and summary["trials"] == 2 and summary["failed"] == 0, summary
     assert summary["metric"] == "objective/score" and summary["mode"] == "max"
-    paths = Paths(**{k: str(tmp_path) for k in Paths.model_fields})
+    paths = Paths(**{k: str(tmp_path) for k in ENV_VARS})
     objective = sweep.objective
     with Database(tmp_path / "metaprogram.db") as db:
         trials = db.trials(sweep.study_id)
