@@ -4,8 +4,8 @@ The head and two more nodes run as separate `ray start` processes on loopback, e
 own temp dir; the far nodes start from other working directories, without this repository on
 their PYTHONPATH, and only they have the resource `far` that every job and trial asks for. A
 `sitecustomize` on the far nodes' PYTHONPATH installs an audit hook in each of their Python
-processes that logs every file opened or listed under the repository (its .venv aside: the
-installed packages every node has) or the driver's output root: the tests assert that log
+processes that logs every file opened or listed under the repository (its .venv and the example
+plugin aside: the installed packages every node has) or the driver's output root: the tests assert that log
 stays empty while the hook saw the shipped copy of the code being read. The second far node
 is there for the last test, which kills the first one in the middle of a batch.
 """
@@ -97,7 +97,8 @@ class Cluster:
             TMPDIR=str(home),
             METAPROGRAM_SCRATCH=str(home / "scratch"),
             MP_AUDIT_WATCH=os.pathsep.join([str(REPO), str(self.driver_root)]),
-            MP_AUDIT_IGNORE=str(REPO / ".venv"),
+            # installed packages every node has: the venv, and the example plugin installed from examples/ (editable)
+            MP_AUDIT_IGNORE=os.pathsep.join([str(REPO / ".venv"), str(REPO / "examples" / "plugin_example")]),
             MP_AUDIT_COPY=f"/tmp/rmn{self.port}{name}",
             MP_AUDIT_LOG=str(self.audit_log),
         )
