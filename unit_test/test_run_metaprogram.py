@@ -87,7 +87,7 @@ BAD_INPUTS = [
     ),
     pytest.param([*EXAMPLE, "model.hiden=3"], "model.hiden: unknown key; did you mean 'hidden'?", id="misspelt-key"),
     pytest.param([*EXAMPLE, "+model.hiden=3"], "model.hiden: unknown key; did you mean 'hidden'?", id="added-key"),
-    pytest.param([*EXAMPLE, "model.hidden=wide"], "model.hidden: Input should be a valid integer", id="wrong-type"),
+    pytest.param([*EXAMPLE, "model.hidden=wide"], "model.hidden: expected a number, got str 'wide'", id="wrong-type"),
     pytest.param(
         [*EXAMPLE, "pipeline.optim.lr=-1"], "pipeline.optim.lr: Input should be greater than 0", id="out-of-range"
     ),
