@@ -461,8 +461,8 @@ def render_show(run: dict[str, Any], kids: list[dict[str, Any]] | None = None) -
     if run["studies"]:
         lines.append(f"  trial of {', '.join(run['studies'])}")
     if run["parent"]:
-        how = "starts from the weights of" if run["settings"].get("model.init_from") == run["parent"] else "parent:"
-        lines.append(f"  {how} run {run['parent']}")
+        weights = run["settings"].get("model.init_from") == run["parent"]
+        lines.append(f"  {'starts from the weights of' if weights else 'parent'} run {run['parent']}")
     if run["run_dir"]:
         lines.append(f"  run directory {run['run_dir']}")
     if run["error"]:
