@@ -62,13 +62,17 @@ class Paths(Schema):
         return joined
 
     def canonical(self, path: Path, root: str = "data_root") -> str:
-        """One spelling of a file a setting names: relative to its root when inside it, else absolute
-        (links and `..` resolved), or `example:<name>` for shipped sample data."""
-        resolved = Path(path).resolve()
-        for base, prefix in ((EXAMPLES_DIR.resolve(), "example:"), (self.root(root), "")):
-            if resolved.is_relative_to(base):
-                return prefix + resolved.relative_to(base).as_posix()
-        return resolved.as_posix()
+        """One spelling of a file a setting names: relative to its root when inside it, else absolute, or
+        `example:<name>` for shipped sample data. `.` and `..` are folded as written, and links are not
+        followed, so a data root of links into a shared store spells its files as the same relative names on
+        every machine; the file's digest stands for what the link points to."""
+        written = Path(os.path.normpath(Path(path).expanduser().absolute()))
+        for base, prefix in ((EXAMPLES_DIR, "example:"), (Path(getattr(self, root)), "")):
+            for folder, target in ((Path(os.path.normpath(base.expanduser().absolute())), written),
+                                   (base.expanduser().resolve(), Path(path).resolve())):  # fmt: skip
+                if target.is_relative_to(folder):
+                    return prefix + target.relative_to(folder).as_posix()
+        return written.as_posix()
 
     def data_file(self, name: str) -> Path:
         """A dataset file: absolute as given, else under data_root."""
