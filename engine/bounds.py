@@ -64,42 +64,55 @@ PLAIN_SCALARS = (str, int, float, bool, type(None))
 
 def check_plain(value: Any, source: str | None = None, limits: Limits = LIMITS) -> None:
     """Refuse anything but plain data within `limits`: mappings with string keys, lists, strings,
-    finite numbers, booleans and null. Iterative, so depth cannot exhaust the stack."""
+    finite numbers, booleans and null. Iterative, so depth cannot exhaust the stack; the key path of a
+    problem is spelt only when there is one."""
     where = f"{source}: " if source else ""
     nodes = 0
-    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    # (value, depth, parent entry, key): the path is rebuilt from the parents when something is wrong
+    stack: list[tuple[Any, int, Any, Any]] = [(value, 0, None, None)]
     while stack:
-        item, path, depth = stack.pop()
+        entry = stack.pop()
+        item, depth = entry[0], entry[1]
         nodes += 1
-        at = f" at {path}" if path else ""
         if nodes > limits.max_nodes:
             raise InputError(f"{where}more than {limits.max_nodes:,} values (the limit)")
         if depth > limits.max_depth:
-            raise InputError(f"{where}nested more than {limits.max_depth} deep{at}")
-        if isinstance(item, dict):
+            raise InputError(f"{where}nested more than {limits.max_depth} deep{_at(entry)}")
+        if type(item) is dict:
             for key, child in item.items():
-                if not isinstance(key, str):
-                    raise InputError(f"{where}key {shown(key)}{at} is a {type(key).__name__}; keys must be strings")
-                _check_string(key, f"{path}.{shorten(key, 40)}" if path else shorten(key, 40), where, limits)
-                stack.append((child, f"{path}.{shorten(key, 40)}" if path else shorten(key, 40), depth + 1))
+                if type(key) is not str:
+                    raise InputError(
+                        f"{where}key {shown(key)}{_at(entry)} is a {type(key).__name__}; keys must be strings"
+                    )
+                _check_string(key, entry, where, limits)
+                stack.append((child, depth + 1, entry, key))
         elif isinstance(item, list | tuple):
-            stack.extend((child, f"{path}.{i}" if path else str(i), depth + 1) for i, child in enumerate(item))
-        elif isinstance(item, str):
-            _check_string(item, path, where, limits)
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise InputError(f"{where}{item!r}{at} is not a finite number")
-        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) >= 2**63:
-            raise InputError(f"{where}integer{at} is out of range (more than 64 bits)")
+            stack.extend((child, depth + 1, entry, i) for i, child in enumerate(item))
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise InputError(f"{where}{item!r}{_at(entry)} is not a finite number")
+        elif isinstance(item, int):
+            if abs(item) >= 2**63:
+                raise InputError(f"{where}integer{_at(entry)} is out of range (more than 64 bits)")
         elif not isinstance(item, PLAIN_SCALARS):
             raise InputError(
-                f"{where}{type(item).__name__} value{at} is not plain data "
+                f"{where}{type(item).__name__} value{_at(entry)} is not plain data "
                 "(only strings, numbers, booleans, null, lists and mappings)"
             )
 
 
-def _check_string(text: str, path: str, where: str, limits: Limits) -> None:
-    at = f" at {path}" if path else ""
+def _at(entry: tuple) -> str:
+    """' at a.b.0' for a stack entry of check_plain (nothing at the top)."""
+    parts = []
+    while entry is not None and entry[2] is not None:
+        parts.append(shorten(str(entry[3]), 40))
+        entry = entry[2]
+    return f" at {'.'.join(reversed(parts))}" if parts else ""
+
+
+def _check_string(text: str, entry: tuple, where: str, limits: Limits) -> None:
     if len(text) > limits.max_string:
+        at = _at(entry)
         raise InputError(f"{where}a string of {len(text):,} characters{at} (the limit is {limits.max_string:,})")
     if "\x00" in text:
-        raise InputError(f"{where}a string{at} holds a NUL character")
+        raise InputError(f"{where}a string{_at(entry)} holds a NUL character")

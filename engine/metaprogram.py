@@ -10,6 +10,7 @@ observers, and the contents of every file the metaprogram refers to.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -320,20 +321,25 @@ def _sanitize(raw: Any, errors: list[str], pathlike: dict[str, str], prefix: str
     return raw
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# absolute, home, file: or example: at the start; a `..` path segment, a backslash or a URL anywhere
+_PATH_LIKE = re.compile(r"^\s*(?:/|~|file:|example:)|(?:^|[/\\])\.\.(?:$|[/\\])|\\|://", re.IGNORECASE)
+
+
+_ANY_UNSAFE = re.compile(rf"\$\{{|{_CONTROL.pattern}|{_PATH_LIKE.pattern}", re.IGNORECASE)
+
+
 def _unsafe_text(text: str) -> str | None:
     """What makes a string unsafe from untrusted input, or None: an interpolation (it could read the
-    environment or a file), or a path (absolute, home, parent folder, backslash, a URL or `example:`)."""
+    environment or a file), a control character, or a path (absolute, home, parent folder, backslash, a URL
+    or `example:`)."""
+    if not _ANY_UNSAFE.search(text):  # the common case: one search
+        return None
     if "${" in text:
         return "an interpolation"
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if _CONTROL.search(text):
         return "a control character"
-    lowered = text.strip().lower()
-    if (
-        lowered.startswith(("/", "~", "file:", "example:"))
-        or ".." in lowered.replace("\\", "/").split("/")
-        or "\\" in text
-        or "://" in lowered
-    ):
+    if _PATH_LIKE.search(text):
         return "a path"
     return None
 
@@ -354,7 +360,7 @@ def _paths_set(model: BaseModel, prefix: str = "") -> list[str]:
 def _cap_problems(model: BaseModel, caps: Caps) -> list[str]:
     """What a schema finds over the caps in its own settings (a free-form config, sized), by key."""
     found = list(model.cap_problems(caps)) if hasattr(model, "cap_problems") else []
-    for key in type(model).model_fields:
+    for key in model.model_fields_set:  # a default is within the caps by construction: only what was set
         for where, part in nested_schemas(key, getattr(model, key)):
             found += [f"{where}.{p}" for p in _cap_problems(part, caps)]
     return found

@@ -273,10 +273,12 @@ def plugin_inputs(component: Schema, prefix: str) -> dict[str, Path]:
     from engine.schema.base import nested_schemas
 
     found: dict[str, Path] = {}
+    if not LOADED:  # no plugin: nothing to look for
+        return found
     source: Path | None = getattr(type(component), "plugin_source", None)
     if source is not None:
         found[f"{prefix}.plugin"] = source
-    for key in type(component).model_fields:
+    for key in component.model_fields_set:  # a plugin's component is chosen by name: set, never a default
         for where, part in nested_schemas(key, getattr(component, key)):
             found.update(plugin_inputs(part, f"{prefix}.{where}"))
     return found
