@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from engine.bounds import LIMITS, InputError, shorten
+from engine.bounds import InputError, bounded_lines, shorten
 
 EXIT_INVALID = 2
 EXIT_CRASHED = 1
@@ -71,12 +71,8 @@ def guarded(
 
 
 def bounded(message: str) -> str:
-    """A message as printed: at most `max_errors` lines of at most `max_error_chars` characters each."""
-    lines = message.splitlines() or [""]
-    shown = [shorten(line, LIMITS.max_error_chars) for line in lines[: LIMITS.max_errors]]
-    if len(lines) > LIMITS.max_errors:
-        shown.append(f"... and {len(lines) - LIMITS.max_errors:,} more line(s)")
-    return "\n".join(shown)
+    """A message as printed: its first lines, each cut (engine/bounds.py)."""
+    return "\n".join(bounded_lines(message.splitlines() or [""]))
 
 
 def crash_log(exc: BaseException) -> Path:

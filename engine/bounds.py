@@ -41,6 +41,15 @@ def shorten(text: str, limit: int = 80) -> str:
     return f"{text[:keep]}... ({len(text) - keep:,} more characters)"
 
 
+def bounded_lines(lines: list[str], what: str = "line(s)", limits: Limits | None = None) -> list[str]:
+    """At most `max_errors` lines of at most `max_error_chars` characters each, then how many were left out."""
+    limits = limits or LIMITS
+    kept = [shorten(str(line), limits.max_error_chars) for line in lines[: limits.max_errors]]
+    if len(lines) > limits.max_errors:
+        kept.append(f"... and {len(lines) - limits.max_errors:,} more {what}")
+    return kept
+
+
 def shown(value: Any, limit: int = 80) -> str:
     """repr(value) for an error message, bounded (never builds the repr of a huge container)."""
     if isinstance(value, str):

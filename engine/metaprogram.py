@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine.bounds import LIMITS, InputError, check_plain, shorten, shown
+from engine.bounds import InputError, bounded_lines, check_plain, shorten, shown
 from engine.errors import did_you_mean
 from engine.identity import canonical_values, digest, identity, split_observers
 from engine.lineage import ParentProblem, run_of
@@ -36,9 +36,7 @@ class MetaprogramError(ValueError):
 
     def __init__(self, errors: list[str], source: str | None = None):
         # bounded: a huge value is shown cut, and a flood of errors is shown as its first lines and a count
-        self.errors = [shorten(str(e), LIMITS.max_error_chars) for e in errors[: LIMITS.max_errors]]
-        if len(errors) > LIMITS.max_errors:
-            self.errors.append(f"... and {len(errors) - LIMITS.max_errors:,} more error(s)")
+        self.errors = bounded_lines(errors, "error(s)")
         self.source = shorten(str(source), 300) if source is not None else None
         super().__init__(self.render())
 
@@ -124,6 +122,8 @@ class Metaprogram:
 
 def _set_dotted(tree: Any, dotted: str, value: str | None) -> None:
     """Replace the string at `dotted` (list items by index) with `value`, when both are there."""
+    if value is None:
+        return
     *parents, last = dotted.split(".")
     for part in parents:
         if isinstance(tree, list) and part.isdigit() and int(part) < len(tree):
@@ -132,8 +132,6 @@ def _set_dotted(tree: Any, dotted: str, value: str | None) -> None:
             tree = tree.get(part) if isinstance(tree, dict) else None
         if tree is None:
             return
-    if value is None:
-        return
     if isinstance(tree, dict) and isinstance(tree.get(last), str):
         tree[last] = value
     elif isinstance(tree, list) and last.isdigit() and int(last) < len(tree) and isinstance(tree[int(last)], str):
