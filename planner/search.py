@@ -71,7 +71,7 @@ class PlannerSearcher:
 @algorithm("planner", identity=identity)
 def build(study: Study) -> PlannerSearcher:
     if study.sweep is None:
-        raise ValueError("the planner searches a sweep's study: it needs the sweep's base (planner.ask_tell: any space)")
+        raise ValueError("the planner searches a sweep's study: it needs its base (planner.ask_tell: any space)")
     from planner.tune_searcher import PlannerSearch  # imports ray (a Tune Searcher) and torch
 
     planner = None
