@@ -266,10 +266,9 @@ def real(args: argparse.Namespace) -> int:
     """Real Tune studies on the held-out suite; prints the table and writes planner_real.json."""
     from engine.metaprogram import MetaprogramError
     from planner.heldout_eval import evaluate, format_figures, heldout_sweeps, unseen_spaces
+    from planner.model import checkpoint_or_shipped
     from util.study_runner import run_studies
     from util.sweep_spec import SweepError
-
-    from planner.model import checkpoint_or_shipped
 
     checkpoint = None if args.baselines_only else checkpoint_or_shipped(args.checkpoint)
     try:
