@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="5,10,25")
     parser.add_argument("-k", type=int, default=CANDIDATES, help="candidates sampled per acquisition step")
     parser.add_argument(
-        "--early-k", type=int, default=PLANNER_EARLY_CANDIDATES, help="at most this many candidates until 5 trials"
+        "--early-k", type=int, default=PLANNER_EARLY_CANDIDATES, help="at most this many candidates until 5 trials (0: K)"
     )
     parser.add_argument("--prior", type=int, default=PLANNER_PRIOR, help="first trials from the corpus's portfolio")
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb"])
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-count", type=int, default=100, help="--real: trials of the dense reference")
     args = parser.parse_args(argv)
     args.local_model = None if args.local_model == "none" else args.local_model
+    args.early_k = args.early_k or None  # 0: no schedule
     if args.real:
         return real(args)
     budgets = [int(b) for b in args.budgets.split(",")]

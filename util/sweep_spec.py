@@ -44,8 +44,10 @@ SWEEP_DIR = CONFIG_DIR / "sweep"
 # beat 16 at 25 trials.
 PLANNER_CANDIDATES = 64  # samples scored per proposal by the acquisition
 PLANNER_LOCAL_MODEL = "gp"  # a GP on the study's own trials beside the planner
-PLANNER_EARLY_CANDIDATES = None  # samples scored until the study has 5 trials (None: as many as later)
-PLANNER_PRIOR = 0  # a study's first trials taken from the portfolio of the planner's corpus (planner/portfolio.py)
+# The first trials (the planner's prior; README, "The planner"): the first 2 from the portfolio of its corpus
+# (planner/portfolio.py), then at most 16 candidates until the GP has its 5 trials (64 were too greedy there).
+PLANNER_EARLY_CANDIDATES = 16  # samples scored until the study has 5 trials (None: as many as later)
+PLANNER_PRIOR = 2  # a study's first trials taken from the portfolio of the planner's corpus
 
 
 class SweepError(ValueError):
