@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="5,10,25")
     parser.add_argument("-k", type=int, default=CANDIDATES, help="candidates sampled per acquisition step")
     parser.add_argument(
-        "--early-k", type=int, default=PLANNER_EARLY_CANDIDATES, help="at most this many candidates until 5 trials (0: K)"
+        "--early-k", type=int, default=PLANNER_EARLY_CANDIDATES, help="at most this many candidates until 5 trials"
     )
     parser.add_argument("--prior", type=int, default=PLANNER_PRIOR, help="first trials from the corpus's portfolio")
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb"])
