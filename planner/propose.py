@@ -41,7 +41,9 @@ from planner.serialize import (
 )
 from util.search_space import CATEGORICAL, apply_params, point_key
 from util.sweep_spec import PLANNER_CANDIDATES as CANDIDATES  # one default: the sweep file's
+from util.sweep_spec import PLANNER_EARLY_CANDIDATES as EARLY_CANDIDATES
 from util.sweep_spec import PLANNER_LOCAL_MODEL as LOCAL_MODEL
+from util.sweep_spec import PLANNER_PRIOR as PRIOR
 
 
 @dataclass
@@ -320,12 +322,15 @@ def _normalised(trial: dict[str, Any], norm: Normalizer) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--checkpoint", type=Path, default=None, help="a planner folder (default: the shipped one)")
     parser.add_argument("--study", type=Path, required=True, help="one study (JSON) in the export format")
     parser.add_argument("-k", type=int, default=CANDIDATES)
-    parser.add_argument("--early-k", type=int, help="at most this many candidates until the study has 5 trials")
+    parser.add_argument(
+        "--early-k", type=int, default=EARLY_CANDIDATES, help="at most this many candidates until 5 trials"
+    )
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb", "none"])
     parser.add_argument("--local-model", default=LOCAL_MODEL, choices=["gp", "none"], help="a GP on the study's trials")
+    parser.add_argument("--prior", type=int, default=PRIOR, help="first trials from the corpus's portfolio")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args(argv)
@@ -338,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
             early_k=args.early_k,
             acquisition=None if args.acquisition == "none" else args.acquisition,
             local=None if args.local_model == "none" else args.local_model,
+            prior=args.prior,
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         print(f"cannot propose: {exc}", file=sys.stderr)
