@@ -221,7 +221,7 @@ class Codec:
         for name, d in self.distributions.items():
             value, spec = point[self.keys[name]], self.space[self.keys[name]]
             if isinstance(d, CategoricalDistribution):
-                out[name] = d.choices[spec["values"].index(value)]
+                out[name] = d.choices[_index(spec["values"], value)]
             elif _stepped(d):
                 out[name] = _cast(d, min(d.low + int(value) * d.step, d.high))
             elif isinstance(d, IntDistribution):
@@ -229,6 +229,11 @@ class Codec:
             else:
                 out[name] = min(max(float(value), d.low), d.high)
         return out
+
+
+def _index(values: list[Any], value: Any) -> int:
+    """The position of `value` among the choices, type and all (True is not 1 here)."""
+    return next((i for i, v in enumerate(values) if type(v) is type(value) and v == value), values.index(value))
 
 
 def _stepped(d: BaseDistribution) -> bool:

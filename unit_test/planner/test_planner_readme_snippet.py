@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def test_the_readme_optuna_script_is_short_and_runs_as_written(tmp_path):
         [sys.executable, "-B", "-c", script], cwd=tmp_path, capture_output=True, text=True, env=_env()
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    best = eval(result.stdout.strip().splitlines()[-1])  # the printed best_params dict
+    best = ast.literal_eval(result.stdout.strip().splitlines()[-1])  # the printed best_params dict
     assert set(best) == {"lr", "layers", "activation"} and 1e-4 <= best["lr"] <= 1e-1
     assert "no task description" in result.stderr  # it said what it assumed
 
