@@ -211,5 +211,35 @@ def format_figures(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4f}"
+def markdown(figures: dict[str, Any]) -> str:
+    """The figures as Markdown tables: mean regret per method and budget, then the planner's wins, losses and
+    one-sided p against each method, for all pairs and for seen and unseen spaces apart (model card, docs)."""
+    budgets, methods = figures["budgets"], figures.get("methods", METHODS)
+    groups = figures.get("groups", {})
+    sections = [("all", figures), *groups.items()] if len(groups) > 1 else [("all", figures)]
+    lines = []
+    for name, group in sections:
+        lines += [
+            f"{name} spaces ({group['pairs']} pairs), mean normalised regret:",
+            "",
+            "| method | " + " | ".join(f"@{b}" for b in budgets) + " |",
+            "| --- |" + " --- |" * len(budgets),
+        ]
+        for m in methods:
+            row = group["mean_regret"][m]
+            lines.append(f"| {m} | " + " | ".join(_fmt(row[str(b)], 3) for b in budgets) + " |")
+        if group["tests"]:
+            lines += ["", "| planner vs | " + " | ".join(f"@{b} wins / losses, p" for b in budgets) + " |"]
+            lines.append("| --- |" + " --- |" * len(budgets))
+            for other in methods[1:]:
+                cells = []
+                for b in budgets:
+                    t = group["tests"][f"planner_vs_{other}@{b}"]
+                    cells.append(f"{t['wins']} / {t['losses']}, {_fmt(t['p_less'], 3)}")
+                lines.append(f"| {other} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"

@@ -98,22 +98,17 @@ def card(info: dict[str, Any], figures: dict[str, Any] | None, size: int) -> str
 
 
 def regret_lines(figures: dict[str, Any]) -> list[str]:
-    """Mean normalised regret per method and budget, as benchmarks/planner.py --real measured it."""
-    budgets = figures["budgets"]
-    lines = [
-        f"Real Tune studies on the held-out suite (configs/sweep/suite/heldout.yaml): {figures['pairs']} "
-        f"(task, space, seed) pairs; mean normalised regret (lower is better):",
+    """Regret per method and budget, and the planner's paired tests, as benchmarks/planner.py --real measured it."""
+    from planner.heldout_eval import markdown
+
+    settings = figures.get("settings", {})
+    return [
+        f"Real Tune studies on the held-out suite (configs/sweep/suite/heldout.yaml; `python -B benchmarks/planner.py"
+        f" --real`): {figures['pairs']} (task, space, seed) pairs; planner settings {settings}. Lower is better;"
+        " p: paired one-sided Wilcoxon (planner < other).",
         "",
-        "| method | " + " | ".join(f"@{b}" for b in budgets) + " |",
-        "| --- | " + " | ".join("---" for _ in budgets) + " |",
+        markdown(figures).rstrip(),
     ]
-    for method, row in figures["mean_regret"].items():
-        lines.append(f"| {method} | " + " | ".join(_fmt(row.get(str(b))) for b in budgets) + " |")
-    return lines
-
-
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
