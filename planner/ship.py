@@ -2,6 +2,7 @@
 
     python -m planner.ship --checkpoint outputs/planner/ckpt --corpus outputs/studies_corpus.jsonl \
         --command "make planner" [--figures benchmarks/results/planner_real.json] [--out planner/shipped]
+    python -m planner.ship --card-only --figures benchmarks/results/planner_real.json   # figures measured since
 
 `make planner` runs it after the corpus and the training. The folder it writes is a planner checkpoint
 (planner/model.py) that `tune.algorithm=planner`, `PlannerSampler` and `planner.ask_tell` use when no
@@ -53,6 +54,13 @@ def ship(checkpoint: Path, corpus: Path, out: Path, command: str, figures: dict[
     atomic_write(staging / CARD, text)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
+    return text
+
+
+def update_card(out: Path, figures: dict[str, Any]) -> str:
+    """Rewrite the model card of a shipped planner with regret figures measured since (its weights unchanged)."""
+    text = card(json.loads((Path(out) / "settings.json").read_text()), figures, _size(out))
+    atomic_write(Path(out) / CARD, text)
     return text
 
 
@@ -113,15 +121,22 @@ def regret_lines(figures: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, required=True, help="a trained planner (planner.train --out)")
-    parser.add_argument("--corpus", type=Path, required=True, help="the studies it was trained on (JSONL)")
-    parser.add_argument("--command", required=True, help="the command that trained it, for the model card")
+    parser.add_argument("--checkpoint", type=Path, help="a trained planner (planner.train --out)")
+    parser.add_argument("--corpus", type=Path, help="the studies it was trained on (JSONL)")
+    parser.add_argument("--command", help="the command that trained it, for the model card")
     parser.add_argument("--figures", type=Path, help="benchmarks/planner.py --real's JSON, for the model card")
+    parser.add_argument("--card-only", action="store_true", help="only rewrite the card of --out with --figures")
     parser.add_argument("--out", type=Path, default=SHIPPED)
     args = parser.parse_args(argv)
+    needed = ["figures"] if args.card_only else ["checkpoint", "corpus", "command"]
+    if missing := [f"--{name}" for name in needed if getattr(args, name) is None]:
+        parser.error(f"{' and '.join(missing)} needed")
     try:
         figures = json.loads(args.figures.read_text()) if args.figures else None
-        text = ship(args.checkpoint, args.corpus, args.out, args.command, figures)
+        if args.card_only:
+            text = update_card(args.out, figures)
+        else:
+            text = ship(args.checkpoint, args.corpus, args.out, args.command, figures)
     except (OSError, ValueError, KeyError) as exc:
         print(f"cannot ship the planner: {exc}", file=sys.stderr)
         return 2
