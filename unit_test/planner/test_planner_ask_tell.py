@@ -1,11 +1,10 @@
-"""planner.ask_tell: the planner over a plain search space and any objective; and the portfolio it can start from."""
+"""planner.ask_tell: the planner over a plain search space and any objective, from the portfolio when asked."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-import random
 
 import pytest
 
@@ -44,36 +43,6 @@ def test_a_described_task_is_not_assumed_and_a_bad_space_is_refused(untrained_ch
         PlannerStudy({"act": {"type": "choice", "values": ["leaky relu"]}}, checkpoint=untrained_checkpoint)
     with pytest.raises(ValueError, match="mode must be"):
         PlannerStudy(SPACE, mode="maximize", checkpoint=untrained_checkpoint)
-
-
-def test_the_portfolio_orders_the_corpus_best_configurations_by_what_they_add():
-    studies = [structured_study(seed, n_trials=10, dataset=d) for seed, d in enumerate(["digits", "iris", "wine"])]
-    built = portfolio.build(studies, size=3)
-    (entry,) = built["spaces"]
-    assert entry["tasks"] == 3 and entry["studies"] == 3 and len(entry["configs"]) == 3
-    bests = [max(s["trials"], key=lambda t: t["objective"])["params"] for s in studies]
-    assert sorted(map(json.dumps, entry["configs"])) == sorted(map(json.dumps, bests))  # each study's best, once
-    # the first one reaches most across tasks: structured_study's objective prefers lr near 1e-2 and not sgd
-    first = entry["configs"][0]
-    score = [1.0 - abs(math.log10(c["pipeline.optim.lr"]) + 2) / 3 - (c["pipeline.optim.name"] == "sgd") * 0.2
-             for c in bests]  # fmt: skip
-    assert first == bests[score.index(max(score))]
-
-
-def test_portfolio_points_move_into_another_space_and_draw_the_keys_they_lack():
-    built = portfolio.build([structured_study(0, n_trials=10)], size=2)
-    space = {
-        "pipeline.optim.lr": {"type": "loguniform", "low": 1e-3, "high": 1e-2},  # narrower: values clipped
-        "model.hidden": {"type": "choice", "values": [10, 100]},  # other choices: the nearest one
-        "pipeline.optim.momentum": {"type": "uniform", "low": 0.0, "high": 0.9},  # a key the corpus never set
-    }
-    points = portfolio.points(built, space, random.Random(0))
-    assert len(points) == 2
-    for point, config in zip(points, built["spaces"][0]["configs"], strict=True):
-        assert point["pipeline.optim.lr"] == min(max(config["pipeline.optim.lr"], 1e-3), 1e-2)
-        assert point["model.hidden"] == min([10, 100], key=lambda v: abs(v - config["model.hidden"]))
-        assert 0.0 <= point["pipeline.optim.momentum"] <= 0.9
-    assert portfolio.points(built, {"x": {"type": "uniform", "low": 0, "high": 1}}, random.Random(0)) == []
 
 
 def test_the_planner_starts_from_the_portfolio_when_asked(untrained_checkpoint, tmp_path):
