@@ -30,6 +30,7 @@ first proposal, and left out when the sampler is pickled (Ray Tune checkpoints i
 from __future__ import annotations
 
 import math
+import random
 import re
 from typing import Any
 
@@ -56,7 +57,8 @@ class PlannerSampler(BaseSampler):
         prior: int = PLANNER_PRIOR,
         local_model: str | None = LOCAL_MODEL,
     ):
-        self._seed = seed
+        # no seed: a random one, as Optuna's samplers do (a seed makes the study repeat its trials)
+        self._seed = seed if seed is not None else random.SystemRandom().randrange(2**31 - 1)
         self._checkpoint, self._task = checkpoint, task
         self._settings = {
             "candidates": candidates,
@@ -114,8 +116,8 @@ class PlannerSampler(BaseSampler):
             log.warning("PlannerSampler: %s is drawn at random (the planner does not handle %s)", param_name, what)
             return self._random.sample_independent(study, trial, param_name, param_distribution)
         if param_distribution.single():  # nothing to choose
-            return param_distribution.to_external_repr(0 if isinstance(param_distribution, CategoricalDistribution)
-                                                       else param_distribution.low)  # fmt: skip
+            internal = 0 if isinstance(param_distribution, CategoricalDistribution) else param_distribution.low
+            return param_distribution.to_external_repr(internal)
         return self._propose(study, trial, {param_name: param_distribution})[param_name]
 
     # -- the planner's proposal ------------------------------------------------------------------------
@@ -124,9 +126,9 @@ class PlannerSampler(BaseSampler):
         import torch
 
         if self._planner is None:
-            self._planner = load_planner(self._checkpoint, self._seed or 0)
+            self._planner = load_planner(self._checkpoint, self._seed)
         if self._generator is None:
-            self._generator = torch.Generator(device="cpu").manual_seed(self._seed or 0)
+            self._generator = torch.Generator(device="cpu").manual_seed(self._seed)
         codec = Codec(distributions)
         mode = "max" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "min"
         if not self._said:  # once per sampler: what it assumed about the task
