@@ -4,7 +4,6 @@ algorithm `portfolio`."""
 from __future__ import annotations
 
 import json
-import math
 import random
 
 from planner import portfolio
@@ -12,22 +11,31 @@ from unit_test.planner.planner_helpers import structured_study
 from util import search
 
 
+def choice_study(dataset: str, values: dict[str, float]) -> dict:
+    study = structured_study(0, n_trials=0, dataset=dataset)
+    study["search_space"] = {"x": {"type": "choice", "values": ["a", "b", "c"]}}
+    study["trials"] = [
+        {"order": i, "params": {"x": x}, "objective": v, "status": "completed"}
+        for i, (x, v) in enumerate(values.items())
+    ]
+    return study
+
+
 def test_the_portfolio_orders_the_corpus_best_configurations_by_what_they_add():
-    studies = [structured_study(seed, n_trials=10, dataset=d) for seed, d in enumerate(["digits", "iris", "wine"])]
-    built = portfolio.build(studies, size=3)
+    studies = [  # each task's best: a, b, c; but b is nearly best everywhere, and c adds most after it
+        choice_study("t1", {"a": 1.0, "b": 0.9, "c": 0.0}),
+        choice_study("t2", {"a": 0.0, "b": 1.0, "c": 0.5}),
+        choice_study("t3", {"a": 0.0, "b": 0.8, "c": 1.0}),
+    ]
+    built = portfolio.build(studies)
     (entry,) = built["spaces"]
-    assert entry["tasks"] == 3 and entry["studies"] == 3 and len(entry["configs"]) == 3
-    bests = [max(s["trials"], key=lambda t: t["objective"])["params"] for s in studies]
-    assert sorted(map(json.dumps, entry["configs"])) == sorted(map(json.dumps, bests))  # each study's best, once
-    # the first one reaches most across tasks: structured_study's objective prefers lr near 1e-2 and not sgd
-    first = entry["configs"][0]
-    score = [1.0 - abs(math.log10(c["pipeline.optim.lr"]) + 2) / 3 - (c["pipeline.optim.name"] == "sgd") * 0.2
-             for c in bests]  # fmt: skip
-    assert first == bests[score.index(max(score))]
+    assert entry["tasks"] == 3 and entry["studies"] == 3
+    assert entry["configs"] == [{"x": "b"}, {"x": "c"}, {"x": "a"}]
+    assert portfolio.build(studies, size=1)["spaces"][0]["configs"] == [{"x": "b"}]
 
 
 def test_portfolio_points_move_into_another_space_and_draw_the_keys_they_lack():
-    built = portfolio.build([structured_study(0, n_trials=10)], size=2)
+    built = portfolio.build([structured_study(s, n_trials=10, dataset=d) for s, d in enumerate(["digits", "iris"])])
     space = {
         "pipeline.optim.lr": {"type": "loguniform", "low": 1e-3, "high": 1e-2},  # narrower: values clipped
         "model.hidden": {"type": "choice", "values": [10, 100]},  # other choices: the nearest one
