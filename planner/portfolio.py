@@ -11,7 +11,7 @@ estimated by that task's nearest trial (parameters as the planner's bins scaled 
 one-hot), normalised within the study (1 = its best).
 
 A study's space need not be one of the corpus's: `points(space)` takes the portfolio of the corpus
-space that shares most keys with it, keeps the values of those keys (moved into the new range:
+space that shares most keys with it (of most tasks among equals), keeps the values of those keys (moved into the new range:
 clipped, or the nearest choice) and draws the other keys at random from the study's seed. After the
 portfolio, random search goes on.
 """
@@ -91,10 +91,12 @@ def load(checkpoint: str | Path | None) -> dict[str, Any]:
 def points(portfolio: dict[str, Any], space: dict[str, dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
     """The portfolio moved into `space`: the corpus space sharing most keys with it; other keys drawn from `rng`."""
     entries = portfolio.get("spaces", [])
-    shared = [len(set(e["space"]) & set(space)) for e in entries]
-    if not entries or max(shared) == 0:
+    if not entries:
         return []
-    entry = entries[shared.index(max(shared))]  # first of the ties: the stable order of the file
+    # most keys shared; between equals, the space of more corpus tasks (then the file's own stable order)
+    entry = max(entries, key=lambda e: (len(set(e["space"]) & set(space)), e["tasks"]))
+    if not set(entry["space"]) & set(space):
+        return []
     out = []
     for config in entry["configs"]:
         point = {}
