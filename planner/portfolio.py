@@ -11,9 +11,9 @@ estimated by that task's nearest trial (parameters as the planner's bins scaled 
 one-hot), normalised within the study (1 = its best).
 
 A study's space need not be one of the corpus's: `points(space)` takes the portfolio of the corpus
-space that shares most keys with it (of most tasks among equals), keeps the values of those keys (moved into the new range:
-clipped, or the nearest choice) and draws the other keys at random from the study's seed. After the
-portfolio, random search goes on.
+space that shares most keys with it (of most tasks among equals), keeps the values of those keys
+(moved into the new range: clipped, or the nearest choice) and draws the other keys at random from
+the study's seed. After the portfolio, random search goes on.
 """
 
 from __future__ import annotations
