@@ -235,7 +235,8 @@ def markdown(figures: dict[str, Any]) -> str:
                 cells = []
                 for b in budgets:
                     t = group["tests"][f"planner_vs_{other}@{b}"]
-                    cells.append(f"{t['wins']} / {t['losses']}, {_fmt(t['p_less'], 3)}")
+                    p = t["p_less"]
+                    cells.append(f"{t['wins']} / {t['losses']}, {'<0.001' if p is not None and p < 0.001 else _fmt(p, 3)}")
                 lines.append(f"| {other} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
