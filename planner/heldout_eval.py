@@ -235,8 +235,8 @@ def markdown(figures: dict[str, Any]) -> str:
                 cells = []
                 for b in budgets:
                     t = group["tests"][f"planner_vs_{other}@{b}"]
-                    p = t["p_less"]
-                    cells.append(f"{t['wins']} / {t['losses']}, {'<0.001' if p is not None and p < 0.001 else _fmt(p, 3)}")
+                    p = "<0.001" if t["p_less"] is not None and t["p_less"] < 0.001 else _fmt(t["p_less"], 3)
+                    cells.append(f"{t['wins']} / {t['losses']}, {p}")
                 lines.append(f"| {other} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
