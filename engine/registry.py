@@ -99,6 +99,13 @@ class Registry:
         raise_explained(self.kind, errors)
         return built
 
+    def companion(self, name: str, attribute: str) -> Any:
+        """Another attribute of the module that implements `name` (e.g. a pipeline's checks), or None."""
+        impl = self.entry(name).impl
+        if not isinstance(impl, str):
+            return None
+        return getattr(importlib.import_module(impl.partition(":")[0]), attribute, None)
+
     def load(self, name: str) -> Any:
         """Import and return the implementation registered under `name`."""
         impl = self.entry(name).impl

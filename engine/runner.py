@@ -52,7 +52,10 @@ def execute(
         log.info("run %s already completed in %s: reusing its results (force=true recomputes)", mp.id, run_dir)
         observe.reused(mp, paths, done)
         return {**done, "reused": True}
-    if problems := mp.pipeline.problems_before_run(mp, paths):  # e.g. parent weights that do not fit
+    # what only the built model or loaded data can tell (the gate imports no torch): bad input, refused before the
+    # run starts, so nothing is recorded (the execution pipeline: parent weights that do not fit)
+    before_run = PIPELINES.companion(mp.pipeline.name, "problems_before_run")
+    if before_run is not None and (problems := before_run(mp, paths)):
         raise MetaprogramError(problems)
     if force and run_dir.exists():
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)

@@ -224,17 +224,21 @@ def _parent_state(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # a plain state dict: no code loaded
 
 
-def check_parent_fits(mp: Metaprogram, paths: Paths) -> str | None:
-    """Before a run starts: why the parent's weights (model.init_from) do not fit the model this run builds, or
-    None. Builds the model for the dataset's shapes on the meta device, so no weights are allocated."""
+def problems_before_run(mp: Metaprogram, paths: Paths) -> list[str]:
+    """Checked by the runner before the run starts (engine/runner.py): parent weights (model.init_from) that do
+    not fit the model this run builds. The model is built for the dataset's shapes on the meta device, so no
+    weights are allocated; data or a model that cannot be built is left to the run, which records why."""
+    parent = getattr(mp.model, "init_from", None)
+    if parent is None:
+        return []
     try:
         data = build_splits(mp.dataset, paths)
         with torch.device("meta"):
             model = build_model(mp.model, data.info, paths)
-    except Exception:  # data or a model that cannot be built: the run itself fails on it, and records why
-        return None
-    parent = mp.model.init_from
-    return weight_problems(model.state_dict(), _parent_state(paths.run_dir(parent) / WEIGHTS), parent)
+    except Exception:
+        return []
+    problem = weight_problems(model.state_dict(), _parent_state(paths.run_dir(parent) / WEIGHTS), parent)
+    return [f"model.init_from: {problem}"] if problem else []
 
 
 def load_parent_weights(model: torch.nn.Module, path: Path, parent: str) -> None:

@@ -59,11 +59,6 @@ class PipelineConfig(Component):
         """What does not fit between this pipeline and the other components (each valid on its own)."""
         return []
 
-    def problems_before_run(self, mp: Any, paths: Paths) -> list[str]:
-        """What only the built model or loaded data can tell (the gate imports no torch): checked by the runner
-        before a run starts, so such a metaprogram is refused as bad input and nothing is recorded."""
-        return []
-
     def resolve_objective(self, task: str) -> tuple[str, str]:
         """(metric, mode) with 'auto' replaced by this pipeline's default for the task."""
         metric, mode = self.objective.metric, self.objective.mode
@@ -173,14 +168,6 @@ class ExecutionConfig(PipelineConfig):
             for name, metric in self.metrics.items()
             if metric.task not in (None, task)
         ]
-
-    def problems_before_run(self, mp: Any, paths: Paths) -> list[str]:
-        if getattr(mp.model, "init_from", None) is None:
-            return []
-        from engine.pipelines.execution import check_parent_fits  # torch: only for a run about to start
-
-        problem = check_parent_fits(mp, paths)
-        return [f"model.init_from: {problem}"] if problem else []
 
     def default_objective(self, task: str) -> tuple[str, str]:
         split = "test" if self.mode == "test" else "val"  # test mode evaluates the test split only
