@@ -7,7 +7,7 @@ TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 PYTHON ?= python3
 
-.PHONY: demo test test-fast test-slow fuzz lint format bench gpu-check data planner-data install install-dev clean
+.PHONY: demo test test-fast test-slow fuzz lint format bench gpu-check data planner-data planner planner-bench install install-dev clean
 
 $(VENV)/.installed: pyproject.toml scripts/install.sh scripts/constraints.txt
 	bash scripts/install.sh $(VENV)
@@ -56,6 +56,20 @@ data:  ## unpack the evaluation data shipped in data/ (HellaSwag, GSM8K); standa
 
 planner-data: install  ## the planner's data: Ray Tune studies over configs/sweep/suite/train.yaml, exported as JSONL
 	PYTHON=$(PY) bash generate_ray_tune_data.sh train
+
+# The shipped planner (planner/shipped/) from nothing. Economical on 2 CPUs: every 2nd study of the corpus suite
+# (554 studies) and 2,000 training steps; PLANNER_STRIDE=1 PLANNER_STEPS=3000 for the whole corpus.
+PLANNER_STRIDE ?= 2
+PLANNER_STEPS ?= 2000
+planner: install  ## rebuild the shipped planner: corpus of Ray Tune studies, training, planner/shipped (held-out figures last)
+	PYTHON=$(PY) OUT=outputs/studies_corpus.jsonl bash generate_ray_tune_data.sh corpus --stride $(PLANNER_STRIDE)
+	$(PY) -B -m planner.train --studies outputs/studies_corpus.jsonl --out outputs/planner/ckpt_corpus \
+		--steps $(PLANNER_STEPS) --max-minutes 20
+	$(PY) -B -m planner.ship --checkpoint outputs/planner/ckpt_corpus --corpus outputs/studies_corpus.jsonl \
+		--command "make planner PLANNER_STRIDE=$(PLANNER_STRIDE) PLANNER_STEPS=$(PLANNER_STEPS)"
+
+planner-bench: install  ## the shipped planner against random, TPE, multivariate TPE, GP and the portfolio in real Tune studies
+	$(PY) -B benchmarks/planner.py --real --seeds 3
 
 clean:
 	rm -rf $(VENV) outputs .cache .pytest_cache

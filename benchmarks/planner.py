@@ -1,21 +1,25 @@
 """Planner benchmark: normalised regret at 5, 10 and 25 trials on held-out tasks.
 
-    python -B benchmarks/planner.py --checkpoint outputs/planner/ckpt          # table lookups (below)
-    python -B benchmarks/planner.py --real --checkpoint outputs/planner/ckpt   # real Ray Tune studies
-    python -B benchmarks/planner.py --real --baselines-only                     # random, TPE, reference only
+    python -B benchmarks/planner.py                                   # table lookups (below), the shipped planner
+    python -B benchmarks/planner.py --real                            # real Ray Tune studies, the shipped planner
+    python -B benchmarks/planner.py --real --checkpoint outputs/planner/ckpt   # another planner
+    python -B benchmarks/planner.py --real --baselines-only           # the baselines and the reference only
 
-`--real`: planner/heldout_eval.py. Real Tune studies on configs/sweep/suite/heldout.yaml (5 tasks,
-a local CSV among them): planner+EI vs random vs TPE, `--count` trials, `--seeds` seeds, regret
-normalised per task and space over everything observed plus a dense random reference; wins,
-losses and paired one-sided Wilcoxon p-values. Studies are kept in the database and reused.
-Knobs: --models (search spaces of heldout.yaml), --reference-count. Both modes: -k (candidates per
-proposal), --early-k (at most this many until the study has 5 trials), --acquisition, --local-model
+`--real`: planner/heldout_eval.py. Real Tune studies on configs/sweep/suite/heldout.yaml (8 tasks:
+a local CSV, digits as features and a generated family the corpus never draws from among them; 3
+spaces, one with keys the corpus never holds): planner+EI vs random, TPE, multivariate TPE, GP and
+the corpus's portfolio, `--count` trials, `--seeds` seeds, regret normalised per task and space over
+everything observed plus a dense random reference; wins, losses and paired one-sided Wilcoxon
+p-values, for all pairs and apart for seen and unseen spaces. Studies are kept in the database and
+reused. Knobs: --models (search spaces of heldout.yaml), --tasks, --baselines, --reference-count.
+Both modes: -k (candidates per proposal), --early-k (at most this many until the study has 5
+trials), --prior (the first trials from the corpus's portfolio), --acquisition, --local-model
 (gp: the GP on each study's own trials sharpens EI; none: the planner's own predictions alone).
 
 Held-out tasks (planner/dev_data.py HELDOUT_TASKS: data sets and generator settings never in
 the training studies) x seeds. Methods: the planner sampling alone (imitation), the planner
 with acquisition (K samples, pick by expected improvement over its own predicted objective),
-random search (without replacement) and Optuna TPE.
+random search (without replacement), Optuna TPE, multivariate TPE and GP, and the portfolio.
 
 How this is feasible on a CPU: the search space is discrete (96 points), and each held-out
 task's objective was computed at every point once, with real runs through
@@ -44,20 +48,29 @@ sys.path.insert(0, str(ROOT))
 
 from engine.atomic import atomic_write  # noqa: E402
 from planner.dev_data import HELDOUT_TASKS, TableObjective, load_tables  # noqa: E402
+from planner.heldout_eval import BASELINES  # noqa: E402
 from planner.propose import CANDIDATES, LOCAL_MODEL  # noqa: E402
 from util import search  # noqa: E402
+from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_PRIOR  # noqa: E402
 
-METHODS = ("planner", "planner+acq", "random", "tpe")
+METHODS = ("planner", "planner+acq", "random", "tpe", "tpe_multivariate", "gp", "portfolio")
 
 
 class PlannerSearcher:
     """The planner behind the suggest / observe interface of util.search (over a table, without a sweep)."""
 
     def __init__(
-        self, planner, table: dict[str, Any], acquisition: str | None, k: int, early_k: int | None, local: str | None
+        self,
+        planner,
+        table: dict[str, Any],
+        acquisition: str | None,
+        k: int,
+        early_k: int | None,
+        local: str | None,
+        prior: int = 0,
     ):
         self.planner, self.acquisition, self.local = planner, acquisition, local
-        self.k, self.early_k = k, early_k
+        self.k, self.early_k, self.prior = k, early_k, prior
         self.study = {
             "task": table["task"],
             "search_space": table["search_space"],
@@ -68,7 +81,7 @@ class PlannerSearcher:
 
     def suggest(self) -> dict[str, Any]:
         params, mp, _ = self.planner.suggest(
-            self.study, k=self.k, early_k=self.early_k, acquisition=self.acquisition, local=self.local
+            self.study, k=self.k, early_k=self.early_k, acquisition=self.acquisition, local=self.local, prior=self.prior
         )
         assert mp is not None  # validated as untrusted; a rejected proposal never gets here
         return params
@@ -113,12 +126,15 @@ def wilcoxon(a: list[float], b: list[float]) -> dict[str, float | None]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, default=ROOT / "outputs/planner/ckpt")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="a planner (default: the shipped one)")
     parser.add_argument("--root", type=Path, default=ROOT / "outputs/planner_dev", help="where the tables are")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budgets", default="5,10,25")
     parser.add_argument("-k", type=int, default=CANDIDATES, help="candidates sampled per acquisition step")
-    parser.add_argument("--early-k", type=int, help="at most this many candidates until the study has 5 trials")
+    parser.add_argument(
+        "--early-k", type=int, default=PLANNER_EARLY_CANDIDATES, help="at most this many candidates until 5 trials"
+    )
+    parser.add_argument("--prior", type=int, default=PLANNER_PRIOR, help="first trials from the corpus's portfolio")
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb"])
     parser.add_argument("--temperature", type=float, default=1.0, help="--real: the planner's sampling temperature")
     parser.add_argument(
@@ -126,18 +142,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/planner.json")
     parser.add_argument("--real", action="store_true", help="real Ray Tune studies on the held-out suite")
+    parser.add_argument("--tag", default="", help="--real: appended to the figures' file name (planner_realTAG.json)")
     parser.add_argument("--baselines-only", action="store_true", help="--real: run random, TPE and the reference")
-    parser.add_argument("--models", default="mlp_opt,mlp_arch", help="--real: spaces of heldout.yaml")
+    parser.add_argument("--models", default="mlp_opt,mlp_arch,mlp_sgd", help="--real: spaces of heldout.yaml")
+    parser.add_argument("--tasks", help="--real: tasks (or families) of heldout.yaml, comma-separated (default: all)")
+    parser.add_argument("--baselines", default=",".join(BASELINES), help="--real: baseline algorithms")
     parser.add_argument("--count", type=int, default=25, help="--real: trials per study")
     parser.add_argument("--reference-count", type=int, default=100, help="--real: trials of the dense reference")
     args = parser.parse_args(argv)
     args.local_model = None if args.local_model == "none" else args.local_model
+    args.early_k = args.early_k or None  # 0: no schedule
     if args.real:
         return real(args)
     budgets = [int(b) for b in args.budgets.split(",")]
     horizon = max(budgets)
     try:
         tables = load_tables(args.root, list(HELDOUT_TASKS))
+        from planner.portfolio import PortfolioSearcher
         from planner.propose import Planner
 
         planner = Planner(args.checkpoint, seed=0)
@@ -158,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
                 if method.startswith("planner"):
                     planner.generator.manual_seed(seed)
                     acquisition = args.acquisition if method == "planner+acq" else None
-                    searcher = PlannerSearcher(planner, table, acquisition, args.k, args.early_k, args.local_model)
+                    searcher = PlannerSearcher(
+                        planner, table, acquisition, args.k, args.early_k, args.local_model, args.prior
+                    )
+                elif method == "portfolio":  # the portfolio of the planner under test
+                    searcher = PortfolioSearcher(planner.portfolio or {}, table["search_space"], seed)
                 else:
                     searcher = search.build(method, table["search_space"], objective.mode, seed)
                 curve, log_curve = regret_curves(searcher, objective, horizon)
@@ -175,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     log_at = {m: {b: statistics.fmean(c[b - 1] for c in log_curves[m]) for b in budgets} for m in METHODS}
     tests = {
         f"{a}_vs_{b}": {str(n): wilcoxon([c[n - 1] for c in curves[a]], [c[n - 1] for c in curves[b]]) for n in budgets}
-        for a, b in (("planner+acq", "random"), ("planner+acq", "tpe"), ("planner", "random"))
+        for a, b in [*(("planner+acq", m) for m in METHODS[2:]), ("planner", "random")]
     }
     stats = planner.stats
     figures = {
@@ -228,9 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"figures in {args.out}, curves in {png}")
     print("ratios (planner+acq regret / baseline regret; below 1 is better):")
-    for base in ("random", "tpe"):
+    for base in METHODS[2:]:
         print(
-            f"  vs {base:<7}"
+            f"  vs {base:<17}"
             + "".join(
                 f"  @{b} {at['planner+acq'][b] / at[base][b] if at[base][b] else float('nan'):.3f}" for b in budgets
             )
@@ -241,11 +266,12 @@ def main(argv: list[str] | None = None) -> int:
 def real(args: argparse.Namespace) -> int:
     """Real Tune studies on the held-out suite; prints the table and writes planner_real.json."""
     from engine.metaprogram import MetaprogramError
-    from planner.heldout_eval import evaluate, format_figures, heldout_sweeps
+    from planner.heldout_eval import evaluate, format_figures, heldout_sweeps, unseen_spaces
+    from planner.model import checkpoint_or_shipped
     from util.study_runner import run_studies
     from util.sweep_spec import SweepError
 
-    checkpoint = None if args.baselines_only else args.checkpoint
+    checkpoint = None if args.baselines_only else checkpoint_or_shipped(args.checkpoint)
     try:
         sweeps = heldout_sweeps(
             checkpoint,
@@ -253,6 +279,9 @@ def real(args: argparse.Namespace) -> int:
             count=args.count,
             reference_count=args.reference_count,
             models=args.models.split(","),
+            tasks=args.tasks.split(",") if args.tasks else None,
+            baselines=tuple(args.baselines.split(",")),
+            prior=args.prior,
             candidates=args.k,
             early_candidates=args.early_k,
             acquisition=args.acquisition,
@@ -266,8 +295,13 @@ def real(args: argparse.Namespace) -> int:
     print(json.dumps(counts))
     if args.baselines_only:
         return 0 if counts["failed"] == 0 else 1
-    figures = {**evaluate(sweeps), "checkpoint": str(args.checkpoint), "suite": counts}
-    out = args.out.with_name(f"{args.out.stem}_real.json")
+    figures = {
+        **evaluate(sweeps, unseen=unseen_spaces(sweeps, args.checkpoint)),
+        "checkpoint": str(args.checkpoint or "shipped"),
+        "settings": {"k": args.k, "early_k": args.early_k, "prior": args.prior, "local_model": args.local_model},
+        "suite": counts,
+    }
+    out = args.out.with_name(f"{args.out.stem}_real{args.tag}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2))
     print(format_figures(figures))

@@ -1,14 +1,18 @@
-"""The planner judged in real Ray Tune studies on held-out tasks: planner+acquisition vs random vs TPE.
+"""The planner judged in real Ray Tune studies on held-out tasks, against random, TPE, multivariate TPE, GP and the
+corpus's portfolio.
 
-The held-out suite (configs/sweep/suite/heldout.yaml: tasks no training suite uses, a local CSV
-among them) runs its baselines (random, TPE), a dense random reference, and one planner study
-per task, space and seed with the checkpoint under test, all through util/tune_suite.py (finished
-studies are reused: baselines run once, each checkpoint's planner studies once).
+The held-out suite (configs/sweep/suite/heldout.yaml: tasks no training suite uses, a local CSV and
+a task family among them, and a space with keys the corpus never holds) runs its baselines, a dense
+random reference, and one planner study per task, space and seed with the checkpoint under test,
+all through util/tune_suite.py (finished studies are reused: baselines run once, each checkpoint's
+planner studies once).
 
 Regret after n trials = 1 - (best so far - worst) / (best - worst), where best and worst are over
 every value observed on that task and space (all studies, the reference included). Minimised
 metrics (MSE) are compared on a log scale, so one diverged trial does not flatten every curve.
-Pairs are (task, space, seed); tests are paired one-sided Wilcoxon (planner < baseline).
+Pairs are (task, space, seed); tests are paired one-sided Wilcoxon (planner < baseline). Figures
+are given for all pairs, and apart for the spaces whose keys the planner's vocabulary holds (seen)
+and those with a key it never saw (unseen).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from typing import Any
 
 from planner.propose import CANDIDATES, LOCAL_MODEL
 
-METHODS = ("planner", "random", "tpe")
+METHODS = ("planner", "random", "tpe", "tpe_multivariate", "gp", "portfolio")
+BASELINES = METHODS[1:]
 BUDGETS = (5, 10, 25)
 
 
@@ -37,6 +42,8 @@ def heldout_sweeps(
     acquisition: str | None = "ei",
     temperature: float = 1.0,
     local_model: str | None = LOCAL_MODEL,
+    prior: int = 0,
+    baselines: tuple[str, ...] = BASELINES,
 ) -> list[Any]:
     """The held-out studies: baselines, the reference and (with a checkpoint) the planner's, composed."""
     import yaml
@@ -50,7 +57,7 @@ def heldout_sweeps(
     models = models or list(data["models"])
     chosen = tasks or "all"
     groups = [
-        {"tasks": chosen, "models": models, "algorithms": ["random", "tpe"], "seeds": [*range(seeds)], "count": count},
+        {"tasks": chosen, "models": models, "algorithms": list(baselines), "seeds": [*range(seeds)], "count": count},
         {"tasks": chosen, "models": models, "algorithms": ["random"], "seeds": [1000], "count": reference_count},
     ]
     if checkpoint is not None:
@@ -65,6 +72,7 @@ def heldout_sweeps(
             "planner_acquisition": acquisition,
             "planner_temperature": temperature,
             "planner_local_model": local_model,
+            "planner_prior": prior,
         }
     data["studies"] = groups
     write_suite_data(default_paths().root("data_root"))  # before composing: the CSV task's base checks its file
@@ -73,58 +81,86 @@ def heldout_sweeps(
     return sweeps
 
 
-def evaluate(sweeps: list[Any], db_url: str | None = None) -> dict[str, Any]:
-    """Regret at BUDGETS (those the studies reach) per method over (task, space, seed) pairs, wins/losses, p-values."""
+def evaluate(sweeps: list[Any], db_url: str | None = None, unseen: set[str] = frozenset()) -> dict[str, Any]:
+    """Regret at BUDGETS (those the studies reach) per method over (task, space, seed) pairs, wins/losses, p-values;
+    for all pairs, and apart for the spaces in `unseen` (keys the planner never saw) and the others."""
     from database.store import Database, default_url
 
     db_url = db_url or default_url(sweeps[0].base()[1])
     values: dict[tuple[str, str], list[float]] = {}
     curves: dict[tuple[str, str, str, int], list[float | None]] = {}
-    modes: dict[tuple[str, str], str] = {}
     with Database(db_url) as db:
         for sweep in sweeps:
             task, model, algorithm, _, seed = sweep.name.split(".")
             study = db.study(sweep.study_id)
             if not study or study["status"] != "complete":
                 continue
-            mode = study["mode"]
-            objectives = [t["objective"] for t in study["trials"]]
-            scaled = [_scale(v, mode) for v in objectives]
-            modes[task, model] = mode
+            scaled = [_scale(t["objective"], study["mode"]) for t in study["trials"]]
             values.setdefault((task, model), []).extend(v for v in scaled if v is not None)
             if algorithm in METHODS and seed != "s1000":
                 curves[task, model, algorithm, int(seed[1:])] = scaled
-    pairs = sorted({(t, m, s) for (t, m, a, s) in curves if all((t, m, b, s) in curves for b in METHODS)})
+    methods = [m for m in METHODS if any(key[2] == m for key in curves)]
+    pairs = sorted({(t, m, s) for (t, m, a, s) in curves if all((t, m, b, s) in curves for b in methods)})
     length = min((len(c) for c in curves.values()), default=0)
     budgets = [b for b in BUDGETS if b <= length] or [length]
-    regret = {m: {b: [] for b in budgets} for m in METHODS}
+    regret = {m: {b: [] for b in budgets} for m in methods}
     for task, model, seed in pairs:
         seen = values[task, model]
         best, worst = max(seen), min(seen)  # scaled so that higher is better
-        for method in METHODS:
+        for method in methods:
             curve = curves[task, model, method, seed]
             for budget in budgets:
                 got = [v for v in curve[:budget] if v is not None]
                 so_far = max(got) if got else worst
                 regret[method][budget].append(1 - (so_far - worst) / (best - worst) if best > worst else 0.0)
     figures: dict[str, Any] = {
-        "pairs": len(pairs),
         "tasks": sorted({t for t, _, _ in pairs}),
         "spaces": sorted({m for _, m, _ in pairs}),
+        "unseen_spaces": sorted(unseen),
         "budgets": budgets,
-        "mean_regret": {m: {str(b): _mean(regret[m][b]) for b in budgets} for m in METHODS},
-        "tests": {},
+        "methods": methods,
+        **_summary(regret, [True] * len(pairs), methods, budgets),
     }
-    for other in ("random", "tpe"):
-        for budget in budgets:
-            a, b = regret["planner"][budget], regret[other][budget]
-            wins = sum(x < y for x, y in zip(a, b, strict=True))
-            losses = sum(x > y for x, y in zip(a, b, strict=True))
-            figures["tests"][f"planner_vs_{other}@{budget}"] = {"wins": wins, "losses": losses, "p_less": _p(a, b)}
+    groups = {"seen": [m not in unseen for _, m, _ in pairs], "unseen": [m in unseen for _, m, _ in pairs]}
+    figures["groups"] = {name: _summary(regret, keep, methods, budgets) for name, keep in groups.items() if any(keep)}
     figures["per_pair"] = {
-        f"{t}/{m}/s{s}": {meth: regret[meth][budgets[-1]][i] for meth in METHODS} for i, (t, m, s) in enumerate(pairs)
+        f"{t}/{m}/s{s}": {meth: regret[meth][budgets[-1]][i] for meth in methods} for i, (t, m, s) in enumerate(pairs)
     }
     return figures
+
+
+def _summary(regret: dict, keep: list[bool], methods: list[str], budgets: list[int]) -> dict[str, Any]:
+    """Mean regret and the planner's paired tests against every other method, over the pairs `keep` marks."""
+    chosen = {m: {b: [x for x, k in zip(regret[m][b], keep, strict=True) if k] for b in budgets} for m in methods}
+    out: dict[str, Any] = {
+        "pairs": sum(keep),
+        "mean_regret": {m: {str(b): _mean(chosen[m][b]) for b in budgets} for m in methods},
+        "tests": {},
+    }
+    if "planner" not in methods:
+        return out
+    for other in methods:
+        if other == "planner":
+            continue
+        for budget in budgets:
+            a, b = chosen["planner"][budget], chosen[other][budget]
+            wins = sum(x < y for x, y in zip(a, b, strict=True))
+            losses = sum(x > y for x, y in zip(a, b, strict=True))
+            out["tests"][f"planner_vs_{other}@{budget}"] = {"wins": wins, "losses": losses, "p_less": _p(a, b)}
+    return out
+
+
+def unseen_spaces(sweeps: list[Any], checkpoint: Any) -> set[str]:
+    """The suite's spaces (model names) with a key that the planner's vocabulary does not hold."""
+    import json
+
+    from planner.model import checkpoint_or_shipped
+
+    vocab = checkpoint_or_shipped(checkpoint) / "vocab.json"
+    if not vocab.exists():
+        return set()
+    known = set(json.loads(vocab.read_text())["tokens"])
+    return {s.name.split(".")[1] for s in sweeps if any(key not in known for key in s.space)}
 
 
 def _scale(value: float | None, mode: str) -> float | None:
@@ -151,15 +187,20 @@ def _p(a: list[float], b: list[float]) -> float | None:
 def format_figures(figures: dict[str, Any]) -> str:
     lines = [
         f"held-out, real Tune studies: {figures['pairs']} (task, space, seed) pairs over "
-        f"{len(figures['tasks'])} tasks ({', '.join(figures['tasks'])}) and spaces {', '.join(figures['spaces'])}",
-        f"{'mean regret':<12}" + "".join(f"{'@' + str(b):>9}" for b in figures["budgets"]),
+        f"{len(figures['tasks'])} tasks ({', '.join(figures['tasks'])}) and spaces {', '.join(figures['spaces'])}"
+        + (f"; unseen keys in {', '.join(figures['unseen_spaces'])}" if figures.get("unseen_spaces") else ""),
     ]
-    for m in METHODS:
-        row = figures["mean_regret"][m]
-        lines.append(f"{m:<12}" + "".join(f"{_fmt(row[str(b)]):>9}" for b in figures["budgets"]))
-    for key, test in figures["tests"].items():
-        p = "n/a" if test["p_less"] is None else f"{test['p_less']:.4f}"
-        lines.append(f"{key:<22} wins {test['wins']:>3}  losses {test['losses']:>3}  one-sided p {p}")
+    groups = figures.get("groups", {})
+    sections = [("all", figures), *groups.items()] if len(groups) > 1 else [("all", figures)]
+    for name, group in sections:
+        lines.append(f"{name} ({group['pairs']} pairs)")
+        lines.append(f"{'mean regret':<18}" + "".join(f"{'@' + str(b):>9}" for b in figures["budgets"]))
+        for m in figures.get("methods", METHODS):
+            row = group["mean_regret"][m]
+            lines.append(f"{m:<18}" + "".join(f"{_fmt(row[str(b)]):>9}" for b in figures["budgets"]))
+        for key, test in group["tests"].items():
+            p = "n/a" if test["p_less"] is None else f"{test['p_less']:.4f}"
+            lines.append(f"  {key:<30} wins {test['wins']:>3}  losses {test['losses']:>3}  one-sided p {p}")
     proposals = figures.get("suite", {}).get("proposals")
     if proposals:  # counted when the planner studies ran now (reused studies sampled nothing)
         share = proposals["rejected"] / proposals["sampled"]
@@ -170,5 +211,35 @@ def format_figures(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4f}"
+def markdown(figures: dict[str, Any]) -> str:
+    """The figures as Markdown tables: mean regret per method and budget, then the planner's wins, losses and
+    one-sided p against each method, for all pairs and for seen and unseen spaces apart (model card, docs)."""
+    budgets, methods = figures["budgets"], figures.get("methods", METHODS)
+    groups = figures.get("groups", {})
+    sections = [("all", figures), *groups.items()] if len(groups) > 1 else [("all", figures)]
+    lines = []
+    for name, group in sections:
+        lines += [
+            f"{name} spaces ({group['pairs']} pairs), mean normalised regret:",
+            "",
+            "| method | " + " | ".join(f"@{b}" for b in budgets) + " |",
+            "| --- |" + " --- |" * len(budgets),
+        ]
+        for m in methods:
+            row = group["mean_regret"][m]
+            lines.append(f"| {m} | " + " | ".join(_fmt(row[str(b)], 3) for b in budgets) + " |")
+        if group["tests"]:
+            lines += ["", "| planner vs | " + " | ".join(f"@{b} wins / losses, p" for b in budgets) + " |"]
+            lines.append("| --- |" + " --- |" * len(budgets))
+            for other in methods[1:]:
+                cells = []
+                for b in budgets:
+                    t = group["tests"][f"planner_vs_{other}@{b}"]
+                    cells.append(f"{t['wins']} / {t['losses']}, {_fmt(t['p_less'], 3)}")
+                lines.append(f"| {other} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"

@@ -36,6 +36,8 @@ from engine.paths import Paths
 from engine.records import atomic_write
 from planner.propose import CANDIDATES
 
+BASELINES = ("random", "tpe")  # what each round's planner is judged against (the benchmark runs them all)
+
 
 def launch(study: dict[str, Any], proposals: list[tuple[dict[str, Any], Metaprogram]], paths: Paths) -> list[dict]:
     """Run proposals through job_launch (Ray); they are recorded in the study database as the study's next trials."""
@@ -132,7 +134,9 @@ def heldout_score(
     from planner.heldout_eval import evaluate, heldout_sweeps
     from util.study_runner import run_studies
 
-    sweeps = heldout_sweeps(checkpoint, seeds=seeds, count=count, models=models, tasks=tasks, candidates=candidates)
+    sweeps = heldout_sweeps(
+        checkpoint, seeds=seeds, count=count, models=models, tasks=tasks, candidates=candidates, baselines=BASELINES
+    )
     run_studies(sweeps, log=lambda line: None)
     figures = evaluate(sweeps)
     regret = figures["mean_regret"]["planner"]  # at 10 and 25 trials (or the last budget the studies reach)
@@ -218,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = args.checkpoint
         Planner(checkpoint)  # fail early on a missing checkpoint
         if args.evaluate:  # and on held-out spaces or tasks that do not exist
-            heldout_sweeps(None, seeds=1, count=args.eval_count, models=eval_models, tasks=eval_tasks)
+            heldout_sweeps(
+                None, seeds=1, count=args.eval_count, models=eval_models, tasks=eval_tasks, baselines=BASELINES
+            )
     except (OSError, ValueError, KeyError, SweepError, MetaprogramError) as exc:
         print(f"cannot start the generation loop: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,9 @@
 """The planner's language model: a small Llama built from a config, saved with its tokenizer.
 
 A checkpoint directory holds `model/` (transformers' save_pretrained), `vocab.json` and
-`settings.json` (what it was trained with and on, and the losses measured).
+`settings.json` (what it was trained with and on, and the losses measured); a shipped one
+(planner/shipped/, written by planner/ship.py) also `portfolio.json` and `MODEL_CARD.md`.
+No checkpoint named means the shipped one (`checkpoint_or_shipped`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,13 @@ from typing import Any
 from engine.atomic import atomic_write
 from planner.serialize import N_BINS, N_Y
 from planner.vocab import Vocabulary
+
+SHIPPED = Path(__file__).resolve().parent / "shipped"  # the planner that travels with the repository
+
+
+def checkpoint_or_shipped(path: str | Path | None) -> Path:
+    """The checkpoint to use: the one named, else the shipped planner."""
+    return Path(path) if path else SHIPPED
 
 
 @dataclass
@@ -73,28 +82,31 @@ def save_checkpoint(out: Path, model, vocab: Vocabulary, settings: Settings, rep
     atomic_write(out / "settings.json", json.dumps({"settings": asdict(settings), **report}, indent=2))
 
 
-def fingerprint(path: str | Path) -> str:
-    """A digest of a checkpoint's weights and vocabulary: what a study proposed with, wherever it is stored."""
+def fingerprint(path: str | Path | None) -> str:
+    """A digest of a checkpoint's weights, vocabulary and portfolio (when it has one): what a study proposed
+    with, wherever it is stored. None: the shipped planner's."""
     import hashlib
 
-    path, digest = Path(path), hashlib.sha256()
-    for file in sorted([*(path / "model").rglob("*"), path / "vocab.json"]):
+    path, digest = checkpoint_or_shipped(path), hashlib.sha256()
+    for file in sorted([*(path / "model").rglob("*"), path / "vocab.json", path / "portfolio.json"]):
         if file.is_file():
             digest.update(file.relative_to(path).as_posix().encode())
             digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def load_checkpoint(path: Path, device: str = "cpu"):
-    """(model in eval mode, vocabulary, settings dict) from a checkpoint directory."""
+def load_checkpoint(path: Path | None, device: str = "cpu"):
+    """(model in eval mode, vocabulary, settings dict) from a checkpoint directory (None: the shipped planner)."""
     from transformers import LlamaForCausalLM
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one tiny shard: the bar is noise in logs and tables
-    path = Path(path)
+    path = checkpoint_or_shipped(path)
     if not (path / "model").is_dir() or not (path / "vocab.json").exists():
-        raise FileNotFoundError(f"{path} is not a planner checkpoint (no model/ or vocab.json); train one first")
-    model = LlamaForCausalLM.from_pretrained(path / "model").to(device).eval()
+        hint = "`make planner` rebuilds the shipped one" if path == SHIPPED else "train one first"
+        raise FileNotFoundError(f"{path} is not a planner checkpoint (no model/ or vocab.json); {hint}")
+    # float32 whatever was stored: the shipped weights are float16 to halve their size in git
+    model = LlamaForCausalLM.from_pretrained(path / "model").float().to(device).eval()
     vocab = Vocabulary.load(path / "vocab.json")
     settings = json.loads((path / "settings.json").read_text())
     return model, vocab, settings

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.metaprogram import Metaprogram, MetaprogramError, validate
-from planner import local_model
-from planner.model import load_checkpoint
+from planner import local_model, portfolio
+from planner.model import checkpoint_or_shipped, load_checkpoint
 from planner.serialize import (
     FAIL,
     Normalizer,
@@ -41,7 +41,9 @@ from planner.serialize import (
 )
 from util.search_space import CATEGORICAL, apply_params, point_key
 from util.sweep_spec import PLANNER_CANDIDATES as CANDIDATES  # one default: the sweep file's
+from util.sweep_spec import PLANNER_EARLY_CANDIDATES as EARLY_CANDIDATES
 from util.sweep_spec import PLANNER_LOCAL_MODEL as LOCAL_MODEL
+from util.sweep_spec import PLANNER_PRIOR as PRIOR
 
 
 @dataclass
@@ -71,7 +73,7 @@ class Stats:
 class Planner:
     def __init__(
         self,
-        checkpoint: str | Path,
+        checkpoint: str | Path | None = None,
         *,
         device: str = "cpu",
         seed: int = 0,
@@ -83,7 +85,7 @@ class Planner:
         import torch
 
         self.torch = torch
-        self.model, self.vocab, info = load_checkpoint(Path(checkpoint), device)
+        self.model, self.vocab, info = load_checkpoint(checkpoint, device)
         self.settings = info["settings"]
         self.n_bins, self.n_y = self.settings["n_bins"], self.settings["n_y"]
         self.max_len = self.settings["max_len"]
@@ -95,6 +97,9 @@ class Planner:
         self.y_ids = self.vocab.ids(y_tokens(self.n_y) + [FAIL])
         self.y_centres = torch.tensor([(i + 0.5) / self.n_y for i in range(self.n_y)] + [0.0])
         self.stats = Stats()
+        # the corpus's best configurations (planner/portfolio.py), the prior of a study's first trials
+        path = checkpoint_or_shipped(checkpoint) / portfolio.FILE
+        self.portfolio = json.loads(path.read_text()) if path.exists() else None
 
     # -- prompt ---------------------------------------------------------------------------------
 
@@ -210,13 +215,16 @@ class Planner:
         generator: Any = None,
         temperature: float | None = None,
         local: str | None = LOCAL_MODEL,
+        prior: int = 0,
     ) -> tuple[dict[str, Any], Metaprogram | None, Candidate]:
         """The next trial: (params, validated metaprogram or None without a base, the candidate chosen).
 
-        `k` candidates are scored; with `early_k`, at most that many until the study has local_model.MIN_TRIALS
-        completed trials, while the planner's own broad predictions are all there is. Points already in the
-        history or `pending` are skipped when the space is finite (a repeat teaches nothing); after `max_rounds`
-        of nothing new, a repeat is accepted.
+        With `prior` n and a checkpoint that has a portfolio, the study's first n trials are the portfolio's
+        (planner/portfolio.py: the corpus's best configurations moved into this space). Then `k` candidates
+        are scored; with `early_k`, at most that many until the study has local_model.MIN_TRIALS completed
+        trials, while the planner's own broad predictions are all there is. Points already in the history or
+        `pending` are skipped when the space is finite (a repeat teaches nothing); after `max_rounds` of
+        nothing new, a repeat is accepted.
         """
         if acquisition not in (None, "ei", "ucb"):
             raise ValueError(f"acquisition must be ei, ucb or none, got {acquisition!r}")
@@ -225,6 +233,10 @@ class Planner:
         finite = all(spec["type"] in CATEGORICAL for spec in study["search_space"].values())
         tried = [t["params"] for t in study.get("trials", [])] + list(pending)  # pending: running, not yet back
         seen = {point_key(p) for p in tried} if finite else set()
+        if prior and self.portfolio and len(tried) < prior:
+            chosen = self._from_portfolio(study, tried, generator or self.generator)
+            if chosen is not None:
+                return chosen
         n = k if acquisition else 1
         if early_k and sum(completed(t) for t in study.get("trials", [])) < local_model.MIN_TRIALS:
             n = min(n, early_k)
@@ -248,6 +260,22 @@ class Planner:
         if fallback is None:
             raise RuntimeError(f"no valid proposal in {max_rounds} rounds: {self.stats.errors[-3:]}")
         return fallback[0].params, fallback[1], fallback[0]
+
+    def _from_portfolio(self, study: dict[str, Any], tried: list[dict[str, Any]], generator: Any):
+        """The portfolio's next point not tried yet, as a suggestion; None when it has none that is valid."""
+        import random
+
+        # keys the portfolio does not know are drawn from the study's own generator: the same study, the same draw
+        rng = random.Random(int(self.torch.randint(2**31 - 1, (1,), generator=generator)))
+        done = {point_key(p) for p in tried}
+        for params in portfolio.points(self.portfolio, study["search_space"], rng)[len(tried) :]:
+            if point_key(params) in done:
+                continue
+            self.stats.sampled += 1
+            mp = self._validate(study, params)
+            if mp is not False:
+                return params, mp, Candidate(params, [], 0.0, 0.0, 0.0, 0.0)
+        return None
 
     def _validate(self, study: dict[str, Any], params: dict[str, Any]) -> Metaprogram | None | bool:
         """The metaprogram of `params` (untrusted) on the study's base (trusted); False (and counted) when invalid."""
@@ -294,12 +322,15 @@ def _normalised(trial: dict[str, Any], norm: Normalizer) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--checkpoint", type=Path, default=None, help="a planner folder (default: the shipped one)")
     parser.add_argument("--study", type=Path, required=True, help="one study (JSON) in the export format")
     parser.add_argument("-k", type=int, default=CANDIDATES)
-    parser.add_argument("--early-k", type=int, help="at most this many candidates until the study has 5 trials")
+    parser.add_argument(
+        "--early-k", type=int, default=EARLY_CANDIDATES, help="at most this many candidates until 5 trials"
+    )
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb", "none"])
     parser.add_argument("--local-model", default=LOCAL_MODEL, choices=["gp", "none"], help="a GP on the study's trials")
+    parser.add_argument("--prior", type=int, default=PRIOR, help="first trials from the corpus's portfolio")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args(argv)
@@ -312,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
             early_k=args.early_k,
             acquisition=None if args.acquisition == "none" else args.acquisition,
             local=None if args.local_model == "none" else args.local_model,
+            prior=args.prior,
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         print(f"cannot propose: {exc}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """planner: the trained planner as a search algorithm of util.search (sweeps, batched suites, the loop).
 
-    tune: {algorithm: planner, planner_checkpoint: outputs/planner/ckpt}
+    tune: {algorithm: planner}                                          # the shipped planner (planner/shipped/)
+    tune: {algorithm: planner, planner_checkpoint: outputs/planner/ckpt}  # or one of your own
 
 The point proposals are planner.tune_searcher.PlannerSearch's (history, acquisition, validation of
 every proposal as an untrusted metaprogram); here they are asked and told through the one
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.model import fingerprint
+from planner.model import checkpoint_or_shipped, fingerprint
 from util.search import Study, algorithm
 from util.search_space import point_key
 
@@ -30,6 +31,7 @@ def identity(sweep: Any) -> dict[str, Any]:
         "acquisition": tune.planner_acquisition,
         **({"temperature": t} if (t := tune.planner_temperature) != 1.0 else {}),  # older ids stand
         **({"local_model": m} if (m := tune.planner_local_model) else {}),
+        **({"prior": n} if (n := tune.planner_prior) else {}),
     }
 
 
@@ -69,12 +71,12 @@ class PlannerSearcher:
 @algorithm("planner", identity=identity)
 def build(study: Study) -> PlannerSearcher:
     if study.sweep is None:
-        raise ValueError("the planner searches a sweep's study: it needs the sweep's base and tune.planner_checkpoint")
+        raise ValueError("the planner searches a sweep's study: it needs its base (planner.ask_tell: any space)")
     from planner.tune_searcher import PlannerSearch  # imports ray (a Tune Searcher) and torch
 
     planner = None
     if study.shared is not None:  # a batch: one loaded planner per checkpoint for all its studies
-        checkpoint = study.sweep.tune.planner_checkpoint
+        checkpoint = checkpoint_or_shipped(study.sweep.tune.planner_checkpoint)
         if ("planner", checkpoint) not in study.shared:
             from planner.propose import Planner  # loads torch and transformers
 

@@ -23,6 +23,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.sample import Categorical, Domain, Float, Integer, LogUniform, Uniform
 
 from engine.atomic import atomic_write
+from planner.model import checkpoint_or_shipped
 from planner.propose import CANDIDATES, LOCAL_MODEL
 from planner.serialize import check_serializable
 
@@ -77,6 +78,7 @@ class PlannerSearch(Searcher):
         acquisition: str | None = "ei",
         temperature: float = 1.0,
         local_model: str | None = LOCAL_MODEL,
+        prior: int = 0,
         seed: int = 0,
         history: list[dict[str, Any]] | None = None,
         planner: Any = None,
@@ -93,7 +95,7 @@ class PlannerSearch(Searcher):
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self.task, self.base = task, base
         self.k, self.early_k, self.acquisition = k, early_k, acquisition
-        self.temperature, self.local_model = temperature, local_model
+        self.temperature, self.local_model, self.prior = temperature, local_model, prior
         self.space: dict[str, dict[str, Any]] | None = None
         self.paths: dict[str, tuple[str, ...]] = {}
         if space is not None:
@@ -117,7 +119,7 @@ class PlannerSearch(Searcher):
         base, paths = sweep.base()
         tune = sweep.tune
         return cls.for_metaprogram(
-            tune.planner_checkpoint,
+            checkpoint_or_shipped(tune.planner_checkpoint),
             base,
             paths,
             k=tune.planner_candidates,
@@ -125,6 +127,7 @@ class PlannerSearch(Searcher):
             acquisition=tune.planner_acquisition,
             temperature=tune.planner_temperature,
             local_model=tune.planner_local_model,
+            prior=tune.planner_prior,
             seed=sweep.seed,
             **kwargs,
         )
@@ -159,6 +162,7 @@ class PlannerSearch(Searcher):
             acquisition=self.acquisition,
             temperature=self.temperature,
             local=self.local_model,
+            prior=self.prior,
             pending=list(self.live.values()),
             generator=self.generator,
         )

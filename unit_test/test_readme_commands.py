@@ -124,8 +124,11 @@ SMALL = {
     ),
     "./generation_loop.sh --iterations 3": "python -m planner.loop --help",
     "python -B benchmarks/planner.py": "python -B benchmarks/planner.py --help",
-    "python -B benchmarks/planner.py --real --checkpoint outputs/planner/ckpt": (
-        "python -B benchmarks/planner.py --help"
+    "python -B benchmarks/planner.py --real": "python -B benchmarks/planner.py --help",
+    # the shipped planner in a real Tune sweep, as a fresh clone runs it: 2 trials of 1 epoch
+    "python -B util/sweeper.py example_tune tune.algorithm=planner": (
+        "python -B util/sweeper.py example_tune tune.algorithm=planner count=2 tune.concurrency=1"
+        " 'base.overrides=[pipeline.epochs=1,pipeline.device=cpu]'"
     ),
     "./generation_loop.sh --evaluate --eval-models mlp_opt": "python -m planner.loop --help",
     # the plugin module of util/how_tos/own_model_plugin.py written where the README's command expects it
@@ -160,6 +163,11 @@ SLOW = {
 NOT_RUN = {
     "make demo": "install + `make data` (both run by `make test`) + the example, run below as written",
     "make test": "the suite this test is part of",
+    "make planner": (
+        "the corpus and the training (about 20 min on 2 CPUs); each step runs small: the corpus suite in"
+        " unit_test/util/test_tune_suite.py, training in unit_test/planner/test_planner_train.py, planner.ship in"
+        " unit_test/planner/test_planner_ship.py"
+    ),
     "make test-fast": "the unit tier of the suite this test is part of",
     "source .venv/bin/activate": "shell state: the commands here run with the test's Python first on PATH",
     "make lint": "ruff over the repository: CI's lint step, not a run",

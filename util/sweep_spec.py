@@ -44,6 +44,10 @@ SWEEP_DIR = CONFIG_DIR / "sweep"
 # beat 16 at 25 trials.
 PLANNER_CANDIDATES = 64  # samples scored per proposal by the acquisition
 PLANNER_LOCAL_MODEL = "gp"  # a GP on the study's own trials beside the planner
+# The first trials (the planner's prior; README, "The planner"): the first 2 from the portfolio of its corpus
+# (planner/portfolio.py), then at most 16 candidates until the GP has its 5 trials (64 were too greedy there).
+PLANNER_EARLY_CANDIDATES = 16  # samples scored until the study has 5 trials (None: as many as later)
+PLANNER_PRIOR = 2  # a study's first trials taken from the portfolio of the planner's corpus
 
 
 class SweepError(ValueError):
@@ -66,11 +70,12 @@ class TuneSettings(Schema):
     grace_period: PositiveInt = 1  # ASHA: epochs every trial runs before it can be stopped
     reduction_factor: float = Field(2.0, gt=1)  # ASHA: keep the best 1/reduction_factor at each rung
     resume: bool = False
-    planner_checkpoint: str | None = None  # algorithm=planner: a folder written by train_planner.sh
+    planner_checkpoint: str | None = None  # algorithm=planner|portfolio: a folder train_planner.sh wrote; null: shipped
     planner_candidates: PositiveInt = (
         PLANNER_CANDIDATES  # algorithm=planner: samples scored per proposal by the acquisition
     )
-    planner_early_candidates: PositiveInt | None = None  # algorithm=planner: fewer until the study has 5 trials
+    planner_early_candidates: PositiveInt | None = PLANNER_EARLY_CANDIDATES  # algorithm=planner: fewer until 5 trials
+    planner_prior: NonNegativeInt = PLANNER_PRIOR  # algorithm=planner: first trials from the corpus's portfolio
     planner_acquisition: Literal["ei", "ucb"] | None = "ei"  # algorithm=planner: or null for plain sampling
     planner_temperature: PositiveFloat = 1.0  # algorithm=planner: below 1 the candidates keep closer to its favourites
     planner_local_model: Literal["gp"] | None = (
@@ -87,10 +92,8 @@ class TuneSettings(Schema):
     @field_validator("planner_checkpoint")
     @classmethod
     def _checkpoint(cls, value: str | None, info: Any) -> str | None:
-        if info.data.get("algorithm") != "planner":
-            return value
-        if not value:
-            raise ValueError("algorithm=planner needs the folder train_planner.sh wrote")
+        if info.data.get("algorithm") not in ("planner", "portfolio") or not value:
+            return value  # none named: the planner that ships with the repository (planner/shipped/)
         if not Path(value).is_dir():
             raise ValueError(f"no planner checkpoint at {value}")
         return value

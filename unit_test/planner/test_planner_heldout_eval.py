@@ -69,6 +69,23 @@ def test_regret_is_normalised_over_everything_observed_and_paired(tmp_path):
     assert (tests["planner_vs_tpe@25"]["wins"], tests["planner_vs_tpe@25"]["losses"]) == (0, 1)
 
 
+def test_seen_and_unseen_spaces_are_summarised_apart(tmp_path):
+    url = tmp_path / "h.db"
+    with Database(url) as db:
+        sweeps = []
+        for space, planner in (("seen", [0.9] * 5), ("new", [0.2] * 5)):
+            sweeps.append(write(db, f"t.{space}.planner.fifo.s0", planner))
+            sweeps.append(write(db, f"t.{space}.gp.fifo.s0", [0.5] * 5))
+            sweeps.append(write(db, f"t.{space}.random.fifo.s1000", [0.0, 1.0]))
+    figures = evaluate(sweeps, db_url=str(url), unseen={"new"})
+    assert figures["methods"] == ["planner", "gp"] and figures["pairs"] == 2
+    seen, unseen = figures["groups"]["seen"], figures["groups"]["unseen"]
+    assert seen["pairs"] == unseen["pairs"] == 1
+    assert seen["mean_regret"]["planner"]["5"] == pytest.approx(0.1)
+    assert unseen["mean_regret"]["planner"]["5"] == pytest.approx(0.8)
+    assert (seen["tests"]["planner_vs_gp@5"]["wins"], unseen["tests"]["planner_vs_gp@5"]["losses"]) == (1, 1)
+
+
 def test_minimised_metrics_are_compared_on_a_log_scale(tmp_path):
     url = tmp_path / "h.db"
     with Database(url) as db:
@@ -111,5 +128,5 @@ def test_the_held_out_suite_composes_on_a_data_root_without_its_csv(tmp_path, mo
     monkeypatch.setenv("METAPROGRAM_DATA_ROOT", str(tmp_path / "data"))
     sweeps = heldout_sweeps(None, seeds=1, count=2, reference_count=3, models=["mlp_opt"], tasks=["table"])
     assert (tmp_path / "data" / "suites" / "heldout_table.csv").is_file()
-    assert {s.name.split(".")[2] for s in sweeps} == {"random", "tpe"}
+    assert {s.name.split(".")[2] for s in sweeps} == {"random", "tpe", "tpe_multivariate", "gp", "portfolio"}
     assert all(s.base()[0].dataset.file.endswith("heldout_table.csv") for s in sweeps)

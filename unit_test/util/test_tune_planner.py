@@ -46,13 +46,18 @@ def checkpoint(tmp_path_factory):
     return out
 
 
-def test_a_planner_sweep_needs_a_checkpoint(tmp_path):
+def test_a_planner_sweep_names_an_existing_checkpoint_or_none_for_the_shipped_one(tmp_path):
+    from planner.model import SHIPPED, fingerprint
+
     spec = planner_sweep(tmp_path / "absent")
     with pytest.raises(SweepError, match="no planner checkpoint at"):
         from_dict(spec)
     del spec["tune"]["planner_checkpoint"]
-    with pytest.raises(SweepError, match="needs the folder train_planner.sh wrote"):
-        from_dict(spec)
+    sweep = from_dict(spec)  # the shipped planner: its weights' digest is part of the study's id
+    assert sweep.tune.planner_checkpoint is None
+    spec["tune"]["planner_checkpoint"] = str(SHIPPED)
+    assert from_dict(spec).study_id == sweep.study_id
+    assert fingerprint(None) == fingerprint(SHIPPED)
 
 
 def test_another_planner_or_other_planner_settings_is_another_study(checkpoint, tmp_path):

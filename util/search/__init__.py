@@ -15,6 +15,7 @@ Every algorithm is one module that registers itself with `@algorithm("name")`:
 - util/search/optuna_samplers.py tpe, tpe_multivariate, gp (Optuna's samplers through ask/tell)
 - planner/search.py             planner (the trained planner; it lives with the planner, which
                              imports this package, never the other way round)
+- planner/portfolio.py          portfolio (the planner's corpus's best configurations, tried in order)
 
 The same searcher serves every runner: one Tune trial per engine run (util/tune_sweep.py, through
 util/search/tune.py), packed Tune trials (util/tune_batch.py, a throughput setting of a suite), and
@@ -41,6 +42,7 @@ BUILTIN = {
     "tpe_multivariate": "util.search.optuna_samplers",
     "gp": "util.search.optuna_samplers",
     "planner": "planner.search",
+    "portfolio": "planner.portfolio",
 }
 
 
