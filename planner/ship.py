@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.atomic import atomic_write
+from engine.atomic import atomic_path, atomic_write
 from planner import portfolio
 from planner.model import SHIPPED, load_checkpoint
 
@@ -40,20 +40,17 @@ def ship(checkpoint: Path, corpus: Path, out: Path, command: str, figures: dict[
 
     model, _vocab, info = load_checkpoint(checkpoint)
     studies = read_studies(corpus)
-    staging = out.with_name(out.name + ".new")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    model.to(torch.float16).save_pretrained(staging / "model")  # safetensors
-    shutil.copy(Path(checkpoint) / "vocab.json", staging / "vocab.json")
-    digest = hashlib.sha256(Path(corpus).read_bytes()).hexdigest()
-    info = {**info, "corpus": {"sha256": digest, **stats(read(corpus))}, "training_command": command}
-    info["settings"]["extra"] = {"studies": Path(corpus).name}  # not this machine's path
-    atomic_write(staging / "settings.json", json.dumps(info, indent=2))
-    atomic_write(staging / portfolio.FILE, json.dumps(portfolio.build(studies), indent=1))
-    text = card(info, figures, _size(staging))
-    atomic_write(staging / CARD, text)
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
+    with atomic_path(out, folder=True) as staging:  # the old planner stays whole until the new one is
+        model.to(torch.float16).save_pretrained(staging / "model")  # safetensors
+        shutil.copy(Path(checkpoint) / "vocab.json", staging / "vocab.json")
+        digest = hashlib.sha256(Path(corpus).read_bytes()).hexdigest()
+        info = {**info, "corpus": {"sha256": digest, **stats(read(corpus))}, "training_command": command}
+        info["settings"]["extra"] = {"studies": Path(corpus).name}  # not this machine's path
+        atomic_write(staging / "settings.json", json.dumps(info, indent=2))
+        atomic_write(staging / portfolio.FILE, json.dumps(portfolio.build(studies), indent=1))
+        text = card(info, figures, _size(staging))
+        atomic_write(staging / CARD, text)
+        shutil.rmtree(out, ignore_errors=True)  # then replaced by the complete new one
     return text
 
 
