@@ -119,7 +119,8 @@ def build(session: Any) -> Any:
         """Start a Ray Tune study in the background; returns its study id at once. spec: {base: a metaprogram,
         space: {dotted setting: {type: choice|grid, values: [...]} or {type: uniform|loguniform|randint, low, high}},
         algorithm: random|grid|tpe|tpe_multivariate|gp|portfolio|planner, scheduler: fifo|asha, count, concurrency,
-        seed, time_budget_s, objective}. Every value of the space is checked as untrusted input; count and concurrency are capped."""
+        seed, time_budget_s, objective}. Every value of the space is checked as untrusted input; count and
+        concurrency are capped."""
         return session.sweep(spec)
 
     @tool
