@@ -2,7 +2,7 @@
 experiments, within caps, and does nothing else.
 
     metaprogram mcp [--max-runs 2] [--cpu-seconds 3600] [--disk-mb 2048] [--max-trials 32]
-                    [--planner-checkpoint DIR]      (for propose: a folder written by train_planner.sh)
+                    [--planner-checkpoint DIR]      (propose's planner; default: the shipped one, planner/shipped)
     metaprogram --root OUTPUTS mcp          the output root (default: $METAPROGRAM_OUTPUT_ROOT, else ./outputs)
 
 The roots (data, models, cache, outputs) are the machine's configuration (configs/path/default.yaml, the
@@ -118,8 +118,9 @@ def build(session: Any) -> Any:
     def sweep(spec: dict[str, Any]) -> dict[str, Any]:
         """Start a Ray Tune study in the background; returns its study id at once. spec: {base: a metaprogram,
         space: {dotted setting: {type: choice|grid, values: [...]} or {type: uniform|loguniform|randint, low, high}},
-        algorithm: random|grid|tpe, scheduler: fifo|asha, count, concurrency, seed, time_budget_s, objective}.
-        Every value of the space is checked as untrusted input; count and concurrency are capped."""
+        algorithm: random|grid|tpe|tpe_multivariate|gp|portfolio|planner, scheduler: fifo|asha, count, concurrency,
+        seed, time_budget_s, objective}. Every value of the space is checked as untrusted input; count and
+        concurrency are capped."""
         return session.sweep(spec)
 
     @tool
@@ -130,7 +131,7 @@ def build(session: Any) -> Any:
     @tool
     def propose(study: str) -> dict[str, Any]:
         """The trained planner's next trial for a study: its parameters and predicted objective (runs nothing;
-        run it with run). Needs a server started with a planner checkpoint."""
+        run it with run). The shipped planner, unless the server was started with another."""
         return session.propose(study)
 
     return app

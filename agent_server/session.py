@@ -44,7 +44,8 @@ class Limits:
 
 
 SWEEP_KEYS = ("base", "space", "algorithm", "scheduler", "count", "seed", "concurrency", "time_budget_s", "objective")
-ALGORITHMS = ("random", "grid", "tpe", "tpe_multivariate", "gp")  # the planner needs its checkpoint: propose
+# the server's own planner (--planner-checkpoint, else the shipped one) is propose's; a sweep may also search with it
+ALGORITHMS = ("random", "grid", "tpe", "tpe_multivariate", "gp", "portfolio", "planner")
 
 
 @dataclass
@@ -399,6 +400,8 @@ class Session:
         if mp is not None and space is not None:
             errors += self._space_errors(mp, space)
         settings = {"algorithm": algorithm if algorithm in ALGORITHMS else "random"}
+        if settings["algorithm"] == "planner" and self.planner:  # the server's planner, configured, never the agent's
+            settings["planner_checkpoint"] = self.planner
         settings["concurrency"] = concurrency if not any(e.startswith("concurrency") for e in errors) else 1
         for key in ("scheduler", "time_budget_s"):
             if spec.get(key) is not None:
@@ -505,11 +508,6 @@ class Session:
 
     def propose(self, study_id: str) -> dict[str, Any]:
         """The planner's next trial for a study: its parameters and predicted objective (nothing is run)."""
-        if not self.planner:
-            raise Refused(
-                "propose needs a trained planner, and this server has none: start it with "
-                "`metaprogram mcp --planner-checkpoint DIR` (a folder written by train_planner.sh)"
-            )
         from database.export import study_line
 
         row = self._study_row(study_id)
@@ -520,7 +518,8 @@ class Session:
         study_file = folder / f"{hashlib.sha256(study_id.encode()).hexdigest()[:16]}.json"  # a name of our own
         atomic_write(study_file, json.dumps(study_line(row)))
         done = subprocess.run(
-            [sys.executable, "-B", "-m", "planner.propose", "--checkpoint", self.planner, "--study", str(study_file)],
+            [sys.executable, "-B", "-m", "planner.propose", "--study", str(study_file),
+             *(["--checkpoint", self.planner] if self.planner else [])],  # none: the shipped planner
             capture_output=True, text=True, timeout=600, cwd=str(Path(__file__).resolve().parent.parent),
         )  # fmt: skip
         if done.returncode != 0:

@@ -20,7 +20,7 @@ from engine.bounds import InputError, bounded_lines, check_plain, shorten, shown
 from engine.errors import did_you_mean
 from engine.identity import canonical_values, digest, identity, split_observers
 from engine.lineage import ParentProblem, run_of
-from engine.plugins import PROBLEMS, plugin_inputs
+from engine.plugins import PROBLEMS, load_plugins, plugin_inputs
 from engine.schema import REGISTRIES
 from engine.schema.base import COMPONENT_KINDS, is_path_field, nested_schemas
 
@@ -196,6 +196,7 @@ def validate(
     Files the metaprogram refers to are found under `paths` (default: the environment's roots,
     as configs/path/default.yaml sets them).
     """
+    load_plugins()  # at once, even before a lookup: a plugin that failed to load is every validation's error
     errors: list[str] = [f"plugins: {problem}" for problem in PROBLEMS]
     if not isinstance(raw, dict):
         expected = f"expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}, got {shown(raw)}"
@@ -232,6 +233,8 @@ def validate(
         errors += [message for key, message in pathlike.items() if key not in path_keys]
         if pipeline is not None:
             errors += _over_caps(pipeline, caps)
+    if pipeline is not None and "model" in components and "dataset" in components:
+        errors += pipeline.problems_with(components["model"], components["dataset"])
     for kind, built in components.items():  # trusted too: the default caps keep a typo from filling memory
         errors += [f"{kind}.{p}" for p in _cap_problems(built, caps)]
     if errors:

@@ -18,6 +18,9 @@
 
     @register.hook("my_hook", settings=MyHookSettings)   # a hook class, its settings a pydantic model
 
+    @register.metric("balanced_accuracy", task="classification")   # pipeline.metrics=[balanced_accuracy]
+    def balanced_accuracy(targets, predictions) -> float: ...       # numpy arrays of a whole split
+
 Settings come from the function's signature (type hints and defaults, as hydra-zen's `builds` does),
 or from a pydantic model given as `settings=`; unknown keys and out-of-range values are refused as
 for every built-in component, with did-you-mean. A search algorithm registers with
@@ -33,6 +36,7 @@ is an input of every run that uses it: editing the plugin never reuses a stale r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -48,7 +52,8 @@ from typing import Any, Literal
 from pydantic import create_model
 
 from engine.registry import Registry
-from engine.schema.base import DATASETS, HOOKS, MODELS, PIPELINES, Component, Schema
+from engine.schema.base import DATASETS, HOOKS, METRICS, MODELS, PIPELINES, Component, Schema
+from engine.schema.models import InitFrom
 
 ENTRY_POINT_GROUP = "metaprogram.plugins"
 ENV_VAR = "METAPROGRAM_PLUGINS"
@@ -111,14 +116,19 @@ def _source_of(obj: Any) -> Path:
     return file.parent if file.name == "__init__.py" else file
 
 
+class _PluginModel(InitFrom, Component):
+    """A plugin model's settings: its function's, and `init_from` (a completed run's weights), as built-in models."""
+
+
 class _Register:
-    """`register.model`, `.dataset`, `.transform`, `.pipeline`, `.hook`: decorators for each kind."""
+    """`register.model`, `.dataset`, `.transform`, `.pipeline`, `.hook`, `.metric`: decorators for each kind."""
 
     def model(self, name: str, settings: type | None = None) -> Callable:
-        """fn(info, **settings) -> torch.nn.Module; with `settings=`: fn(cfg, info)."""
+        """fn(info, **settings) -> torch.nn.Module; with `settings=`: fn(cfg, info). Signature-derived settings
+        include `init_from`, so a plugin model fine-tunes from a recorded run as a built-in one does."""
 
         def decorate(fn: Callable) -> Callable:
-            schema = settings or _settings_schema(fn, name, Component, skip=1)
+            schema = settings or _settings_schema(fn, name, _PluginModel, skip=1)
             impl = fn if settings else (lambda cfg, info: fn(info, **_settings_of(cfg)))
             _add(MODELS, name, schema, impl, fn)
             return fn
@@ -163,6 +173,29 @@ class _Register:
 
         return decorate
 
+    def metric(self, name: str, *, task: Literal["classification", "regression"] | None = None) -> Callable:
+        """fn(targets, predictions, **settings) -> float, on numpy arrays of a whole split: class labels for
+        classification, the target's own units for regression. Chosen with `pipeline.metrics=[name]` and
+        reported as <split>/<name>; `task`: the task it is defined for (None: both)."""
+        from engine.schema.pipelines import BUILT_IN_METRICS, MetricSettings
+
+        def decorate(fn: Callable) -> Callable:
+            if name in BUILT_IN_METRICS:
+                raise PluginError(
+                    f"metric {name!r} from {fn.__module__}.{fn.__qualname__} clashes with the built-in metric "
+                    f"{name!r} (engine/metrics.py): give the plugin's metric another name"
+                )
+            schema = _settings_schema(fn, name, MetricSettings, skip=2)
+            schema.task = task
+
+            def impl(targets: Any, predictions: Any, cfg: Any) -> float:
+                return fn(targets, predictions, **_settings_of(cfg))
+
+            _add(METRICS, name, schema, impl, fn)
+            return fn
+
+        return decorate
+
     def dataset(self, name: str, *, task: Literal["classification", "regression"]) -> Callable:
         """fn(**settings) -> (x, y): a data set split and standardised as the built-in ones are."""
         from engine.schema.data_dag import TRANSFORMS, Loader
@@ -193,10 +226,14 @@ class _Register:
 register = _Register()
 
 
+def source_digest(obj: Any) -> str:
+    """sha256 of the source of the module that defines `obj`: it changes whenever the plugin's code does."""
+    return hashlib.sha256(inspect.getsource(sys.modules[obj.__module__]).encode()).hexdigest()
+
+
 def _version(fn: Callable) -> int:
     """A number that changes with the plugin's source: the DAG cache keys on it."""
-    digest = hashlib.sha256(inspect.getsource(sys.modules[fn.__module__]).encode()).hexdigest()
-    return int(digest[:12], 16)
+    return int(source_digest(fn)[:12], 16)
 
 
 def _as_data(arrays: Any, task: str, name: str) -> Any:
@@ -222,23 +259,30 @@ def _as_data(arrays: Any, task: str, name: str) -> Any:
 def load_plugins(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
     """Import every plugin once: entry points, METAPROGRAM_PLUGINS, then `extra` (the path config's list).
 
-    Returns the problems (also kept in PROBLEMS): a plugin that fails to load is reported by every
-    validation, at once with the metaprogram's own errors, rather than as a traceback at import."""
-    from importlib.metadata import entry_points
-
-    names = [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    names += [n.strip() for n in os.environ.get(ENV_VAR, "").split(",") if n.strip()]
-    names += list(extra)
-    problems = []
+    Returns the problems of those that failed, now or before (also kept in PROBLEMS): a plugin that fails to
+    load is reported by every validation, at once with the metaprogram's own errors, rather than as a traceback
+    at import."""
+    names = [*_installed(), *(n.strip() for n in os.environ.get(ENV_VAR, "").split(",") if n.strip()), *extra]
     for name in dict.fromkeys(names):
-        if name in LOADED:
+        if name in LOADED or name in _FAILED:  # each plugin is imported once
             continue
         try:
             LOADED[name] = _import(name)
         except PluginError as exc:
-            problems.append(str(exc))
-    PROBLEMS.extend(p for p in problems if p not in PROBLEMS)
-    return problems
+            _FAILED[name] = str(exc)
+            PROBLEMS.append(str(exc))
+    return [_FAILED[name] for name in dict.fromkeys(names) if name in _FAILED]
+
+
+_FAILED: dict[str, str] = {}
+
+
+@functools.cache
+def _installed() -> tuple[str, ...]:
+    """The installed packages' plugins (entry points): read once per process."""
+    from importlib.metadata import entry_points
+
+    return tuple(ep.value for ep in entry_points(group=ENTRY_POINT_GROUP))
 
 
 def _import(name: str) -> Plugin:
@@ -264,7 +308,8 @@ def _import(name: str) -> Plugin:
 
 
 def config_dirs() -> list[Path]:
-    """The configs/ folders of the loaded plugins, for Hydra's search path."""
+    """The configs/ folders of the plugins (loaded first, if they are not yet), for Hydra's search path."""
+    load_plugins()
     return [p.configs for p in LOADED.values() if p.configs is not None]
 
 

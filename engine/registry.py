@@ -25,6 +25,19 @@ from engine.errors import UnknownComponent, check, explained, raise_explained
 
 # ----------------------------------------------------------------------------- registries
 
+_PENDING: list[Any] = []  # loaders run before any registry is first read (engine.schema adds the plugins')
+
+
+def on_first_lookup(load: Any) -> None:
+    """Run `load()` before the first lookup in any registry. Plugins register then, at first use, never in the
+    middle of an import: a plugin may import any module of this project, even one whose import loads the schemas."""
+    _PENDING.append(load)
+
+
+def load_pending() -> None:
+    while _PENDING:
+        _PENDING.pop(0)()  # taken off first: a lookup made while loading does not load again
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -46,12 +59,15 @@ class Registry:
         self._entries[name] = Entry(name, schema, impl)
 
     def names(self) -> list[str]:
+        load_pending()
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
+        load_pending()
         return name in self._entries
 
     def entry(self, name: str) -> Entry:
+        load_pending()
         try:
             return self._entries[name]
         except (KeyError, TypeError):
@@ -82,6 +98,13 @@ class Registry:
                 errors += [explained(e["msg"], e["loc"], e.get("input")) for e in exc.errors()]
         raise_explained(self.kind, errors)
         return built
+
+    def companion(self, name: str, attribute: str) -> Any:
+        """Another attribute of the module that implements `name` (e.g. a pipeline's checks), or None."""
+        impl = self.entry(name).impl
+        if not isinstance(impl, str):
+            return None
+        return getattr(importlib.import_module(impl.partition(":")[0]), attribute, None)
 
     def load(self, name: str) -> Any:
         """Import and return the implementation registered under `name`."""

@@ -20,7 +20,7 @@ from typing import Any
 from engine import observe
 from engine.context import Reporter, RunContext, RunFailed
 from engine.identity import still_matches
-from engine.metaprogram import Metaprogram
+from engine.metaprogram import Metaprogram, MetaprogramError
 from engine.paths import Paths
 from engine.records import RunRecord
 from engine.schema.base import PIPELINES
@@ -52,6 +52,11 @@ def execute(
         log.info("run %s already completed in %s: reusing its results (force=true recomputes)", mp.id, run_dir)
         observe.reused(mp, paths, done)
         return {**done, "reused": True}
+    # what only the built model or loaded data can tell (the gate imports no torch): bad input, refused before the
+    # run starts, so nothing is recorded (the execution pipeline: parent weights that do not fit)
+    before_run = PIPELINES.companion(mp.pipeline.name, "problems_before_run")
+    if before_run is not None and (problems := before_run(mp, paths)):
+        raise MetaprogramError(problems)
     if force and run_dir.exists():
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     if changed := still_matches(mp.inputs, paths.root("cache_root")):  # between validation and now

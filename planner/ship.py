@@ -40,17 +40,17 @@ def ship(checkpoint: Path, corpus: Path, out: Path, command: str, figures: dict[
 
     model, _vocab, info = load_checkpoint(checkpoint)
     studies = read_studies(corpus)
-    digest = hashlib.sha256(Path(corpus).read_bytes()).hexdigest()
-    info = {**info, "corpus": {"sha256": digest, **stats(read(corpus))}, "training_command": command}
-    info["settings"]["extra"] = {"studies": Path(corpus).name}  # not this machine's path
-    with atomic_path(out, folder=True) as staging:  # built beside the old one, renamed into place whole
+    with atomic_path(out, folder=True) as staging:  # the old planner stays whole until the new one is
         model.to(torch.float16).save_pretrained(staging / "model")  # safetensors
         shutil.copy(Path(checkpoint) / "vocab.json", staging / "vocab.json")
+        digest = hashlib.sha256(Path(corpus).read_bytes()).hexdigest()
+        info = {**info, "corpus": {"sha256": digest, **stats(read(corpus))}, "training_command": command}
+        info["settings"]["extra"] = {"studies": Path(corpus).name}  # not this machine's path
         atomic_write(staging / "settings.json", json.dumps(info, indent=2))
         atomic_write(staging / portfolio.FILE, json.dumps(portfolio.build(studies), indent=1))
         text = card(info, figures, _size(staging))
         atomic_write(staging / CARD, text)
-        shutil.rmtree(out, ignore_errors=True)  # only now: a failed build leaves the old planner in place
+        shutil.rmtree(out, ignore_errors=True)  # then replaced by the complete new one
     return text
 
 

@@ -104,15 +104,17 @@ def test_a_missing_unfinished_or_incompatible_parent_is_refused(lineage):
         assert "Nothing was run or written." in refused.stderr
     assert files_under(out / "runs") == before
 
-    # wine has 13 features: the weights do not fit, and the run says which tensor, before any step
-    wrong = run_cli([*TINY, "+metaprogram/component/dataset=classification/wine", f"model.init_from={parent}"],
-                    env, cwd)  # fmt: skip
-    assert (
-        wrong.returncode == 1
-        and "do not fit this model" in wrong.stderr
-        and "(16, 4) there, (16, 13) here" in (wrong.stderr)
-    )
-    assert "Traceback" not in wrong.stderr
+    # weights that do not fit the model this run builds are refused before the run starts: other inputs (wine has
+    # 13 features), another width, more layers; the error names the tensor and nothing is recorded
+    for changes, says in (
+        (["+metaprogram/component/dataset=classification/wine"], "(16, 4) there, (16, 13) here"),
+        (["+metaprogram/component/dataset=classification/iris", "model.hidden=32"], "(16, 4) there, (32, 4) here"),
+        (["+metaprogram/component/dataset=classification/iris", "model.layers=3"], "is missing there"),
+    ):
+        wrong = run_cli([*TINY, *changes, f"model.init_from={parent}"], env, cwd)
+        assert wrong.returncode == 2 and "model.init_from: the weights of run" in wrong.stderr, wrong.stderr
+        assert says in wrong.stderr and "Traceback" not in wrong.stderr, wrong.stderr
+    assert files_under(out / "runs") == before
 
 
 def test_from_run_composes_from_a_recorded_run_then_applies_the_overrides(lineage):

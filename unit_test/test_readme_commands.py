@@ -105,6 +105,7 @@ SMALL = {
     "bash generate_ray_tune_data.sh [train|heldout|corpus] [--stride N]": "python -m util.tune_suite --help",
     "python -m planner.corpus stats outputs/studies_corpus.jsonl": "=",  # the fixture writes two studies there
     "python -B benchmarks/sweep_overhead.py": "python -B benchmarks/sweep_overhead.py --trials 2 --seconds 0.2",
+    "python -B benchmarks/mcp_startup.py": "python -B benchmarks/mcp_startup.py --repeats 1",
     "python -B benchmarks/data_generation.py --sequential": (
         "python -B benchmarks/data_generation.py --studies 1 --count 2 --sequential"
     ),

@@ -31,7 +31,9 @@ from engine.metaprogram import Metaprogram
 from engine.metrics import classification_metrics, regression_metrics
 from engine.models import build_model
 from engine.optim import make_optimizer, make_scheduler
+from engine.paths import Paths
 from engine.precision import Precision
+from engine.schema.base import METRICS
 
 
 def run(mp: Metaprogram, context: RunContext) -> dict[str, Any]:
@@ -96,7 +98,10 @@ def train(mp: Metaprogram, context: RunContext, parallel: Any = None) -> dict[st
     epochs = cfg.epochs if trainable else 0
     if testing:
         context.log.info("test mode: evaluating model %s on the test split of %s", mp.model.name, mp.dataset.name)
-        return {"parameters": n_params, **evaluate(model, test, info, "test", context.run_dir / PREDICTIONS)}
+        return {
+            "parameters": n_params,
+            **evaluate(model, test, info, "test", cfg.metrics, context.run_dir / PREDICTIONS),
+        }
     if not trainable:
         context.log.info("model %s has nothing to train: evaluating only", mp.model.name)
     optimizer = scheduler = None
@@ -152,7 +157,7 @@ def train(mp: Metaprogram, context: RunContext, parallel: Any = None) -> dict[st
             else _mean_loss(batch_losses, len(train), cfg.batch_size),
             "lr": optimizer.param_groups[0]["lr"],
         }
-        metrics.update(evaluate(model, val, info, "val"))
+        metrics.update(evaluate(model, val, info, "val", cfg.metrics))
         state.epoch = epoch
         state.history.append(metrics)
         if metric in metrics and state.is_better(metrics[metric], mode, state.best_value):
@@ -172,8 +177,8 @@ def train(mp: Metaprogram, context: RunContext, parallel: Any = None) -> dict[st
     results: dict[str, Any] = {"epochs": state.epoch, "parameters": n_params}
     if state.best_epoch is not None:
         results["best_epoch"] = state.best_epoch
-    results.update(evaluate(model, val, info, "val"))
-    results.update(evaluate(model, test, info, "test"))
+    results.update(evaluate(model, val, info, "val", cfg.metrics))
+    results.update(evaluate(model, test, info, "test", cfg.metrics))
     for hook in hooks:
         hook.on_results(results, context)
     return results
@@ -197,10 +202,8 @@ class IncompatibleWeights(ValueError):
     """A parent run's weights that do not fit the model built here."""
 
 
-def load_parent_weights(model: torch.nn.Module, path: Path, parent: str) -> None:
-    """Load a parent run's state dict into `model`; every tensor must be there with the same shape."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)  # a plain state dict: no code is loaded
-    own = model.state_dict()
+def weight_problems(own: dict[str, Any], saved: dict[str, Any], parent: str) -> str | None:
+    """Why a parent's state dict `saved` does not fit a model whose state dict is `own` (None: it fits)."""
     problems = [f"{k} is missing there" for k in own if k not in saved]
     problems += [f"{k} is there but not here" for k in saved if k not in own]
     problems += [
@@ -208,21 +211,56 @@ def load_parent_weights(model: torch.nn.Module, path: Path, parent: str) -> None
         for k, v in own.items()
         if k in saved and saved[k].shape != v.shape
     ]
-    if problems:
-        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
-        raise IncompatibleWeights(
-            f"model.init_from: the weights of run {parent} do not fit this model ({shown}): the parent had other "
-            "model settings, or data with other inputs or classes"
-        )
+    if not problems:
+        return None
+    shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+    return (
+        f"the weights of run {parent} do not fit this model ({shown}): the parent had other model settings, "
+        "or data with other inputs or classes"
+    )
+
+
+def _parent_state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # a plain state dict: no code loaded
+
+
+def problems_before_run(mp: Metaprogram, paths: Paths) -> list[str]:
+    """Checked by the runner before the run starts (engine/runner.py): parent weights (model.init_from) that do
+    not fit the model this run builds. The model is built for the dataset's shapes on the meta device, so no
+    weights are allocated; data or a model that cannot be built is left to the run, which records why."""
+    parent = getattr(mp.model, "init_from", None)
+    if parent is None:
+        return []
+    try:
+        data = build_splits(mp.dataset, paths)
+        with torch.device("meta"):
+            model = build_model(mp.model, data.info, paths)
+    except Exception:
+        return []
+    problem = weight_problems(model.state_dict(), _parent_state(paths.run_dir(parent) / WEIGHTS), parent)
+    return [f"model.init_from: {problem}"] if problem else []
+
+
+def load_parent_weights(model: torch.nn.Module, path: Path, parent: str) -> None:
+    """Load a parent run's state dict into `model`; every tensor must be there with the same shape."""
+    saved = _parent_state(path)
+    if problem := weight_problems(model.state_dict(), saved, parent):
+        raise IncompatibleWeights(f"model.init_from: {problem}")
     model.load_state_dict(saved)
 
 
 @torch.no_grad()
 def evaluate(
-    model: torch.nn.Module, split: InMemory | Streamed, info: DataInfo, prefix: str, predictions: Path | None = None
+    model: torch.nn.Module,
+    split: InMemory | Streamed,
+    info: DataInfo,
+    prefix: str,
+    extra: dict[str, Any] | None = None,
+    predictions: Path | None = None,
 ) -> dict[str, float]:
-    """Loss and task metrics over a whole split, `prefix/` before each name; `predictions`: also write one
-    CSV row per sample (row, target, prediction and, for classification, the predicted class's probability)."""
+    """Loss and task metrics over a whole split, `prefix/` before each name; `extra`: registered metrics (name ->
+    settings, pipeline.metrics) on the same targets and predictions; `predictions`: also write one CSV row per
+    sample (row, target, prediction and, for classification, the predicted class's probability)."""
     if len(split) == 0:
         return {}
     was_training = model.training
@@ -245,6 +283,8 @@ def evaluate(
         scale = lambda t: (t.squeeze(-1).cpu().double().numpy() * info.target_std) + info.target_mean  # noqa: E731
         scores = regression_metrics(scale(target), scale(outputs))
         columns = {"target": scale(target), "prediction": scale(outputs)}
+    for name, settings in (extra or {}).items():  # a plugin's metric, on what the built-in ones saw
+        scores[name] = float(METRICS.load(name)(columns["target"], columns["prediction"], settings))
     if predictions is not None:
         _write_csv(predictions, columns)
     return {f"{prefix}/loss": loss, **{f"{prefix}/{k}": v for k, v in scores.items()}}

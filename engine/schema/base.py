@@ -32,6 +32,7 @@ MODELS = Registry("model")
 DATASETS = Registry("dataset")
 PIPELINES = Registry("pipeline")
 HOOKS = Registry("hook")
+METRICS = Registry("metric")  # extra metrics of the execution pipeline (a plugin's register.metric)
 REGISTRIES = {"model": MODELS, "dataset": DATASETS, "pipeline": PIPELINES, "hook": HOOKS}
 PATH_ROOTS = ("data_root", "model_root")
 

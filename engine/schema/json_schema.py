@@ -6,8 +6,8 @@
 What `engine.metaprogram.validate(raw, trusted=False)` accepts is what this schema describes:
 - every registered model, dataset and pipeline is one branch of a union on `name` (plugins included: they join
   the registries), with every setting's type, range, default and description, taken from its pydantic schema;
-- nested registered parts (composed models' backbone / neck / head, DAG nodes' transforms, execution hooks) are
-  unions on their own names;
+- nested registered parts (composed models' backbone / neck / head, DAG nodes' transforms, execution hooks and
+  metrics) are unions on their own names;
 - path settings (files, hub ids, URLs, revisions) are absent (untrusted input may not set them), so is a component
   that needs one (e.g. `csv`), and so are `_target_`-like keys and, in any free text, what the gate refuses:
   `${...}` interpolations, control characters, backslashes, URLs and paths (`/x`, `~`, `..`);
@@ -16,12 +16,12 @@ What `engine.metaprogram.validate(raw, trusted=False)` accepts is what this sche
 - the cross-field rules the schemas check in Python (a width divisible by the heads, exactly one of two settings,
   `fold < k`, ...) are `if`/`then` and `oneOf` clauses.
 
-Three rules compare values that JSON Schema cannot relate, and are only described (`CROSS_FIELD_RULES`, also in the
+Four rules compare values that JSON Schema cannot relate, and are only described (`CROSS_FIELD_RULES`, also in the
 schema's `$comment`): a synthetic dataset's `n_informative <= n_features` when both are given, the wiring of a
-DAG dataset's nodes, and the size of a free-form transformers config against the caps. The gate also checks that
-the files a metaprogram reads (by default, e.g. CIFAR's folder) exist on this machine, bounds the size of what it
-reads (engine/bounds.py), and, like pydantic, coerces a numeric string or a boolean into a number: the schema asks
-for JSON numbers and booleans. unit_test/engine/test_json_schema.py checks the agreement both ways with Hypothesis.
+DAG dataset's nodes, the size of a free-form transformers config against the caps, and a metric's task against the
+dataset's. The gate also checks that the files a metaprogram reads (by default, e.g. CIFAR's folder) exist on this
+machine and bounds the size of what it reads (engine/bounds.py); a number setting takes JSON numbers only, as the
+schema says. unit_test/engine/test_json_schema.py checks the agreement both ways with Hypothesis.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ CROSS_FIELD_RULES = (
     "a split or kfold node lies upstream of the output",
     "a free-form transformers config (backbone hf) is sized from its settings: over the caps' parameters or memory "
     "it is refused",
+    "a metric registered for one task (pipeline.metrics) is refused on a dataset of the other task",
 )
 
 
@@ -249,7 +250,7 @@ def _special(cls: type, field: str) -> Any:
 @functools.cache
 def _special_fields() -> list[tuple[type, str, Any]]:
     from engine.schema import llm, llm_data, llm_pipelines, model_parts, pipelines
-    from engine.schema.base import HOOKS
+    from engine.schema.base import HOOKS, METRICS
     from engine.schema.data_dag import DagDatasetConfig, Node
     from engine.schema.pipelines import PipelineConfig
 
@@ -266,6 +267,17 @@ def _special_fields() -> list[tuple[type, str, Any]]:
     def hooks(b: _Builder, info: Any) -> dict[str, Any]:
         properties = {name: {"anyOf": [b.ref(HOOKS.schema(name)), {"type": "null"}]} for name in HOOKS.names()}
         return {"type": "object", "properties": properties, "additionalProperties": False}
+
+    def metrics(b: _Builder, info: Any) -> dict[str, Any]:
+        names = METRICS.names()
+        by_name = {name: {"anyOf": [b.ref(METRICS.schema(name)), {"type": "null"}]} for name in names}
+        return {
+            "anyOf": [
+                {"type": "array", "items": {"enum": names}, "uniqueItems": True},
+                {"type": "object", "properties": by_name, "additionalProperties": False},
+            ],
+            "description": info.description,
+        }
 
     def pipeline_hooks(b: _Builder, info: Any) -> dict[str, Any]:
         return b.convert(PipelineConfig.model_json_schema()["properties"]["hooks"], {})
@@ -292,6 +304,7 @@ def _special_fields() -> list[tuple[type, str, Any]]:
         (model_parts.ComposedConfig, "neck", part(model_parts.NECKS, "neck")),
         (model_parts.ComposedConfig, "head", part(model_parts.HEADS, "head")),
         (pipelines.ExecutionConfig, "hooks", hooks),
+        (pipelines.ExecutionConfig, "metrics", metrics),
         (PipelineConfig, "hooks", pipeline_hooks),
         (llm_data.LMTasksConfig, "suite", standard("evaluation", True)),
         (llm_pipelines.QuantizeConfig, "scheme", standard("compression", False)),

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from engine.schema.base import HOOKS, PIPELINES, Component, Schema, location_field, observer_field
+from engine.schema.base import HOOKS, METRICS, PIPELINES, Component, Schema, location_field, observer_field
 from engine.schema.datasets import DataLoading
 
 if TYPE_CHECKING:
@@ -55,6 +55,10 @@ class PipelineConfig(Component):
     def default_objective(self, task: str) -> tuple[str, str]:
         return "val/loss", "min"
 
+    def problems_with(self, model: Schema, dataset: Schema) -> list[str]:
+        """What does not fit between this pipeline and the other components (each valid on its own)."""
+        return []
+
     def resolve_objective(self, task: str) -> tuple[str, str]:
         """(metric, mode) with 'auto' replaced by this pipeline's default for the task."""
         metric, mode = self.objective.metric, self.objective.mode
@@ -76,6 +80,15 @@ class ScheduleConfig(Schema):
     warmup_epochs: int = Field(0, ge=0, le=1000, description="linear warm-up before the schedule")
     step_size: int = Field(10, ge=1, le=10_000, description="step: epochs between decays")
     gamma: float = Field(0.1, gt=0.0, le=1.0, description="step / exponential: decay factor")
+
+
+BUILT_IN_METRICS = ("loss", "accuracy", "f1_macro", "mse", "mae", "r2")  # engine/metrics.py: a metric may not shadow
+
+
+class MetricSettings(Component):
+    """A registered metric's settings; `task`: the task it is defined for (None: both)."""
+
+    task: ClassVar[str | None] = None
 
 
 class Distributed(Schema):
@@ -119,6 +132,12 @@ class ExecutionConfig(PipelineConfig):
     )
     # in memory or streamed: the same batches either way, so not part of the id (excluded from the dump)
     loader: DataLoading = Field(DataLoading(), exclude=True, description="in memory or streamed (DataLoader)")
+    metrics: dict[str, Any] = Field(
+        default_factory=dict,
+        exclude_if=lambda value: not value,  # none: left out, so runs recorded before it keep their ids
+        description="extra metrics of every split, registered by plugins (register.metric): a list of names, or "
+        "name -> settings; each is reported as <split>/<name> and can be the objective",
+    )
     distributed: Distributed = observer_field(
         Distributed(), description="data-parallel workers on Ray Train (a resource: not part of the id)"
     )
@@ -130,6 +149,25 @@ class ExecutionConfig(PipelineConfig):
         if not isinstance(value, dict):
             raise ValueError("expected a mapping of hook name to settings")
         return HOOKS.build_all(value)
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics(cls, value: Any) -> dict[str, Any]:
+        if isinstance(value, list | tuple):  # pipeline.metrics=[balanced_accuracy]: names with their defaults
+            if not all(isinstance(name, str) for name in value):
+                raise ValueError("expected a list of metric names, or a mapping of metric name to settings")
+            value = {name: {} for name in value}
+        if not isinstance(value, dict):
+            raise ValueError("expected a list of metric names, or a mapping of metric name to settings")
+        return METRICS.build_all({name: {} if settings is None else settings for name, settings in value.items()})
+
+    def problems_with(self, model: Schema, dataset: Schema) -> list[str]:
+        task = dataset.task()
+        return [
+            f"pipeline.metrics.{name}: a {metric.task} metric, and dataset {dataset.name!r} is a {task} task"
+            for name, metric in self.metrics.items()
+            if metric.task not in (None, task)
+        ]
 
     def default_objective(self, task: str) -> tuple[str, str]:
         split = "test" if self.mode == "test" else "val"  # test mode evaluates the test split only

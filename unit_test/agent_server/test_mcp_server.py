@@ -216,7 +216,7 @@ HOSTILE_SWEEPS = [
     ({"base": {**SHORT, "model": {"name": "mlp", "_target_": "os.system"}}, "space": X}, "base.model._target_"),
     ({"base": SHORT, "space": X, "count": 10_000}, "count: must be an integer from 1 to 32"),
     ({"base": SHORT, "space": X, "concurrency": 64}, "concurrency: must be an integer from 1 to 2"),
-    ({"base": SHORT, "space": X, "algorithm": "planner"}, "'planner' is not offered here"),
+    ({"base": SHORT, "space": X, "algorithm": "hyperband"}, "'hyperband' is not offered here"),
     ({"base": SHORT, "space": X, "storage_path": "/tmp"}, "storage_path: unknown key"),
 ]
 
@@ -263,7 +263,7 @@ def test_hostile_input_is_refused_and_nothing_is_written(tmp_path):
                 assert not ok, f"sweep accepted {spec!r}"
                 assert reason in answer and "Traceback" not in answer, answer
             ok, answer = await agent.call("propose", study="agent.anything")
-            assert not ok and "needs a trained planner" in answer
+            assert not ok and "no study 'agent.anything'" in answer
             ok, answer = await agent.call("study", id="agent.anything")
             assert not ok and "no study 'agent.anything'" in answer
             ok, answer = await agent.call("runs", filter={"run_dir": "/etc"})
@@ -316,8 +316,8 @@ def test_a_sweep_runs_as_a_tune_study_and_the_planner_proposes_its_next_trial(tm
             assert study["best"]["objective"] == min(t["objective"] for t in study["trials"])
             again = await agent.ok("sweep", spec=spec)
             assert again["reused"] is True and again["study"] == started["study"]
-            ok, answer = await agent.call("propose", study=started["study"])
-            assert not ok and "needs a trained planner" in answer
+            shipped = await agent.ok("propose", study=started["study"])  # no checkpoint given: the shipped planner
+            assert set(shipped["params"]) == {"pipeline.x"} and 0.0 <= shipped["params"]["pipeline.x"] <= 1.0
             return started["study"]
 
     study_id = anyio.run(sweep_story)

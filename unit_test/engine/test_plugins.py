@@ -4,6 +4,7 @@ editing a plugin changes the id; untrusted text names registered components only
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -44,6 +45,51 @@ def test_plugin_settings_come_from_the_signature_and_are_checked_like_any_other(
     mp = validate({**raw, "model": {"name": "tiny_mlp", "hidden": 8}}, trusted=False)
     assert mp.model.hidden == 8 and mp.dataset.n_samples == 300  # the signature's defaults
     assert "model.plugin" in mp.inputs and "dataset.plugin" in mp.inputs  # the plugin's code is an input
+
+
+def test_a_plugins_metric_is_chosen_by_name_checked_against_the_task_and_hashed_with_its_code():
+    base = {"model": {"name": "mlp"}, "dataset": {"name": "iris"}}
+    mp = validate({**base, "pipeline": {"name": "execution", "metrics": ["balanced_accuracy"]}}, trusted=False)
+    assert mp.pipeline.metrics["balanced_accuracy"].adjusted is False  # the signature's default
+    assert "pipeline.metrics.balanced_accuracy.plugin" in mp.inputs  # the metric's code is an input
+    plain = validate({**base, "pipeline": {"name": "execution"}}, trusted=False)
+    assert plain.id != mp.id and "metrics" not in plain.pipeline.model_dump()  # none chosen: ids as before
+    for metrics, says in (
+        (["balanced_acuracy"], "did you mean 'balanced_accuracy'?"),
+        ({"balanced_accuracy": {"adjustd": True}}, "unknown key; did you mean 'adjusted'?"),
+        ({"balanced_accuracy": {"adjusted": [1]}}, "pipeline.metrics.balanced_accuracy.adjusted"),
+        ([["balanced_accuracy"]], "expected a list of metric names"),
+        ("balanced_accuracy", "expected a list of metric names"),
+    ):
+        with pytest.raises(MetaprogramError) as refused:
+            validate({**base, "pipeline": {"name": "execution", "metrics": metrics}}, trusted=False)
+        assert says in "\n".join(refused.value.errors), (metrics, refused.value.errors)
+    with pytest.raises(MetaprogramError, match="a classification metric, and dataset 'diabetes' is a regression"):
+        validate({"model": {"name": "mlp"}, "dataset": {"name": "diabetes"},
+                  "pipeline": {"name": "execution", "metrics": ["balanced_accuracy"]}}, trusted=False)  # fmt: skip
+
+
+def test_a_metric_may_not_shadow_a_built_in_one():
+    from engine.plugins import PluginError, register
+
+    with pytest.raises(PluginError, match="clashes with the built-in metric 'accuracy'"):
+        register.metric("accuracy")(lambda targets, predictions: 0.0)
+
+
+def test_a_plugins_search_algorithm_has_its_code_in_the_study_id_and_may_not_take_a_taken_name():
+    from my_plugin import LocalSearch
+
+    from engine.plugins import source_digest
+    from util import search
+
+    found = search.get("local_search")
+    assert found.build is LocalSearch and found.identity(None) == {"code": source_digest(LocalSearch)}
+    for name, other in (("tpe", "util.search.optuna_samplers"), ("local_search", "my_plugin.LocalSearch")):
+        with pytest.raises(
+            search.AlgorithmClash, match=f"{name!r} from .*clashes with the one registered from {other}"
+        ):
+            search.algorithm(name)(lambda study: None)
+    assert search.get("local_search").build is LocalSearch  # the refused one replaced nothing
 
 
 def test_untrusted_text_names_registered_components_never_modules():
@@ -106,6 +152,21 @@ def test_a_local_plugin_module_runs_and_editing_it_changes_the_id(cli_env, tmp_p
 
 
 @pytest.mark.integration
+def test_a_plugin_model_fine_tunes_from_a_recorded_run_and_refuses_weights_that_do_not_fit(cli_env, tmp_path):
+    env = {**cli_env, "METAPROGRAM_PLUGINS": str(write_plugin(tmp_path / "mine", LOCAL_MODEL))}
+    args = ["+metaprogram/component/pipeline=execution", "+metaprogram/component/dataset=classification/iris",
+            "pipeline.epochs=1", "~pipeline.hooks.progress"]  # fmt: skip
+    parent = run_cli([*args, "++model={name: local_mlp, hidden: 8}"], env, tmp_path)
+    assert parent.returncode == 0, parent.stderr
+    parent_id = parent.stdout.rsplit("id: ", 1)[1].split()[0]
+    child = run_cli([*args, "++model={name: local_mlp, hidden: 8, init_from: " + parent_id[:8] + "}"], env, tmp_path)
+    assert child.returncode == 0, child.stderr
+    wider = run_cli([*args, "++model={name: local_mlp, hidden: 12, init_from: " + parent_id + "}"], env, tmp_path)
+    assert wider.returncode == 2 and "1.weight is (8, 4) there, (12, 4) here" in wider.stderr, wider.stderr
+    assert "Traceback" not in wider.stderr
+
+
+@pytest.mark.integration
 def test_a_plugin_that_clashes_with_a_built_in_name_is_an_error_naming_both(cli_env, tmp_path):
     plugin = write_plugin(tmp_path / "clash", LOCAL_MODEL.replace('"local_mlp"', '"mlp"'))
     result = run_cli(["--config-name=metaprogram/example", "dry_run=true"],
@@ -134,7 +195,30 @@ def test_the_example_plugin_in_a_run_a_multirun_and_the_runs_table(cli_env, tmp_
 
 
 @pytest.mark.integration
-def test_a_tune_sweep_searches_a_plugins_settings(cli_env, tmp_path):
+def test_a_plugins_metric_is_reported_for_every_split_and_can_be_the_objective(cli_env, tmp_path):
+    from sklearn.metrics import balanced_accuracy_score
+
+    ran = run_cli([*PLUGIN_PARTS, "pipeline.metrics=[balanced_accuracy]", "pipeline.mode=train",
+                   "pipeline.objective.metric=val/balanced_accuracy"], cli_env, tmp_path)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    run_dir = next((tmp_path / "out" / "runs").iterdir())
+    results = json.loads((run_dir / "results.json").read_text())
+    metrics = results["metrics"]
+    assert {"val/balanced_accuracy", "test/balanced_accuracy"} <= set(metrics)
+    assert results["objective"]["metric"] == "val/balanced_accuracy"
+    tested = run_cli([*PLUGIN_PARTS, "pipeline.metrics=[balanced_accuracy]", "pipeline.mode=test",
+                      f"model.init_from={run_dir.name}"], cli_env, tmp_path)  # fmt: skip
+    assert tested.returncode == 0, tested.stderr
+    test_dir = next(p for p in (tmp_path / "out" / "runs").iterdir() if p != run_dir)
+    with open(test_dir / "predictions.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    expected = balanced_accuracy_score([r["target"] for r in rows], [r["prediction"] for r in rows])
+    tested_metrics = json.loads((test_dir / "results.json").read_text())["metrics"]
+    assert tested_metrics["test/balanced_accuracy"] == pytest.approx(expected)
+
+
+@pytest.mark.integration
+def test_a_tune_sweep_searches_a_plugins_settings_with_the_plugins_own_search_algorithm(cli_env, tmp_path):
     sweep = tmp_path / "plugin_sweep.yaml"
     sweep.write_text(
         "name: plugin_sweep\nsuite: plugins\nbase:\n  config: metaprogram/example\n"
@@ -142,7 +226,7 @@ def test_a_tune_sweep_searches_a_plugins_settings(cli_env, tmp_path):
         " metaprogram/component/dataset=my_plugin/spirals, pipeline.epochs=1]\n"
         "space:\n  model.hidden: {type: choice, values: [4, 8, 16]}\n"
         "  dataset.noise: {type: uniform, low: 0.0, high: 0.3}\n"
-        "mode: tune\ncount: 2\nseed: 0\ntune: {algorithm: random, concurrency: 1}\n"
+        "mode: tune\ncount: 3\nseed: 0\ntune: {algorithm: local_search, concurrency: 1}\n"
     )
     result = subprocess.run([sys.executable, "-B", str(REPO / "util" / "sweeper.py"), str(sweep)], cwd=tmp_path,
                             env=cli_env, capture_output=True, text=True, timeout=600)  # fmt: skip
@@ -150,4 +234,13 @@ def test_a_tune_sweep_searches_a_plugins_settings(cli_env, tmp_path):
     table = subprocess.run([sys.executable, "-m", "database", "runs", "--model", "tiny_mlp", "--format", "json"],
                            cwd=tmp_path, env=cli_env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert table.returncode == 0, table.stderr
-    assert len(json.loads(table.stdout)) == 2
+    runs = json.loads(table.stdout)
+    assert 1 <= len(runs) <= 3 and {r["model"] for r in runs} == {"tiny_mlp"}  # a point proposed twice is reused
+    listed = subprocess.run([sys.executable, "-m", "database", "export", "studies.jsonl"], cwd=tmp_path,
+                            env=cli_env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    (study,) = [json.loads(line) for line in (tmp_path / "studies.jsonl").read_text().splitlines() if line.strip()]
+    assert study["algorithm"] == "local_search", study.keys()
+    # local_search redraws one setting of the best point so far: from the 2nd trial on, one setting is kept
+    points = [trial["params"] for trial in study["trials"]]
+    assert len(points) == 3 and all(any(p[k] == q[k] for q in points[:i] for k in p) for i, p in enumerate(points) if i)

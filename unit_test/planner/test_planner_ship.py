@@ -44,7 +44,7 @@ def test_the_shipped_planner_is_a_complete_checkpoint_of_a_few_megabytes():
     assert info["corpus"]["sha256"] in card and info["training_command"] in card
 
 
-@pytest.mark.integration  # a subprocess: the command line's boundary
+@pytest.mark.integration  # the command in a subprocess
 def test_ship_refuses_a_folder_that_is_no_planner_in_one_paragraph(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(json.dumps(structured_study(0)) + "\n")

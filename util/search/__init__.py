@@ -82,24 +82,60 @@ class Algorithm:
 ALGORITHMS: dict[str, Algorithm] = {}
 
 
+class AlgorithmClash(ValueError):
+    """A second algorithm registered under a name already taken."""
+
+
 def algorithm(
     name: str,
     *,
     trials: Callable[[dict[str, dict[str, Any]], int], int] | None = None,
     identity: Callable[[Any], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[[Study], Searcher]], Callable[[Study], Searcher]]:
-    """Register `build(study) -> Searcher` under `name` (the name a sweep's `tune.algorithm` uses)."""
+    """Register `build(study) -> Searcher` under `name` (the name a sweep's `tune.algorithm` uses).
+
+    A name registered already, or a built-in one from another module, is an error naming both. An algorithm
+    from outside the built-in modules (a plugin's) has its module's source digest in the study id, so editing
+    its code starts another study rather than resuming one its old code ran."""
 
     def register(build: Callable[[Study], Searcher]) -> Callable[[Study], Searcher]:
+        theirs = ALGORITHMS[name].build if name in ALGORITHMS else None
+        where = f"{build.__module__}.{build.__qualname__}"
+        if theirs is not None or BUILTIN.get(name, build.__module__) != build.__module__:
+            other = f"{theirs.__module__}.{theirs.__qualname__}" if theirs else BUILTIN[name]
+            raise AlgorithmClash(
+                f"search algorithm {name!r} from {where} clashes with the one registered from {other}: "
+                "give the new algorithm another name"
+            )
         extra = {"trials": trials} if trials else {}
-        ALGORITHMS[name] = Algorithm(name, build, identity=identity, **extra)
+        own = identity
+        if build.__module__ not in BUILTIN.values():
+            own = _with_code(build, identity)
+        ALGORITHMS[name] = Algorithm(name, build, identity=own, **extra)
         return build
 
     return register
 
 
+def _with_code(build: Callable, identity: Callable[[Any], dict[str, Any]] | None) -> Callable[[Any], dict[str, Any]]:
+    """A plugin algorithm's identity: its own (if any) and its module's source digest."""
+    # engine.plugins digests plugin code the same way for components; imported here, when a plugin registers
+    from engine.plugins import source_digest
+
+    code = source_digest(build)
+    return lambda sweep: {**(identity(sweep) if identity else {}), "code": code}
+
+
+def _load_plugins() -> None:
+    # a plugin registers its algorithm when it is imported: engine.plugins imports them once (trusted config only)
+    from engine.plugins import load_plugins
+
+    load_plugins()
+
+
 def names() -> list[str]:
-    """Every algorithm a sweep may name: the built-in ones and those registered so far."""
+    """Every algorithm a sweep may name: the built-in ones and the plugins'."""
+    _load_plugins()
     return sorted({*BUILTIN, *ALGORITHMS})
 
 
@@ -108,6 +144,7 @@ class UnknownAlgorithm(ValueError):
 
 
 def get(name: str) -> Algorithm:
+    _load_plugins()
     if name not in ALGORITHMS and name in BUILTIN:
         importlib.import_module(BUILTIN[name])
     if name not in ALGORITHMS:

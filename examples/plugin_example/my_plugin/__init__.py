@@ -1,4 +1,5 @@
-"""An example plugin: a model, a dataset, a data-DAG transform and a pipeline, registered with decorators.
+"""An example plugin: a model, a dataset, a data-DAG transform, a pipeline, a metric and a search algorithm, each
+registered with a decorator.
 
 Each setting is a parameter with a type hint and a default: `model.hidden`, `dataset.noise`, ... are
 validated like the built-in components' settings, and appear in `dry_run=true`, sweeps and the planner.
@@ -7,11 +8,14 @@ torch is imported inside the functions, so composing and validating stay free of
 
 from __future__ import annotations
 
+import random
 from typing import Literal
 
 import numpy as np
 
 from engine.plugins import register
+from util.search import Study, algorithm
+from util.search_space import sample, sample_value
 
 
 @register.model("tiny_mlp")
@@ -53,3 +57,31 @@ def describe_data(metaprogram, context, bins: int = 4) -> dict[str, float]:
     targets = splits.train.targets.float().numpy()
     counts, _ = np.histogram(targets, bins=bins)
     return {"data/train_samples": float(len(targets)), "data/largest_bin_share": float(counts.max() / len(targets))}
+
+
+@register.metric("balanced_accuracy", task="classification")
+def balanced_accuracy(targets, predictions, adjusted: bool = False) -> float:
+    """The mean of each class's recall (scikit-learn's balanced_accuracy_score); `adjusted`: 0 is chance."""
+    classes = np.unique(targets)
+    score = float(np.mean([np.mean(predictions[targets == c] == c) for c in classes]))
+    return (score - 1 / len(classes)) / (1 - 1 / len(classes)) if adjusted and len(classes) > 1 else score
+
+
+@algorithm("local_search")
+class LocalSearch:
+    """tune.algorithm=local_search: a random first point, then the best point so far with one setting redrawn."""
+
+    def __init__(self, study: Study):
+        self.space, self.sign = study.space, (1.0 if study.mode == "max" else -1.0)
+        self.rng = random.Random(study.seed)
+        self.best: tuple[float, dict] | None = None
+
+    def suggest(self) -> dict:
+        if self.best is None:
+            return sample(self.space, self.rng)
+        key = self.rng.choice(sorted(self.space))
+        return {**self.best[1], key: sample_value(self.space[key], self.rng)}
+
+    def observe(self, params: dict, value: float | None) -> None:
+        if value is not None and (self.best is None or self.sign * value > self.best[0]):
+            self.best = (self.sign * value, params)
