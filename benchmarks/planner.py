@@ -4,6 +4,7 @@
     python -B benchmarks/planner.py --real                            # real Ray Tune studies, the shipped planner
     python -B benchmarks/planner.py --real --checkpoint outputs/planner/ckpt   # another planner
     python -B benchmarks/planner.py --real --baselines-only           # the baselines and the reference only
+    python -B benchmarks/planner.py --real --evaluate-only            # judge the studies complete so far
 
 `--real`: planner/heldout_eval.py. Real Tune studies on configs/sweep/suite/heldout.yaml (8 tasks:
 a local CSV, digits as features and a generated family the corpus never draws from among them; 3
