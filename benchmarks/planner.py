@@ -146,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", default="", help="--real: appended to the figures' file name (planner_realTAG.json)")
     parser.add_argument("--baselines-only", action="store_true", help="--real: run random, TPE and the reference")
     parser.add_argument("--evaluate-only", action="store_true", help="--real: judge the complete studies, run none")
+    parser.add_argument(
+        "--versus-old-prior",
+        action="store_true",
+        help="--real: also the planner without its prior (no portfolio trials, 64 candidates from the start)",
+    )
     parser.add_argument("--models", default="mlp_opt,mlp_arch,mlp_sgd", help="--real: spaces of heldout.yaml")
     parser.add_argument("--tasks", help="--real: tasks (or families) of heldout.yaml, comma-separated (default: all)")
     parser.add_argument("--baselines", default=",".join(BASELINES), help="--real: baseline algorithms")
@@ -293,6 +298,26 @@ def real(args: argparse.Namespace) -> int:
     except (SweepError, MetaprogramError) as exc:
         print(f"cannot run the planner benchmark: {exc}\nNothing was run.", file=sys.stderr)
         return 2
+    labels = {}
+    if args.versus_old_prior and checkpoint is not None:  # the same planner before it had a prior, as its own method
+        old = heldout_sweeps(
+            checkpoint,
+            seeds=args.seeds,
+            count=args.count,
+            reference_count=args.reference_count,
+            models=args.models.split(","),
+            tasks=args.tasks.split(",") if args.tasks else None,
+            baselines=(),
+            prior=0,
+            candidates=args.k,
+            early_candidates=None,
+            acquisition=args.acquisition,
+            temperature=args.temperature,
+            local_model=args.local_model,
+        )
+        old = [s for s in old if s.name.split(".")[2] == "planner"]
+        labels = {s.study_id: "planner_no_prior" for s in old}
+        sweeps += old
     if args.evaluate_only:  # the studies complete so far, nothing run (pairs need every method's study)
         counts = {"studies": len(sweeps), "failed": 0, "evaluated_only": True}
     else:
@@ -301,7 +326,7 @@ def real(args: argparse.Namespace) -> int:
     if args.baselines_only:
         return 0 if counts["failed"] == 0 else 1
     figures = {
-        **evaluate(sweeps, unseen=unseen_spaces(sweeps, args.checkpoint)),
+        **evaluate(sweeps, unseen=unseen_spaces(sweeps, args.checkpoint), labels=labels),
         "checkpoint": str(args.checkpoint or "shipped"),
         "settings": {"k": args.k, "early_k": args.early_k, "prior": args.prior, "local_model": args.local_model},
         "suite": counts,

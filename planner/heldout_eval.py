@@ -81,9 +81,13 @@ def heldout_sweeps(
     return sweeps
 
 
-def evaluate(sweeps: list[Any], db_url: str | None = None, unseen: set[str] = frozenset()) -> dict[str, Any]:
+def evaluate(
+    sweeps: list[Any], db_url: str | None = None, unseen: set[str] = frozenset(), labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Regret at BUDGETS (those the studies reach) per method over (task, space, seed) pairs, wins/losses, p-values;
-    for all pairs, and apart for the spaces in `unseen` (keys the planner never saw) and the others."""
+    for all pairs, and apart for the spaces in `unseen` (keys the planner never saw) and the others. `labels`: a
+    method name for some studies (by id) instead of their algorithm's, e.g. the planner with other settings."""
+    labels = labels or {}
     from database.store import Database, default_url
 
     db_url = db_url or default_url(sweeps[0].base()[1])
@@ -97,9 +101,11 @@ def evaluate(sweeps: list[Any], db_url: str | None = None, unseen: set[str] = fr
                 continue
             scaled = [_scale(t["objective"], study["mode"]) for t in study["trials"]]
             values.setdefault((task, model), []).extend(v for v in scaled if v is not None)
-            if algorithm in METHODS and seed != "s1000":
-                curves[task, model, algorithm, int(seed[1:])] = scaled
-    methods = [m for m in METHODS if any(key[2] == m for key in curves)]
+            method = labels.get(sweep.study_id, algorithm)
+            if (method in METHODS or method in labels.values()) and seed != "s1000":
+                curves[task, model, method, int(seed[1:])] = scaled
+    order = [*METHODS[:1], *dict.fromkeys(labels.values()), *METHODS[1:]]  # the planner, its variants, baselines
+    methods = [m for m in order if any(key[2] == m for key in curves)]
     pairs = sorted({(t, m, s) for (t, m, a, s) in curves if all((t, m, b, s) in curves for b in methods)})
     length = min((len(c) for c in curves.values()), default=0)
     budgets = [b for b in BUDGETS if b <= length] or [length]
