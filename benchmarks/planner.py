@@ -279,42 +279,32 @@ def real(args: argparse.Namespace) -> int:
     from util.sweep_spec import SweepError
 
     checkpoint = None if args.baselines_only else checkpoint_or_shipped(args.checkpoint)
-    try:
-        sweeps = heldout_sweeps(
+
+    def sweeps_of(baselines: tuple[str, ...], prior: int, early_candidates: int | None) -> list:
+        return heldout_sweeps(
             checkpoint,
             seeds=args.seeds,
             count=args.count,
             reference_count=args.reference_count,
             models=args.models.split(","),
             tasks=args.tasks.split(",") if args.tasks else None,
-            baselines=tuple(args.baselines.split(",")),
-            prior=args.prior,
+            baselines=baselines,
+            prior=prior,
             candidates=args.k,
-            early_candidates=args.early_k,
+            early_candidates=early_candidates,
             acquisition=args.acquisition,
             temperature=args.temperature,
             local_model=args.local_model,
         )
+
+    try:
+        sweeps = sweeps_of(tuple(args.baselines.split(",")), args.prior, args.early_k)
     except (SweepError, MetaprogramError) as exc:
         print(f"cannot run the planner benchmark: {exc}\nNothing was run.", file=sys.stderr)
         return 2
     labels = {}
     if args.versus_old_prior and checkpoint is not None:  # the same planner before it had a prior, as its own method
-        old = heldout_sweeps(
-            checkpoint,
-            seeds=args.seeds,
-            count=args.count,
-            reference_count=args.reference_count,
-            models=args.models.split(","),
-            tasks=args.tasks.split(",") if args.tasks else None,
-            baselines=(),
-            prior=0,
-            candidates=args.k,
-            early_candidates=None,
-            acquisition=args.acquisition,
-            temperature=args.temperature,
-            local_model=args.local_model,
-        )
+        old = sweeps_of((), 0, None)
         old = [s for s in old if s.name.split(".")[2] == "planner"]
         labels = {s.study_id: "planner_no_prior" for s in old}
         sweeps += old
