@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic import atomic_write
+from util.search import BUILTIN
 
 TERMINAL = ("completed", "failed", "interrupted", "invalid")
 MAX_LOGGED_INPUT = 64 * 1024  # characters of one call's input written to the call log
@@ -44,8 +45,9 @@ class Limits:
 
 
 SWEEP_KEYS = ("base", "space", "algorithm", "scheduler", "count", "seed", "concurrency", "time_budget_s", "objective")
-# the server's own planner (--planner-checkpoint, else the shipped one) is propose's; a sweep may also search with it
-ALGORITHMS = ("random", "grid", "tpe", "tpe_multivariate", "gp", "portfolio", "planner")
+# the built-in search algorithms (a plugin's is the machine's code, not offered to agents); `planner` is the server's
+# own planner (--planner-checkpoint, else the shipped one), as in propose
+ALGORITHMS = tuple(BUILTIN)
 
 
 @dataclass

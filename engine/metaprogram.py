@@ -40,6 +40,10 @@ class MetaprogramError(ValueError):
         self.source = shorten(str(source), 300) if source is not None else None
         super().__init__(self.render())
 
+    def __reduce__(self) -> tuple:
+        # rebuilt from its errors, not its message: it crosses processes whole (a Ray trial, a job_launch job)
+        return type(self), (self.errors, self.source)
+
     def render(self) -> str:
         where = f" {self.source}" if self.source else ""
         lines = [f"invalid metaprogram{where}: {len(self.errors)} error(s)"]

@@ -262,8 +262,9 @@ def load_plugins(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
     Returns the problems of those that failed, now or before (also kept in PROBLEMS): a plugin that fails to
     load is reported by every validation, at once with the metaprogram's own errors, rather than as a traceback
     at import."""
-    names = [*_installed(), *(n.strip() for n in os.environ.get(ENV_VAR, "").split(",") if n.strip()), *extra]
-    for name in dict.fromkeys(names):
+    env = (n.strip() for n in os.environ.get(ENV_VAR, "").split(",") if n.strip())
+    names = list(dict.fromkeys([*_installed(), *env, *extra]))
+    for name in names:
         if name in LOADED or name in _FAILED:  # each plugin is imported once
             continue
         try:
@@ -271,7 +272,7 @@ def load_plugins(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
         except PluginError as exc:
             _FAILED[name] = str(exc)
             PROBLEMS.append(str(exc))
-    return [_FAILED[name] for name in dict.fromkeys(names) if name in _FAILED]
+    return [_FAILED[name] for name in names if name in _FAILED]
 
 
 _FAILED: dict[str, str] = {}

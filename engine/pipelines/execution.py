@@ -284,7 +284,10 @@ def evaluate(
         scores = regression_metrics(scale(target), scale(outputs))
         columns = {"target": scale(target), "prediction": scale(outputs)}
     for name, settings in (extra or {}).items():  # a plugin's metric, on what the built-in ones saw
-        scores[name] = float(METRICS.load(name)(columns["target"], columns["prediction"], settings))
+        try:
+            scores[name] = float(METRICS.load(name)(columns["target"], columns["prediction"], settings))
+        except Exception as exc:  # the plugin's code: the failed run's record says which metric, and why
+            raise ValueError(f"metric {name!r} ({prefix} split) failed: {type(exc).__name__}: {exc}") from exc
     if predictions is not None:
         _write_csv(predictions, columns)
     return {f"{prefix}/loss": loss, **{f"{prefix}/{k}": v for k, v in scores.items()}}

@@ -153,6 +153,8 @@ class ExecutionConfig(PipelineConfig):
     @field_validator("metrics", mode="before")
     @classmethod
     def _metrics(cls, value: Any) -> dict[str, Any]:
+        if value is None:  # pipeline.metrics=null: none beyond the built-in ones
+            return {}
         if isinstance(value, list | tuple):  # pipeline.metrics=[balanced_accuracy]: names with their defaults
             if not all(isinstance(name, str) for name in value):
                 raise ValueError("expected a list of metric names, or a mapping of metric name to settings")

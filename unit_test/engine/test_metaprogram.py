@@ -136,3 +136,14 @@ def test_validation_never_imports_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_metaprogram_error_crosses_processes_whole():
+    """Raised in a Ray trial or a job_launch job, it is pickled: its errors, not its message, rebuild it."""
+    import pickle
+
+    from engine.metaprogram import MetaprogramError
+
+    sent = MetaprogramError(["model.init_from: the weights do not fit", "seed: must be an integer"], "job.yaml")
+    received = pickle.loads(pickle.dumps(sent))
+    assert received.errors == sent.errors and received.source == sent.source and str(received) == str(sent)

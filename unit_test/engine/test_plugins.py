@@ -54,6 +54,8 @@ def test_a_plugins_metric_is_chosen_by_name_checked_against_the_task_and_hashed_
     assert "pipeline.metrics.balanced_accuracy.plugin" in mp.inputs  # the metric's code is an input
     plain = validate({**base, "pipeline": {"name": "execution"}}, trusted=False)
     assert plain.id != mp.id and "metrics" not in plain.pipeline.model_dump()  # none chosen: ids as before
+    none = validate({**base, "pipeline": {"name": "execution", "metrics": None}}, trusted=False)
+    assert none.pipeline.metrics == {} and none.id == plain.id  # null: no metric beyond the built-in ones
     for metrics, says in (
         (["balanced_acuracy"], "did you mean 'balanced_accuracy'?"),
         ({"balanced_accuracy": {"adjustd": True}}, "unknown key; did you mean 'adjusted'?"),
@@ -67,6 +69,26 @@ def test_a_plugins_metric_is_chosen_by_name_checked_against_the_task_and_hashed_
     with pytest.raises(MetaprogramError, match="a classification metric, and dataset 'diabetes' is a regression"):
         validate({"model": {"name": "mlp"}, "dataset": {"name": "diabetes"},
                   "pipeline": {"name": "execution", "metrics": ["balanced_accuracy"]}}, trusted=False)  # fmt: skip
+
+
+def test_a_plugin_metric_that_fails_is_named_in_the_error(monkeypatch):
+    import torch
+
+    from engine.data_pipe import build_splits
+    from engine.data_pipe.feed import InMemory
+    from engine.paths import default_paths
+    from engine.pipelines.execution import evaluate
+    from engine.plugins import register
+    from engine.schema.base import METRICS
+
+    monkeypatch.setattr(METRICS, "_entries", dict(METRICS._entries))  # the test's metric leaves with the test
+    register.metric("always_fails")(lambda targets, predictions: 1 / 0)
+    mp = validate({"model": {"name": "mlp"}, "dataset": {"name": "iris"},
+                   "pipeline": {"name": "execution", "metrics": ["always_fails"]}}, trusted=False)  # fmt: skip
+    data = build_splits(mp.dataset, default_paths())
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    with pytest.raises(ValueError, match="metric 'always_fails' \\(val split\\) failed: ZeroDivisionError"):
+        evaluate(model, InMemory(data.val, "cpu", 16, 0), data.info, "val", mp.pipeline.metrics)
 
 
 def test_a_metric_may_not_shadow_a_built_in_one():
