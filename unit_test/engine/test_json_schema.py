@@ -33,7 +33,8 @@ TEXT = st.text(st.characters(codec="ascii", categories=("L", "N", "P", "Zs")), m
 # the gate's messages for what the schema documents but cannot state, and for files missing on this machine
 UNSTATED = re.compile(
     r"must not exceed n_features|is declared twice|must be nodes declared before it|is not a node; nodes are|"
-    r"has no split or kfold node upstream|parameters, over the cap of|GB of float32 weights, over the cap"
+    r"has no split or kfold node upstream|parameters, over the cap of|GB of float32 weights, over the cap|"
+    r"metric, and dataset '[^']+' is a \w+ task"
 )
 MISSING_FILE = re.compile(r"does not exist|not found|No such file|no run .* among the")
 
