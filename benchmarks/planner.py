@@ -52,7 +52,7 @@ from planner.dev_data import HELDOUT_TASKS, TableObjective, load_tables  # noqa:
 from planner.heldout_eval import BASELINES  # noqa: E402
 from planner.propose import CANDIDATES, LOCAL_MODEL  # noqa: E402
 from util import search  # noqa: E402
-from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_PRIOR  # noqa: E402
+from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_NEIGHBOURS, PLANNER_PRIOR  # noqa: E402
 
 METHODS = ("planner", "planner+acq", "random", "tpe", "tpe_multivariate", "gp", "portfolio")
 
@@ -69,9 +69,10 @@ class PlannerSearcher:
         early_k: int | None,
         local: str | None,
         prior: int = 0,
+        neighbours: int = 0,
     ):
         self.planner, self.acquisition, self.local = planner, acquisition, local
-        self.k, self.early_k, self.prior = k, early_k, prior
+        self.k, self.early_k, self.prior, self.neighbours = k, early_k, prior, neighbours
         self.study = {
             "task": table["task"],
             "search_space": table["search_space"],
@@ -82,7 +83,13 @@ class PlannerSearcher:
 
     def suggest(self) -> dict[str, Any]:
         params, mp, _ = self.planner.suggest(
-            self.study, k=self.k, early_k=self.early_k, acquisition=self.acquisition, local=self.local, prior=self.prior
+            self.study,
+            k=self.k,
+            early_k=self.early_k,
+            acquisition=self.acquisition,
+            local=self.local,
+            prior=self.prior,
+            neighbours=self.neighbours,
         )
         assert mp is not None  # validated as untrusted; a rejected proposal never gets here
         return params
@@ -136,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         "--early-k", type=int, default=PLANNER_EARLY_CANDIDATES, help="at most this many candidates until 5 trials"
     )
     parser.add_argument("--prior", type=int, default=PLANNER_PRIOR, help="first trials from the corpus's portfolio")
+    parser.add_argument(
+        "--neighbours", type=int, default=PLANNER_NEIGHBOURS, help="points next to the best trials, scored late on"
+    )
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb"])
     parser.add_argument("--temperature", type=float, default=1.0, help="--real: the planner's sampling temperature")
     parser.add_argument(
@@ -187,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                     planner.generator.manual_seed(seed)
                     acquisition = args.acquisition if method == "planner+acq" else None
                     searcher = PlannerSearcher(
-                        planner, table, acquisition, args.k, args.early_k, args.local_model, args.prior
+                        planner, table, acquisition, args.k, args.early_k, args.local_model, args.prior, args.neighbours
                     )
                 elif method == "portfolio":  # the portfolio of the planner under test
                     searcher = PortfolioSearcher(planner.portfolio or {}, table["search_space"], seed)
@@ -280,7 +290,7 @@ def real(args: argparse.Namespace) -> int:
 
     checkpoint = None if args.baselines_only else checkpoint_or_shipped(args.checkpoint)
 
-    def sweeps_of(baselines: tuple[str, ...], prior: int, early_candidates: int | None) -> list:
+    def sweeps_of(baselines: tuple[str, ...], prior: int, early_candidates: int | None, neighbours: int) -> list:
         return heldout_sweeps(
             checkpoint,
             seeds=args.seeds,
@@ -290,6 +300,7 @@ def real(args: argparse.Namespace) -> int:
             tasks=args.tasks.split(",") if args.tasks else None,
             baselines=baselines,
             prior=prior,
+            neighbours=neighbours,
             candidates=args.k,
             early_candidates=early_candidates,
             acquisition=args.acquisition,
@@ -298,13 +309,13 @@ def real(args: argparse.Namespace) -> int:
         )
 
     try:
-        sweeps = sweeps_of(tuple(args.baselines.split(",")), args.prior, args.early_k)
+        sweeps = sweeps_of(tuple(args.baselines.split(",")), args.prior, args.early_k, args.neighbours)
     except (SweepError, MetaprogramError) as exc:
         print(f"cannot run the planner benchmark: {exc}\nNothing was run.", file=sys.stderr)
         return 2
     labels = {}
     if args.versus_old_prior and checkpoint is not None:  # the same planner before it had a prior, as its own method
-        old = sweeps_of((), 0, None)
+        old = sweeps_of((), 0, None, 0)
         old = [s for s in old if s.name.split(".")[2] == "planner"]
         labels = {s.study_id: "planner_no_prior" for s in old}
         sweeps += old
@@ -318,7 +329,13 @@ def real(args: argparse.Namespace) -> int:
     figures = {
         **evaluate(sweeps, unseen=unseen_spaces(sweeps, args.checkpoint), labels=labels),
         "checkpoint": str(args.checkpoint or "shipped"),
-        "settings": {"k": args.k, "early_k": args.early_k, "prior": args.prior, "local_model": args.local_model},
+        "settings": {
+            "k": args.k,
+            "early_k": args.early_k,
+            "prior": args.prior,
+            "neighbours": args.neighbours,
+            "local_model": args.local_model,
+        },
         "suite": counts,
     }
     out = args.out.with_name(f"{args.out.stem}_real{args.tag}.json")

@@ -25,7 +25,7 @@ from typing import Any
 
 from planner.propose import CANDIDATES, LOCAL_MODEL
 from planner.serialize import check_serializable, completed
-from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_PRIOR
+from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_NEIGHBOURS, PLANNER_PRIOR
 
 log = logging.getLogger("planner")
 
@@ -75,6 +75,7 @@ class PlannerStudy:
         early_candidates: int | None = PLANNER_EARLY_CANDIDATES,
         prior: int = PLANNER_PRIOR,
         local_model: str | None = LOCAL_MODEL,
+        neighbours: int = PLANNER_NEIGHBOURS,
         planner: Any = None,
         generator: Any = None,
         quiet: bool = False,
@@ -90,7 +91,13 @@ class PlannerStudy:
             say_assumed(self.task, assumed)
         self.planner = planner or load_planner(checkpoint, seed)
         self.generator = generator or torch.Generator(device="cpu").manual_seed(seed)
-        self.settings = {"k": candidates, "early_k": early_candidates, "prior": prior, "local": local_model}
+        self.settings = {
+            "k": candidates,
+            "early_k": early_candidates,
+            "prior": prior,
+            "local": local_model,
+            "neighbours": neighbours,
+        }
         self.trials: list[dict[str, Any]] = []
         self.pending: list[dict[str, Any]] = []  # asked, not told yet
 

@@ -43,6 +43,7 @@ def heldout_sweeps(
     temperature: float = 1.0,
     local_model: str | None = LOCAL_MODEL,
     prior: int = 0,
+    neighbours: int = 0,
     baselines: tuple[str, ...] = BASELINES,
 ) -> list[Any]:
     """The held-out studies: baselines, the reference and (with a checkpoint) the planner's, composed."""
@@ -73,6 +74,7 @@ def heldout_sweeps(
             "planner_temperature": temperature,
             "planner_local_model": local_model,
             "planner_prior": prior,
+            "planner_neighbours": neighbours,
         }
     data["studies"] = groups
     write_suite_data(default_paths().root("data_root"))  # before composing: the CSV task's base checks its file

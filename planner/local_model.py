@@ -17,7 +17,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from planner.serialize import CATEGORICAL, n_values, param_token
+from planner.serialize import CATEGORICAL, n_values, param_token, quantize, token_value
 
 MIN_TRIALS = 5  # below this the GP's length scales are guesses: the planner alone decides
 MIN_STD = 0.02  # the GP is never trusted to a finer resolution than two objective bins
@@ -65,3 +65,35 @@ def combine(probs, centres, model, points: list[list[float]]):
     std = torch.tensor(std, dtype=probs.dtype).clamp(min=MIN_STD).view(-1, 1)
     log_gp = -0.5 * ((centres.view(1, -1) - mean) / std) ** 2
     return torch.softmax(probs.clamp(min=1e-12).log() + log_gp, dim=-1)
+
+
+def neighbours(
+    space: dict[str, dict[str, Any]],
+    order: list[str],
+    ranked: list[dict[str, Any]],
+    count: int,
+    rng: Any,
+    n_bins: int,
+    spread: float = 0.05,
+) -> list[dict[str, Any]]:
+    """`count` points next to the study's best points (`ranked`, best first), for the acquisition to score
+    beside the planner's samples. Each is one of them with one or two parameters moved: a range parameter by
+    a few bins (Gaussian, `spread` of its bins), a choice to another value. Every value is one the planner
+    writes. The planner's samples follow its own distribution, which stays broad near the best; these let a
+    study refine its best point late on."""
+    if not ranked or count < 1:
+        return []
+    points = []
+    for i in range(count):
+        params = {key: quantize(space[key], value, n_bins) for key, value in ranked[i % len(ranked)].items()}
+        for key in rng.sample(order, k=min(len(order), 1 + (rng.random() < 0.5))):
+            spec, size = space[key], n_values(space[key], n_bins)
+            index = int(param_token(spec, params[key], n_bins).partition(":")[2])
+            if spec["type"] in CATEGORICAL:
+                index = rng.choice([j for j in range(size) if j != index] or [index])
+            else:  # a step of at least one bin, back the other way at an edge
+                step = round(rng.gauss(0, spread * size)) or rng.choice((-1, 1))
+                index = min(max(index + step if 0 <= index + step < size else index - step, 0), size - 1)
+            params[key] = token_value(spec, f"{'c' if spec['type'] in CATEGORICAL else 'b'}:{index}", n_bins)
+        points.append(params)
+    return points

@@ -42,7 +42,7 @@ from optuna.trial import FrozenTrial, TrialState
 from planner.ask_tell import PlannerStudy, load_planner, log, say_assumed, task_record
 from planner.propose import CANDIDATES, LOCAL_MODEL
 from planner.vocab import MAX_CHOICES
-from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_PRIOR
+from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_NEIGHBOURS, PLANNER_PRIOR
 
 
 class PlannerSampler(BaseSampler):
@@ -56,6 +56,7 @@ class PlannerSampler(BaseSampler):
         early_candidates: int | None = PLANNER_EARLY_CANDIDATES,
         prior: int = PLANNER_PRIOR,
         local_model: str | None = LOCAL_MODEL,
+        neighbours: int = PLANNER_NEIGHBOURS,
     ):
         # no seed: a random one, as Optuna's samplers do (a seed makes the study repeat its trials)
         self._seed = seed if seed is not None else random.SystemRandom().randrange(2**31 - 1)
@@ -65,6 +66,7 @@ class PlannerSampler(BaseSampler):
             "early_candidates": early_candidates,
             "prior": prior,
             "local_model": local_model,
+            "neighbours": neighbours,
         }
         self._random = RandomSampler(seed=seed)
         self._planner: Any = None

@@ -9,7 +9,9 @@ Acquisition: sample K candidates, read the planner's own distribution over the o
 after each one, and pick by expected improvement over the best value so far (`ei`) or by an
 upper confidence bound (`ucb`). Without acquisition the first sample is taken (imitation).
 With `local="gp"` (the default) that distribution is multiplied by a GP fitted to the study's own
-trials (planner/local_model.py), so late in a study the choice follows the study's own evidence.
+trials (planner/local_model.py), so late in a study the choice follows the study's own evidence;
+from then on, points next to the study's best trials are scored beside the samples (`neighbours`),
+so the acquisition can refine the best point, which the planner's broad samples rarely land next to.
 
 History is normalised with its range widened by `margin` on each side (training widens it at
 random), so the best value so far sits below the top bin and an improvement can be predicted.
@@ -34,6 +36,7 @@ from planner.serialize import (
     Normalizer,
     SerializeError,
     completed,
+    param_token,
     study_words,
     token_value,
     value_tokens,
@@ -140,11 +143,13 @@ class Planner:
         generator: Any = None,
         temperature: float | None = None,
         local: str | None = None,
+        given: list[dict[str, Any]] = (),
     ) -> list[Candidate]:
         """K candidate trials, each with the planner's predicted objective distribution. `generator`: a
         torch.Generator of the study's own (a planner shared by studies of different seeds), else the planner's;
         `temperature`: the study's own, else the planner's; `local="gp"`: the predictions are sharpened by a
-        GP over the study's own trials (planner/local_model.py)."""
+        GP over the study's own trials (planner/local_model.py). `given`: points to score as well, after the K
+        sampled ones (their tokens are written, not drawn)."""
         torch = self.torch
         generator = generator or self.generator
         temperature = temperature or self.temperature
@@ -154,6 +159,11 @@ class Planner:
         allowed = [self.vocab.ids(value_tokens(space[key], self.n_bins)) for key in order]
         if any(self.vocab.unk_id in ids for ids in allowed):
             raise SerializeError("the space needs more bins or choices than the planner's vocabulary holds")
+        written = torch.tensor(
+            [[self.vocab.id(param_token(space[key], p[key], self.n_bins)) for key in order] for p in given],
+            dtype=torch.long,
+        ).view(len(given), len(order))
+        drawn, k = k, k + len(given)
         names = [self.vocab.encode_words([key]) for key in order]  # written, not sampled; <unk> if never seen
         with torch.no_grad():
             # the prompt is read once and its cache copied K times: the candidates differ only after it
@@ -167,6 +177,7 @@ class Planner:
                 index = torch.tensor(slot_ids)
                 probs = torch.softmax(logits[:, index] / temperature, dim=-1)  # only valid tokens
                 picks = index[torch.multinomial(probs, 1, generator=generator).squeeze(1)]  # (K,)
+                picks[drawn:] = written[:, slot]
                 for row, token_id in enumerate(picks.tolist()):
                     chosen[row].append(token_id)
                 follow = names[slot + 1] if slot + 1 < len(order) else []  # the next parameter's name
@@ -216,13 +227,15 @@ class Planner:
         temperature: float | None = None,
         local: str | None = LOCAL_MODEL,
         prior: int = 0,
+        neighbours: int = 0,
     ) -> tuple[dict[str, Any], Metaprogram | None, Candidate]:
         """The next trial: (params, validated metaprogram or None without a base, the candidate chosen).
 
         With `prior` n and a checkpoint that has a portfolio, the study's first n trials are the portfolio's
         (planner/portfolio.py: the corpus's best configurations moved into this space). Then `k` candidates
         are scored; with `early_k`, at most that many until the study has local_model.MIN_TRIALS completed
-        trials, while the planner's own broad predictions are all there is. Points already in the history or
+        trials, while the planner's own broad predictions are all there is. Once the GP has them, `neighbours`
+        points next to the best trials so far are scored beside the samples. Points already in the history or
         `pending` are skipped when the space is finite (a repeat teaches nothing); after `max_rounds` of
         nothing new, a repeat is accepted.
         """
@@ -238,12 +251,16 @@ class Planner:
             if chosen is not None:
                 return chosen
         n = k if acquisition else 1
-        if early_k and sum(completed(t) for t in study.get("trials", [])) < local_model.MIN_TRIALS:
+        done = [t for t in study.get("trials", []) if completed(t)]
+        if early_k and len(done) < local_model.MIN_TRIALS:
             n = min(n, early_k)
+        local = local if acquisition else None
+        refine = neighbours if local == "gp" and len(done) >= local_model.MIN_TRIALS else 0
         fallback = None
         for _ in range(max_rounds):
             valid = []
-            for cand in self.sample(study, n, generator, temperature, local if acquisition else None):
+            near = self._neighbours(study, done, refine, generator or self.generator) if refine else []
+            for cand in self.sample(study, n, generator, temperature, local, given=near):
                 self.stats.sampled += 1
                 mp = self._validate(study, cand.params)
                 if mp is False:
@@ -260,6 +277,16 @@ class Planner:
         if fallback is None:
             raise RuntimeError(f"no valid proposal in {max_rounds} rounds: {self.stats.errors[-3:]}")
         return fallback[0].params, fallback[1], fallback[0]
+
+    def _neighbours(self, study: dict[str, Any], done: list[dict[str, Any]], count: int, generator: Any):
+        """Points next to the study's 3 best completed trials (planner/local_model.py), drawn from its generator."""
+        import random
+
+        rng = random.Random(int(self.torch.randint(2**31 - 1, (1,), generator=generator)))
+        norm = self._normalizer(study)
+        ranked = sorted(done, key=lambda t: norm(t["objective"]), reverse=True)[:3]
+        space = study["search_space"]
+        return local_model.neighbours(space, sorted(space), [t["params"] for t in ranked], count, rng, self.n_bins)
 
     def _from_portfolio(self, study: dict[str, Any], tried: list[dict[str, Any]], generator: Any):
         """The portfolio's next point not tried yet, as a suggestion; None when it has none that is valid."""

@@ -79,6 +79,7 @@ class PlannerSearch(Searcher):
         temperature: float = 1.0,
         local_model: str | None = LOCAL_MODEL,
         prior: int = 0,
+        neighbours: int = 0,
         seed: int = 0,
         history: list[dict[str, Any]] | None = None,
         planner: Any = None,
@@ -96,6 +97,7 @@ class PlannerSearch(Searcher):
         self.task, self.base = task, base
         self.k, self.early_k, self.acquisition = k, early_k, acquisition
         self.temperature, self.local_model, self.prior = temperature, local_model, prior
+        self.neighbours = neighbours
         self.space: dict[str, dict[str, Any]] | None = None
         self.paths: dict[str, tuple[str, ...]] = {}
         if space is not None:
@@ -128,6 +130,7 @@ class PlannerSearch(Searcher):
             temperature=tune.planner_temperature,
             local_model=tune.planner_local_model,
             prior=tune.planner_prior,
+            neighbours=tune.planner_neighbours,
             seed=sweep.seed,
             **kwargs,
         )
@@ -163,6 +166,7 @@ class PlannerSearch(Searcher):
             temperature=self.temperature,
             local=self.local_model,
             prior=self.prior,
+            neighbours=self.neighbours,
             pending=list(self.live.values()),
             generator=self.generator,
         )

@@ -48,6 +48,9 @@ PLANNER_LOCAL_MODEL = "gp"  # a GP on the study's own trials beside the planner
 # (planner/portfolio.py), then at most 16 candidates until the GP has its 5 trials (64 were too greedy there).
 PLANNER_EARLY_CANDIDATES = 16  # samples scored until the study has 5 trials (None: as many as later)
 PLANNER_PRIOR = 2  # a study's first trials taken from the portfolio of the planner's corpus
+# Late in a study (once the GP has its 5 trials), points next to the 3 best trials so far are scored beside the
+# samples, so the acquisition can refine the best point (planner/local_model.py: neighbours).
+PLANNER_NEIGHBOURS = 32
 
 
 class SweepError(ValueError):
@@ -76,6 +79,7 @@ class TuneSettings(Schema):
     )
     planner_early_candidates: PositiveInt | None = PLANNER_EARLY_CANDIDATES  # algorithm=planner: fewer until 5 trials
     planner_prior: NonNegativeInt = PLANNER_PRIOR  # algorithm=planner: first trials from the corpus's portfolio
+    planner_neighbours: NonNegativeInt = PLANNER_NEIGHBOURS  # algorithm=planner: points next to the best, scored too
     planner_acquisition: Literal["ei", "ucb"] | None = "ei"  # algorithm=planner: or null for plain sampling
     planner_temperature: PositiveFloat = 1.0  # algorithm=planner: below 1 the candidates keep closer to its favourites
     planner_local_model: Literal["gp"] | None = (

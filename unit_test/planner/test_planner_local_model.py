@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner import local_model
 from planner.propose import Planner
+from planner.serialize import param_token, quantize
 from unit_test.planner.planner_helpers import MIXED_SPACE, make_study, structured_study
 
 LR = "pipeline.optim.lr"
@@ -72,3 +76,49 @@ def test_fewer_candidates_are_scored_before_the_study_has_min_trials(untrained_c
     assert sampled(local_model.MIN_TRIALS) == 12
     with pytest.raises(ValueError, match="candidate counts must be positive"):
         planner.suggest(structured_study(0, n_trials=2), k=12, early_k=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), count=st.integers(1, 12), n_bins=st.sampled_from([4, 16, 100]))
+def test_neighbours_stay_in_the_space_and_move_one_or_two_parameters(seed, count, n_bins):
+    rng = random.Random(seed)
+    order = sorted(MIXED_SPACE)
+    best = [make_study(MIXED_SPACE, 1, seed=seed + i)["trials"][0]["params"] for i in range(3)]
+    points = local_model.neighbours(MIXED_SPACE, order, best, count, rng, n_bins)
+    assert len(points) == count
+    for i, point in enumerate(points):
+        source = best[i % len(best)]
+        moved = [key for key in order if param_token(MIXED_SPACE[key], point[key], n_bins)
+                 != param_token(MIXED_SPACE[key], source[key], n_bins)]  # fmt: skip
+        assert 1 <= len(moved) <= 2
+        for key in order:  # inside the space (param_token refuses what is not), a value the planner can write
+            assert quantize(MIXED_SPACE[key], point[key], n_bins) == point[key]
+
+
+def test_given_points_are_scored_beside_the_samples_and_can_be_picked(untrained_checkpoint):
+    """The acquisition scores written points with the same predictions; the GP's evidence makes one win."""
+    space = {LR: MIXED_SPACE[LR]}
+    study = make_study(space, 20, seed=4)
+    for trial in study["trials"]:
+        trial["objective"] = 1.0 - abs(math.log10(trial["params"][LR]) + 2) / 3
+        trial["status"] = "completed"
+    planner = Planner(untrained_checkpoint)
+    peak = {LR: quantize(space[LR], 1e-2, planner.n_bins)}
+    candidates = planner.sample(study, 4, torch.Generator().manual_seed(0), local="gp", given=[peak])
+    assert len(candidates) == 5 and candidates[-1].params == peak
+    sampled_only = planner.sample(study, 4, torch.Generator().manual_seed(0), local="gp")
+    assert [c.params for c in candidates[:4]] == [c.params for c in sampled_only]  # the draws are unchanged
+
+
+def test_late_in_a_study_neighbours_of_the_best_are_scored_too(untrained_checkpoint):
+    planner = Planner(untrained_checkpoint)
+
+    def scored(n_trials: int, neighbours: int) -> int:
+        before = planner.stats.sampled
+        study = structured_study(0, n_trials=n_trials)
+        planner.suggest(study, k=6, neighbours=neighbours, generator=torch.Generator().manual_seed(1))
+        return planner.stats.sampled - before
+
+    assert scored(local_model.MIN_TRIALS - 1, 5) == 6  # too early: the GP is not fitted, nothing to refine
+    assert scored(local_model.MIN_TRIALS, 5) == 11
+    assert scored(local_model.MIN_TRIALS, 0) == 6

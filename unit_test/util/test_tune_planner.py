@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from database.store import Database
@@ -80,6 +82,14 @@ def test_another_planner_or_other_planner_settings_is_another_study(checkpoint, 
     assert from_dict(scheduled).study_id != from_dict(planner_sweep(checkpoint)).study_id
     scheduled["tune"]["planner_early_candidates"] = 4  # as many early as late: no schedule, the same study
     assert from_dict(scheduled).study_id == from_dict(planner_sweep(checkpoint)).study_id
+    unrefined = planner_sweep(checkpoint)  # no neighbours of the best scored late on: another study
+    unrefined["tune"]["planner_neighbours"] = 0
+    assert from_dict(unrefined).study_id != from_dict(planner_sweep(checkpoint)).study_id
+    without_gp = planner_sweep(checkpoint)  # neighbours are scored only beside the GP: without it, no difference
+    without_gp["tune"]["planner_local_model"] = None
+    plain = json.loads(json.dumps(without_gp))
+    plain["tune"]["planner_neighbours"] = 0
+    assert from_dict(without_gp).study_id == from_dict(plain).study_id
 
 
 def test_a_tune_sweep_searches_with_the_planner(ray_local, checkpoint, tmp_path, monkeypatch):
