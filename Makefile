@@ -69,7 +69,7 @@ planner: install  ## rebuild the shipped planner: corpus of Ray Tune studies, tr
 		--command "make planner PLANNER_STRIDE=$(PLANNER_STRIDE) PLANNER_STEPS=$(PLANNER_STEPS)"
 
 planner-bench: install  ## the shipped planner against random, TPE, multivariate TPE, GP and the portfolio in real Tune studies
-	$(PY) -B benchmarks/planner.py --real --seeds 3
+	$(PY) -B benchmarks/planner.py --real --seeds 5
 
 clean:
 	rm -rf $(VENV) outputs .cache .pytest_cache

@@ -55,6 +55,11 @@ from util import search  # noqa: E402
 from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_NEIGHBOURS, PLANNER_PRIOR  # noqa: E402
 
 METHODS = ("planner", "planner+acq", "random", "tpe", "tpe_multivariate", "gp", "portfolio")
+# --real --versus: the planner with parts of its defaults off, judged beside it as methods of their own
+VARIANTS = {
+    "planner_no_prior": {"prior": 0, "early_candidates": None, "neighbours": 0},  # as it was before the prior
+    "planner_no_neighbours": {"neighbours": 0},  # as it shipped first
+}
 
 
 class PlannerSearcher:
@@ -157,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baselines-only", action="store_true", help="--real: run random, TPE and the reference")
     parser.add_argument("--evaluate-only", action="store_true", help="--real: judge the complete studies, run none")
     parser.add_argument(
-        "--versus-old-prior",
-        action="store_true",
-        help="--real: also the planner without its prior (no portfolio trials, 64 candidates from the start)",
+        "--versus",
+        default="",
+        help=f"--real: also the same planner with some of its parts off, each its own method ({', '.join(VARIANTS)})",
     )
     parser.add_argument("--models", default="mlp_opt,mlp_arch,mlp_sgd", help="--real: spaces of heldout.yaml")
     parser.add_argument("--tasks", help="--real: tasks (or families) of heldout.yaml, comma-separated (default: all)")
@@ -290,7 +295,8 @@ def real(args: argparse.Namespace) -> int:
 
     checkpoint = None if args.baselines_only else checkpoint_or_shipped(args.checkpoint)
 
-    def sweeps_of(baselines: tuple[str, ...], prior: int, early_candidates: int | None, neighbours: int) -> list:
+    def sweeps_of(baselines: tuple[str, ...], **settings: Any) -> list:
+        settings = {"prior": args.prior, "early_candidates": args.early_k, "neighbours": args.neighbours, **settings}
         return heldout_sweeps(
             checkpoint,
             seeds=args.seeds,
@@ -299,26 +305,29 @@ def real(args: argparse.Namespace) -> int:
             models=args.models.split(","),
             tasks=args.tasks.split(",") if args.tasks else None,
             baselines=baselines,
-            prior=prior,
-            neighbours=neighbours,
             candidates=args.k,
-            early_candidates=early_candidates,
             acquisition=args.acquisition,
             temperature=args.temperature,
             local_model=args.local_model,
+            **settings,
         )
 
+    versus = [name for name in args.versus.split(",") if name]
+    unknown = [name for name in versus if name not in VARIANTS]
+    if unknown:
+        known = ", ".join(VARIANTS)
+        print(f"cannot run the planner benchmark: no variant {unknown}; there are {known}", file=sys.stderr)
+        return 2
     try:
-        sweeps = sweeps_of(tuple(args.baselines.split(",")), args.prior, args.early_k, args.neighbours)
+        sweeps = sweeps_of(tuple(args.baselines.split(",")))
     except (SweepError, MetaprogramError) as exc:
         print(f"cannot run the planner benchmark: {exc}\nNothing was run.", file=sys.stderr)
         return 2
     labels = {}
-    if args.versus_old_prior and checkpoint is not None:  # the same planner before it had a prior, as its own method
-        old = sweeps_of((), 0, None, 0)
-        old = [s for s in old if s.name.split(".")[2] == "planner"]
-        labels = {s.study_id: "planner_no_prior" for s in old}
-        sweeps += old
+    for name in versus if checkpoint is not None else ():  # the same planner with parts off, as its own method
+        variant = [s for s in sweeps_of((), **VARIANTS[name]) if s.name.split(".")[2] == "planner"]
+        labels.update({s.study_id: name for s in variant})
+        sweeps += variant
     if args.evaluate_only:  # the studies complete so far, nothing run (pairs need every method's study)
         counts = {"studies": len(sweeps), "failed": 0, "evaluated_only": True}
     else:
