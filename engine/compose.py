@@ -243,10 +243,6 @@ def from_config(cfg: Any, errors: list[str] | None = None) -> Composed:
         paths = paths_from(data.get("path"))
     except MetaprogramError as exc:
         errors += exc.errors
-    if paths is not None and paths.plugins:  # trusted configuration: the path config may name plugin modules
-        from engine.plugins import load_plugins
-
-        errors += [f"path.plugins: {problem}" for problem in load_plugins(paths.plugins)]
     raw = {k: v for k, v in data.items() if k not in RUN_KEYS}
     try:
         mp = validate(raw, trusted=True, paths=paths) if paths is not None else None

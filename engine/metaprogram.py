@@ -198,9 +198,11 @@ def validate(
     """Check `raw` (plain dicts, interpolations already resolved for trusted input).
 
     Files the metaprogram refers to are found under `paths` (default: the environment's roots,
-    as configs/path/default.yaml sets them).
+    as configs/path/default.yaml sets them); the plugins `paths` names are loaded first, so a process
+    that is handed the paths (a Ray Train worker, a Tune trial, a job) finds them too.
     """
-    load_plugins()  # at once, even before a lookup: a plugin that failed to load is every validation's error
+    # at once, even before a lookup: a plugin that failed to load is every validation's error
+    load_plugins(paths.plugins if paths is not None else ())
     errors: list[str] = [f"plugins: {problem}" for problem in PROBLEMS]
     if not isinstance(raw, dict):
         expected = f"expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}, got {shown(raw)}"

@@ -37,8 +37,9 @@ class Paths(Schema):
         return Path(getattr(self, key)).expanduser().resolve()
 
     def absolute(self) -> Paths:
-        """The same roots made absolute: what another process (a Ray worker, a job) is handed."""
-        return self.model_copy(update={key: str(self.root(key)) for key in ENV_VARS})
+        """The same roots, and plugin files, made absolute: what another process (a Ray worker, a job) is handed."""
+        plugins = [str(Path(p).expanduser().resolve()) if p.endswith(".py") else p for p in self.plugins]
+        return self.model_copy(update={**{key: str(self.root(key)) for key in ENV_VARS}, "plugins": plugins})
 
     def run_dir(self, run_id: str) -> Path:
         return self.root("output_root") / "runs" / run_id

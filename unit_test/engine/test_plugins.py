@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -266,3 +267,34 @@ def test_a_tune_sweep_searches_a_plugins_settings_with_the_plugins_own_search_al
     # local_search redraws one setting of the best point so far: from the 2nd trial on, one setting is kept
     points = [trial["params"] for trial in study["trials"]]
     assert len(points) == 3 and all(any(p[k] == q[k] for q in points[:i] for k in p) for i, p in enumerate(points) if i)
+
+
+@pytest.mark.integration  # fresh interpreters: a worker process knows only what it is handed
+def test_a_plugin_named_only_in_the_path_config_is_found_by_the_processes_a_run_hands_its_paths_to(tmp_path):
+    """A Ray Train worker, a Tune trial or a job rebuilds the metaprogram from its canonical form and the paths'
+    absolute form, in another directory, without the command line: the path config's plugins come with them."""
+    write_plugin(tmp_path / "mine", LOCAL_MODEL)
+    args = ["+metaprogram/component/pipeline=execution", "+metaprogram/component/dataset=classification/iris",
+            "++model={name: local_mlp, hidden: 8}", "+path=default",
+            "+path.plugins=[mine/my_local_plugin.py]"]  # fmt: skip
+    driver = (
+        "import json; from engine.compose import load; c = load(" + repr(args) + "); "
+        "print(json.dumps({'id': c.metaprogram.id, 'canonical': c.metaprogram.canonical, "
+        "'paths': c.paths.absolute().model_dump()}))"
+    )
+    worker = (
+        "import json, sys; from engine.metaprogram import validate; from engine.paths import Paths; "
+        "handed = json.load(sys.stdin); "
+        "print(validate(handed['canonical'], trusted=True, paths=Paths(**handed['paths'])).id)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "METAPROGRAM_PLUGINS"}
+    clean["PYTHONPATH"] = str(REPO)
+    composed = subprocess.run([sys.executable, "-B", "-c", driver], cwd=tmp_path, env=clean, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+    assert composed.returncode == 0, composed.stderr
+    handed = json.loads(composed.stdout.strip().splitlines()[-1])
+    assert handed["paths"]["plugins"] == [str(tmp_path / "mine" / "my_local_plugin.py")]  # made absolute
+    rebuilt = subprocess.run([sys.executable, "-B", "-c", worker], cwd=REPO, env=clean, input=json.dumps(handed),
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.strip() == handed["id"]  # the same metaprogram, the plugin's code among its inputs
