@@ -38,8 +38,9 @@ PATH_ROOTS = ("data_root", "model_root")
 
 
 class Schema(BaseModel):
-    """Strict settings: a key the schema does not declare is an error, and a number is a number (a boolean or a
-    string is not read as one, so `true` and `1`, or `"3"` and `3`, never mean the same setting)."""
+    """Strict settings: a key the schema does not declare is an error, a number is a number (a boolean or a
+    string is not read as one, so `true` and `1`, or `"3"` and `3`, never mean the same setting), and a
+    switch is `true` or `false` (not `1`, `"yes"` or `"on"`)."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
     is_observer: ClassVar[bool] = False  # True: the whole schema only watches a run (see the module doc)
@@ -49,6 +50,8 @@ class Schema(BaseModel):
     def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, bool | str) and _wants_number(cls, info.field_name):
             raise ValueError(f"expected a number, got {type(value).__name__} {value!r:.40}")
+        if value is not None and not isinstance(value, bool) and _wants(cls, info.field_name, (bool,)):
+            raise ValueError(f"expected true or false, got {type(value).__name__} {value!r:.40}")
         return value
 
     def input_files(self, paths: Paths) -> dict[str, Path]:
@@ -87,15 +90,20 @@ class Component(Schema):
     name: str
 
 
-@functools.cache
 def _wants_number(schema: type, key: str) -> bool:
     """True when setting `key` takes only numbers (int or float, optionally None): no bool, str or schema."""
+    return _wants(schema, key, (int, float))
+
+
+@functools.cache
+def _wants(schema: type, key: str, allowed: tuple[type, ...]) -> bool:
+    """True when setting `key` takes only values of the `allowed` types (optionally None)."""
     field = schema.model_fields.get(key)
     if field is None:
         return False
     kinds = get_args(field.annotation) if get_origin(field.annotation) in (Union, UnionType) else (field.annotation,)
     kinds = tuple(k for k in kinds if k is not type(None))
-    return bool(kinds) and all(k in (int, float) for k in kinds)
+    return bool(kinds) and all(k in allowed for k in kinds)
 
 
 def path_field(default: Any = ..., *, root: str = "data_root", **kwargs: Any) -> Any:

@@ -484,3 +484,32 @@ def test_exponent_floats_are_numbers_as_hydra_reads_them():
     from engine.strict_yaml import load as safe_load
 
     assert safe_load("lr: 1e-3\nbig: -2E+5\n") == {"lr": 0.001, "big": -200000.0}
+
+
+@pytest.mark.parametrize("value", [1, 0, 1.0, "yes", "true", "on", "False"])
+def test_a_switch_takes_true_or_false_only(value, example):
+    """`1`, `"yes"` and `"true"` are not booleans: a switch has two spellings, so one setting has one id."""
+    with pytest.raises(MetaprogramError, match="restore_best: expected true or false"):
+        validate(with_setting(example, "pipeline.restore_best", value), trusted=False)
+
+
+def test_every_switch_of_every_schema_refuses_what_is_not_a_boolean():
+    """Property over the whole schema tree: each bool setting (optional or not) of every settings class."""
+    from pydantic import ValidationError
+
+    from engine.schema.base import Schema
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    switches = [(cls, key) for cls in set(subclasses(Schema)) for key, field in cls.model_fields.items()
+                if field.annotation in (bool, bool | None)]  # fmt: skip
+    assert len(switches) >= 10
+    for cls, key in switches:
+        for value in (1, "yes"):
+            with pytest.raises(ValidationError) as caught:
+                cls.model_validate({key: value})
+            mine = [e for e in caught.value.errors() if e["loc"] == (key,)]
+            assert mine and "expected true or false" in mine[0]["msg"], (cls, key, value)
