@@ -52,19 +52,13 @@ from planner.dev_data import HELDOUT_TASKS, TableObjective, load_tables  # noqa:
 from planner.heldout_eval import BASELINES  # noqa: E402
 from planner.propose import CANDIDATES, LOCAL_MODEL  # noqa: E402
 from util import search  # noqa: E402
-from util.sweep_spec import (  # noqa: E402
-    PLANNER_EARLY_CANDIDATES,
-    PLANNER_NEIGHBOURS,
-    PLANNER_PORTFOLIO_CANDIDATES,
-    PLANNER_PRIOR,
-)
+from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_NEIGHBOURS, PLANNER_PRIOR  # noqa: E402
 
 METHODS = ("planner", "planner+acq", "random", "tpe", "tpe_multivariate", "gp", "portfolio")
 # --real --versus: the planner with parts of its defaults off, judged beside it as methods of their own
 VARIANTS = {
-    "planner_no_prior": {"prior": 0, "early_candidates": None, "neighbours": 0, "portfolio_candidates": 0},  # at first
-    "planner_no_neighbours": {"neighbours": 0, "portfolio_candidates": 0},  # as it shipped first
-    "planner_no_portfolio_candidates": {"portfolio_candidates": 0},
+    "planner_no_prior": {"prior": 0, "early_candidates": None, "neighbours": 0},  # as it was before the prior
+    "planner_no_neighbours": {"neighbours": 0},  # as it shipped first
 }
 
 
@@ -81,11 +75,9 @@ class PlannerSearcher:
         local: str | None,
         prior: int = 0,
         neighbours: int = 0,
-        portfolio_candidates: int = 0,
     ):
         self.planner, self.acquisition, self.local = planner, acquisition, local
         self.k, self.early_k, self.prior, self.neighbours = k, early_k, prior, neighbours
-        self.portfolio_candidates = portfolio_candidates
         self.study = {
             "task": table["task"],
             "search_space": table["search_space"],
@@ -103,7 +95,6 @@ class PlannerSearcher:
             local=self.local,
             prior=self.prior,
             neighbours=self.neighbours,
-            portfolio_candidates=self.portfolio_candidates,
         )
         assert mp is not None  # validated as untrusted; a rejected proposal never gets here
         return params
@@ -160,12 +151,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--neighbours", type=int, default=PLANNER_NEIGHBOURS, help="points next to the best trials, scored late on"
     )
-    parser.add_argument(
-        "--portfolio-candidates",
-        type=int,
-        default=PLANNER_PORTFOLIO_CANDIDATES,
-        help="the portfolio's next points, scored after the prior",
-    )
     parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb"])
     parser.add_argument("--temperature", type=float, default=1.0, help="--real: the planner's sampling temperature")
     parser.add_argument(
@@ -217,15 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                     planner.generator.manual_seed(seed)
                     acquisition = args.acquisition if method == "planner+acq" else None
                     searcher = PlannerSearcher(
-                        planner,
-                        table,
-                        acquisition,
-                        args.k,
-                        args.early_k,
-                        args.local_model,
-                        args.prior,
-                        args.neighbours,
-                        args.portfolio_candidates,
+                        planner, table, acquisition, args.k, args.early_k, args.local_model, args.prior, args.neighbours
                     )
                 elif method == "portfolio":  # the portfolio of the planner under test
                     searcher = PortfolioSearcher(planner.portfolio or {}, table["search_space"], seed)
@@ -319,13 +296,7 @@ def real(args: argparse.Namespace) -> int:
     checkpoint = None if args.baselines_only else checkpoint_or_shipped(args.checkpoint)
 
     def sweeps_of(baselines: tuple[str, ...], **settings: Any) -> list:
-        settings = {
-            "prior": args.prior,
-            "early_candidates": args.early_k,
-            "neighbours": args.neighbours,
-            "portfolio_candidates": args.portfolio_candidates,
-            **settings,
-        }
+        settings = {"prior": args.prior, "early_candidates": args.early_k, "neighbours": args.neighbours, **settings}
         return heldout_sweeps(
             checkpoint,
             seeds=args.seeds,
@@ -372,7 +343,6 @@ def real(args: argparse.Namespace) -> int:
             "early_k": args.early_k,
             "prior": args.prior,
             "neighbours": args.neighbours,
-            "portfolio_candidates": args.portfolio_candidates,
             "local_model": args.local_model,
         },
         "suite": counts,

@@ -25,12 +25,7 @@ from typing import Any
 
 from planner.propose import CANDIDATES, LOCAL_MODEL
 from planner.serialize import check_serializable, completed
-from util.sweep_spec import (
-    PLANNER_EARLY_CANDIDATES,
-    PLANNER_NEIGHBOURS,
-    PLANNER_PORTFOLIO_CANDIDATES,
-    PLANNER_PRIOR,
-)
+from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_NEIGHBOURS, PLANNER_PRIOR
 
 log = logging.getLogger("planner")
 
@@ -81,7 +76,6 @@ class PlannerStudy:
         prior: int = PLANNER_PRIOR,
         local_model: str | None = LOCAL_MODEL,
         neighbours: int = PLANNER_NEIGHBOURS,
-        portfolio_candidates: int = PLANNER_PORTFOLIO_CANDIDATES,
         planner: Any = None,
         generator: Any = None,
         quiet: bool = False,
@@ -103,7 +97,6 @@ class PlannerStudy:
             "prior": prior,
             "local": local_model,
             "neighbours": neighbours,
-            "portfolio_candidates": portfolio_candidates,
         }
         self.trials: list[dict[str, Any]] = []
         self.pending: list[dict[str, Any]] = []  # asked, not told yet

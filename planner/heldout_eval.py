@@ -44,7 +44,6 @@ def heldout_sweeps(
     local_model: str | None = LOCAL_MODEL,
     prior: int = 0,
     neighbours: int = 0,
-    portfolio_candidates: int = 0,
     baselines: tuple[str, ...] = BASELINES,
 ) -> list[Any]:
     """The held-out studies: baselines, the reference and (with a checkpoint) the planner's, composed."""
@@ -76,7 +75,6 @@ def heldout_sweeps(
             "planner_local_model": local_model,
             "planner_prior": prior,
             "planner_neighbours": neighbours,
-            "planner_portfolio_candidates": portfolio_candidates,
         }
     data["studies"] = groups
     write_suite_data(default_paths().root("data_root"))  # before composing: the CSV task's base checks its file

@@ -42,12 +42,7 @@ from optuna.trial import FrozenTrial, TrialState
 from planner.ask_tell import PlannerStudy, load_planner, log, say_assumed, task_record
 from planner.propose import CANDIDATES, LOCAL_MODEL
 from planner.vocab import MAX_CHOICES
-from util.sweep_spec import (
-    PLANNER_EARLY_CANDIDATES,
-    PLANNER_NEIGHBOURS,
-    PLANNER_PORTFOLIO_CANDIDATES,
-    PLANNER_PRIOR,
-)
+from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_NEIGHBOURS, PLANNER_PRIOR
 
 
 class PlannerSampler(BaseSampler):
@@ -62,7 +57,6 @@ class PlannerSampler(BaseSampler):
         prior: int = PLANNER_PRIOR,
         local_model: str | None = LOCAL_MODEL,
         neighbours: int = PLANNER_NEIGHBOURS,
-        portfolio_candidates: int = PLANNER_PORTFOLIO_CANDIDATES,
     ):
         # no seed: a random one, as Optuna's samplers do (a seed makes the study repeat its trials)
         self._seed = seed if seed is not None else random.SystemRandom().randrange(2**31 - 1)
@@ -73,7 +67,6 @@ class PlannerSampler(BaseSampler):
             "prior": prior,
             "local_model": local_model,
             "neighbours": neighbours,
-            "portfolio_candidates": portfolio_candidates,
         }
         self._random = RandomSampler(seed=seed)
         self._planner: Any = None

@@ -228,7 +228,6 @@ class Planner:
         local: str | None = LOCAL_MODEL,
         prior: int = 0,
         neighbours: int = 0,
-        portfolio_candidates: int = 0,
     ) -> tuple[dict[str, Any], Metaprogram | None, Candidate]:
         """The next trial: (params, validated metaprogram or None without a base, the candidate chosen).
 
@@ -236,8 +235,7 @@ class Planner:
         (planner/portfolio.py: the corpus's best configurations moved into this space). Then `k` candidates
         are scored; with `early_k`, at most that many until the study has local_model.MIN_TRIALS completed
         trials, while the planner's own broad predictions are all there is. Once the GP has them, `neighbours`
-        points next to the best trials so far are scored beside the samples; after the prior, the portfolio's
-        next `portfolio_candidates` points are too (with acquisition). Points already in the history or
+        points next to the best trials so far are scored beside the samples. Points already in the history or
         `pending` are skipped when the space is finite (a repeat teaches nothing); after `max_rounds` of
         nothing new, a repeat is accepted.
         """
@@ -258,14 +256,11 @@ class Planner:
             n = min(n, early_k)
         local = local if acquisition else None
         refine = neighbours if local == "gp" and len(done) >= local_model.MIN_TRIALS else 0
-        listed = portfolio_candidates if acquisition and self.portfolio else 0
         fallback = None
         for _ in range(max_rounds):
             valid = []
-            given = self._neighbours(study, done, refine, generator or self.generator) if refine else []
-            if listed:
-                given += self._portfolio_points(study, generator or self.generator)[len(tried) : len(tried) + listed]
-            for cand in self.sample(study, n, generator, temperature, local, given=given):
+            near = self._neighbours(study, done, refine, generator or self.generator) if refine else []
+            for cand in self.sample(study, n, generator, temperature, local, given=near):
                 self.stats.sampled += 1
                 mp = self._validate(study, cand.params)
                 if mp is False:
@@ -293,18 +288,14 @@ class Planner:
         space = study["search_space"]
         return local_model.neighbours(space, sorted(space), [t["params"] for t in ranked], count, rng, self.n_bins)
 
-    def _portfolio_points(self, study: dict[str, Any], generator: Any) -> list[dict[str, Any]]:
-        """The portfolio in the study's space (planner/portfolio.py), in its order."""
+    def _from_portfolio(self, study: dict[str, Any], tried: list[dict[str, Any]], generator: Any):
+        """The portfolio's next point not tried yet, as a suggestion; None when it has none that is valid."""
         import random
 
         # keys the portfolio does not know are drawn from the study's own generator: the same study, the same draw
         rng = random.Random(int(self.torch.randint(2**31 - 1, (1,), generator=generator)))
-        return portfolio.points(self.portfolio, study["search_space"], rng)
-
-    def _from_portfolio(self, study: dict[str, Any], tried: list[dict[str, Any]], generator: Any):
-        """The portfolio's next point not tried yet, as a suggestion; None when it has none that is valid."""
         done = {point_key(p) for p in tried}
-        for params in self._portfolio_points(study, generator)[len(tried) :]:
+        for params in portfolio.points(self.portfolio, study["search_space"], rng)[len(tried) :]:
             if point_key(params) in done:
                 continue
             self.stats.sampled += 1

@@ -33,7 +33,6 @@ def identity(sweep: Any) -> dict[str, Any]:
         **({"local_model": m} if (m := tune.planner_local_model) else {}),
         **({"prior": n} if (n := tune.planner_prior) else {}),
         **({"neighbours": n} if (n := tune.planner_neighbours) and tune.planner_local_model else {}),
-        **({"portfolio_candidates": n} if (n := tune.planner_portfolio_candidates) else {}),
     }
 
 

@@ -80,7 +80,6 @@ class PlannerSearch(Searcher):
         local_model: str | None = LOCAL_MODEL,
         prior: int = 0,
         neighbours: int = 0,
-        portfolio_candidates: int = 0,
         seed: int = 0,
         history: list[dict[str, Any]] | None = None,
         planner: Any = None,
@@ -98,7 +97,7 @@ class PlannerSearch(Searcher):
         self.task, self.base = task, base
         self.k, self.early_k, self.acquisition = k, early_k, acquisition
         self.temperature, self.local_model, self.prior = temperature, local_model, prior
-        self.neighbours, self.portfolio_candidates = neighbours, portfolio_candidates
+        self.neighbours = neighbours
         self.space: dict[str, dict[str, Any]] | None = None
         self.paths: dict[str, tuple[str, ...]] = {}
         if space is not None:
@@ -132,7 +131,6 @@ class PlannerSearch(Searcher):
             local_model=tune.planner_local_model,
             prior=tune.planner_prior,
             neighbours=tune.planner_neighbours,
-            portfolio_candidates=tune.planner_portfolio_candidates,
             seed=sweep.seed,
             **kwargs,
         )
@@ -169,7 +167,6 @@ class PlannerSearch(Searcher):
             local=self.local_model,
             prior=self.prior,
             neighbours=self.neighbours,
-            portfolio_candidates=self.portfolio_candidates,
             pending=list(self.live.values()),
             generator=self.generator,
         )

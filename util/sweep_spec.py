@@ -51,8 +51,6 @@ PLANNER_PRIOR = 2  # a study's first trials taken from the portfolio of the plan
 # Late in a study (once the GP has its 5 trials), points next to the 3 best trials so far are scored beside the
 # samples, so the acquisition can refine the best point (planner/local_model.py: neighbours).
 PLANNER_NEIGHBOURS = 32
-# After the prior, the portfolio's next configurations are scored beside the samples too (0: they are not).
-PLANNER_PORTFOLIO_CANDIDATES = 0
 
 
 class SweepError(ValueError):
@@ -82,7 +80,6 @@ class TuneSettings(Schema):
     planner_early_candidates: PositiveInt | None = PLANNER_EARLY_CANDIDATES  # algorithm=planner: fewer until 5 trials
     planner_prior: NonNegativeInt = PLANNER_PRIOR  # algorithm=planner: first trials from the corpus's portfolio
     planner_neighbours: NonNegativeInt = PLANNER_NEIGHBOURS  # algorithm=planner: points next to the best, scored too
-    planner_portfolio_candidates: NonNegativeInt = PLANNER_PORTFOLIO_CANDIDATES  # algorithm=planner: and portfolio's
     planner_acquisition: Literal["ei", "ucb"] | None = "ei"  # algorithm=planner: or null for plain sampling
     planner_temperature: PositiveFloat = 1.0  # algorithm=planner: below 1 the candidates keep closer to its favourites
     planner_local_model: Literal["gp"] | None = (

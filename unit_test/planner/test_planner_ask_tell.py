@@ -55,25 +55,3 @@ def test_the_planner_starts_from_the_portfolio_when_asked(untrained_checkpoint, 
     asked = [study.ask() for _ in range(3)]
     assert asked[:2] == built["spaces"][0]["configs"][:2]  # the same space: the portfolio's points as they are
     assert asked[2] not in built["spaces"][0]["configs"][:2]
-
-
-def test_after_the_prior_the_portfolios_next_points_are_scored_beside_the_samples(untrained_checkpoint, tmp_path):
-    import shutil
-
-    checkpoint = shutil.copytree(untrained_checkpoint, tmp_path / "with_portfolio")
-    studies = [structured_study(s, n_trials=10, dataset=["digits", "iris"][s % 2]) for s in range(6)]
-    built = portfolio.build(studies)  # 6 configurations: the best of each study
-    (checkpoint / portfolio.FILE).write_text(json.dumps(built))
-
-    def third_proposal(listed: int) -> tuple[int, dict]:
-        study = PlannerStudy(MIXED_SPACE, checkpoint=checkpoint, candidates=1, early_candidates=None, prior=2,
-                             portfolio_candidates=listed, quiet=True)  # fmt: skip
-        for _ in range(2):
-            study.tell(study.ask(), 0.5)
-        before = study.planner.stats.sampled
-        return study.planner.stats.sampled - before if study.ask() else 0, study.pending[-1]
-
-    assert third_proposal(0)[0] == 1  # the one sample
-    scored, _ = third_proposal(3)
-    assert scored == 4  # the sample and the portfolio's 3rd, 4th and 5th points
-    assert len(built["spaces"][0]["configs"]) == 6
