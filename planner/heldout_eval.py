@@ -206,6 +206,8 @@ def format_figures(figures: dict[str, Any]) -> str:
         for m in figures.get("methods", METHODS):
             row = group["mean_regret"][m]
             lines.append(f"{m:<18}" + "".join(f"{_fmt(row[str(b)]):>9}" for b in figures["budgets"]))
+        if ratios := _ratios(group, figures["budgets"]):
+            lines.append(f"{'planner / random':<18}" + "".join(f"{_fmt(r, 3):>9}" for r in ratios))
         for key, test in group["tests"].items():
             p = "n/a" if test["p_less"] is None else f"{test['p_less']:.4f}"
             lines.append(f"  {key:<30} wins {test['wins']:>3}  losses {test['losses']:>3}  one-sided p {p}")
@@ -236,6 +238,8 @@ def markdown(figures: dict[str, Any]) -> str:
         for m in methods:
             row = group["mean_regret"][m]
             lines.append(f"| {m} | " + " | ".join(_fmt(row[str(b)], 3) for b in budgets) + " |")
+        if ratios := _ratios(group, budgets):
+            lines.append("| planner / random | " + " | ".join(f"{_fmt(r, 2)}x" for r in ratios) + " |")
         if group["tests"]:
             lines += ["", "| planner vs | " + " | ".join(f"@{b} wins / losses, p" for b in budgets) + " |"]
             lines.append("| --- |" + " --- |" * len(budgets))
@@ -248,6 +252,15 @@ def markdown(figures: dict[str, Any]) -> str:
                 lines.append(f"| {other} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _ratios(group: dict[str, Any], budgets: list[int]) -> list[float | None]:
+    """The planner's mean regret over random search's at each budget (the issue's bar: at most 0.5x at 25)."""
+    mean = group["mean_regret"]
+    if "planner" not in mean or "random" not in mean:
+        return []
+    a, b = (mean[m] for m in ("planner", "random"))
+    return [a[str(x)] / b[str(x)] if a[str(x)] is not None and b[str(x)] else None for x in budgets]
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
