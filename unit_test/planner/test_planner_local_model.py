@@ -45,13 +45,19 @@ def test_with_too_few_trials_the_planner_alone_decides(untrained_checkpoint):
     assert [c.ei for c in with_gp] == [c.ei for c in alone]
 
 
-def test_the_gp_steers_the_choice_towards_the_best_region(untrained_checkpoint):
-    """Random planner weights predict nothing; fitted to 20 trials peaking at lr=1e-2, the GP picks near it."""
+def peaked_lr_study() -> tuple[dict, dict]:
+    """20 completed trials over lr alone, whose objective peaks at lr=1e-2."""
     space = {LR: MIXED_SPACE[LR]}
     study = make_study(space, 20, seed=4)
     for trial in study["trials"]:
         trial["objective"] = 1.0 - abs(math.log10(trial["params"][LR]) + 2) / 3
         trial["status"] = "completed"
+    return space, study
+
+
+def test_the_gp_steers_the_choice_towards_the_best_region(untrained_checkpoint):
+    """Random planner weights predict nothing; fitted to 20 trials peaking at lr=1e-2, the GP picks near it."""
+    space, study = peaked_lr_study()
     planner = Planner(untrained_checkpoint)
 
     def distance_of_pick(seed: int, local: str | None) -> float:
@@ -97,17 +103,15 @@ def test_neighbours_stay_in_the_space_and_move_one_or_two_parameters(seed, count
 
 def test_given_points_are_scored_beside_the_samples_and_can_be_picked(untrained_checkpoint):
     """The acquisition scores written points with the same predictions; the GP's evidence makes one win."""
-    space = {LR: MIXED_SPACE[LR]}
-    study = make_study(space, 20, seed=4)
-    for trial in study["trials"]:
-        trial["objective"] = 1.0 - abs(math.log10(trial["params"][LR]) + 2) / 3
-        trial["status"] = "completed"
+    space, study = peaked_lr_study()
     planner = Planner(untrained_checkpoint)
     peak = {LR: quantize(space[LR], 1e-2, planner.n_bins)}
-    candidates = planner.sample(study, 4, torch.Generator().manual_seed(0), local="gp", given=[peak])
-    assert len(candidates) == 5 and candidates[-1].params == peak
-    sampled_only = planner.sample(study, 4, torch.Generator().manual_seed(0), local="gp")
-    assert [c.params for c in candidates[:4]] == [c.params for c in sampled_only]  # the draws are unchanged
+    for seed in range(4):
+        candidates = planner.sample(study, 4, torch.Generator().manual_seed(seed), local="gp", given=[peak])
+        assert len(candidates) == 5 and candidates[-1].params == peak
+        assert max(candidates, key=lambda c: c.ei) is candidates[-1]  # the peak itself: the GP's best guess
+        sampled_only = planner.sample(study, 4, torch.Generator().manual_seed(seed), local="gp")
+        assert [c.params for c in candidates[:4]] == [c.params for c in sampled_only]  # the draws are unchanged
 
 
 def test_late_in_a_study_neighbours_of_the_best_are_scored_too(untrained_checkpoint):
