@@ -10,8 +10,9 @@ after each one, and pick by expected improvement over the best value so far (`ei
 upper confidence bound (`ucb`). Without acquisition the first sample is taken (imitation).
 With `local="gp"` (the default) that distribution is multiplied by a GP fitted to the study's own
 trials (planner/local_model.py), so late in a study the choice follows the study's own evidence;
-from then on, points next to the study's best trials are scored beside the samples (`neighbours`),
-so the acquisition can refine the best point, which the planner's broad samples rarely land next to.
+from then on, in a space with a range parameter, points next to the study's best trials are scored
+beside the samples (`neighbours`), so the acquisition can refine the best point, which the planner's
+broad samples rarely land next to.
 
 History is normalised with its range widened by `margin` on each side (training widens it at
 random), so the best value so far sits below the top bin and an improvement can be predicted.
@@ -235,9 +236,9 @@ class Planner:
         (planner/portfolio.py: the corpus's best configurations moved into this space). Then `k` candidates
         are scored; with `early_k`, at most that many until the study has local_model.MIN_TRIALS completed
         trials, while the planner's own broad predictions are all there is. Once the GP has them, `neighbours`
-        points next to the best trials so far are scored beside the samples. Points already in the history or
-        `pending` are skipped when the space is finite (a repeat teaches nothing); after `max_rounds` of
-        nothing new, a repeat is accepted.
+        points next to the best trials so far are scored beside the samples (not in a finite space, whose
+        points the samples reach). Points already in the history or `pending` are skipped when the space is
+        finite (a repeat teaches nothing); after `max_rounds` of nothing new, a repeat is accepted.
         """
         if acquisition not in (None, "ei", "ucb"):
             raise ValueError(f"acquisition must be ei, ucb or none, got {acquisition!r}")
@@ -255,7 +256,9 @@ class Planner:
         if early_k and len(done) < local_model.MIN_TRIALS:
             n = min(n, early_k)
         local = local if acquisition else None
-        refine = neighbours if local == "gp" and len(done) >= local_model.MIN_TRIALS else 0
+        # in a finite space the samples reach every point (repeats are skipped): there is nothing between them to
+        # refine, and the table look-ups measured neighbours there as a loss at 25 trials (docs/benchmarks.md)
+        refine = neighbours if local == "gp" and not finite and len(done) >= local_model.MIN_TRIALS else 0
         fallback = None
         for _ in range(max_rounds):
             valid = []

@@ -126,3 +126,20 @@ def test_late_in_a_study_neighbours_of_the_best_are_scored_too(untrained_checkpo
     assert scored(local_model.MIN_TRIALS - 1, 5) == 6  # too early: the GP is not fitted, nothing to refine
     assert scored(local_model.MIN_TRIALS, 5) == 11
     assert scored(local_model.MIN_TRIALS, 0) == 6
+
+
+def test_a_finite_space_gets_no_neighbours(untrained_checkpoint):
+    """Choices only: the samples reach every point (repeats skipped), so there is nothing between them to refine."""
+    planner = Planner(untrained_checkpoint)
+    choices = {
+        "model.hidden": {"type": "choice", "values": [2**j for j in range(3, 12)]},
+        "pipeline.batch_size": {"type": "choice", "values": [2**j for j in range(3, 11)]},
+        "pipeline.optim.name": {"type": "choice", "values": ["sgd", "adam", "adamw"]},
+        "model.activation": {"type": "choice", "values": ["relu", "gelu", "tanh", "silu"]},
+    }
+    study = make_study(choices, local_model.MIN_TRIALS + 3, seed=2)  # 8 of 864 points: repeats are unlikely
+    for i, trial in enumerate(study["trials"]):
+        trial["objective"], trial["status"] = i / 10, "completed"
+    before = planner.stats.sampled
+    planner.suggest(study, k=6, neighbours=5, generator=torch.Generator().manual_seed(1))
+    assert planner.stats.sampled - before == 6
