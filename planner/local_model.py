@@ -17,7 +17,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from planner.serialize import CATEGORICAL, n_values, param_token, quantize, token_value
+from planner.serialize import CATEGORICAL, n_values, param_token, quantize, token_value, value_tokens
 
 MIN_TRIALS = 5  # below this the GP's length scales are guesses: the planner alone decides
 MIN_STD = 0.02  # the GP is never trusted to a finer resolution than two objective bins
@@ -28,7 +28,7 @@ def encode(space: dict[str, dict[str, Any]], order: list[str], params: dict[str,
     row: list[float] = []
     for key in order:
         spec = space[key]
-        index = int(param_token(spec, params[key], n_bins).partition(":")[2])
+        index = _index(spec, params[key], n_bins)
         count = n_values(spec, n_bins)
         if spec["type"] in CATEGORICAL:
             row.extend(1.0 if i == index else 0.0 for i in range(count))
@@ -88,12 +88,17 @@ def neighbours(
         params = {key: quantize(space[key], value, n_bins) for key, value in ranked[i % len(ranked)].items()}
         for key in rng.sample(order, k=min(len(order), 1 + (rng.random() < 0.5))):
             spec, size = space[key], n_values(space[key], n_bins)
-            index = int(param_token(spec, params[key], n_bins).partition(":")[2])
+            index = _index(spec, params[key], n_bins)
             if spec["type"] in CATEGORICAL:
                 index = rng.choice([j for j in range(size) if j != index] or [index])
             else:  # a step of at least one bin, back the other way at an edge
                 step = round(rng.gauss(0, spread * size)) or rng.choice((-1, 1))
                 index = min(max(index + step if 0 <= index + step < size else index - step, 0), size - 1)
-            params[key] = token_value(spec, f"{'c' if spec['type'] in CATEGORICAL else 'b'}:{index}", n_bins)
+            params[key] = token_value(spec, value_tokens(spec, n_bins)[index], n_bins)
         points.append(params)
     return points
+
+
+def _index(spec: dict[str, Any], value: Any, n_bins: int) -> int:
+    """The value's bin (a range) or choice index, as the planner's token for it numbers it."""
+    return int(param_token(spec, value, n_bins).partition(":")[2])

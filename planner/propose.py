@@ -281,11 +281,15 @@ class Planner:
             raise RuntimeError(f"no valid proposal in {max_rounds} rounds: {self.stats.errors[-3:]}")
         return fallback[0].params, fallback[1], fallback[0]
 
-    def _neighbours(self, study: dict[str, Any], done: list[dict[str, Any]], count: int, generator: Any):
-        """Points next to the study's 3 best completed trials (planner/local_model.py), drawn from its generator."""
+    def _rng(self, generator: Any):
+        """A Python random stream seeded from the study's own generator: the same study, the same draws."""
         import random
 
-        rng = random.Random(int(self.torch.randint(2**31 - 1, (1,), generator=generator)))
+        return random.Random(int(self.torch.randint(2**31 - 1, (1,), generator=generator)))
+
+    def _neighbours(self, study: dict[str, Any], done: list[dict[str, Any]], count: int, generator: Any):
+        """Points next to the study's 3 best completed trials (planner/local_model.py), drawn from its generator."""
+        rng = self._rng(generator)
         norm = self._normalizer(study)
         ranked = sorted(done, key=lambda t: norm(t["objective"]), reverse=True)[:3]
         space = study["search_space"]
@@ -293,10 +297,7 @@ class Planner:
 
     def _from_portfolio(self, study: dict[str, Any], tried: list[dict[str, Any]], generator: Any):
         """The portfolio's next point not tried yet, as a suggestion; None when it has none that is valid."""
-        import random
-
-        # keys the portfolio does not know are drawn from the study's own generator: the same study, the same draw
-        rng = random.Random(int(self.torch.randint(2**31 - 1, (1,), generator=generator)))
+        rng = self._rng(generator)  # for the keys the portfolio does not know
         done = {point_key(p) for p in tried}
         for params in portfolio.points(self.portfolio, study["search_space"], rng)[len(tried) :]:
             if point_key(params) in done:

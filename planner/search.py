@@ -32,7 +32,12 @@ def identity(sweep: Any) -> dict[str, Any]:
         **({"temperature": t} if (t := tune.planner_temperature) != 1.0 else {}),  # older ids stand
         **({"local_model": m} if (m := tune.planner_local_model) else {}),
         **({"prior": n} if (n := tune.planner_prior) else {}),
-        **({"neighbours": n} if (n := tune.planner_neighbours) and tune.planner_local_model else {}),
+        # neighbours are scored only beside the GP, with acquisition: otherwise the setting changes nothing
+        **(
+            {"neighbours": n}
+            if (n := tune.planner_neighbours) and tune.planner_local_model and tune.planner_acquisition
+            else {}
+        ),
     }
 
 

@@ -90,6 +90,11 @@ def test_another_planner_or_other_planner_settings_is_another_study(checkpoint, 
     plain = json.loads(json.dumps(without_gp))
     plain["tune"]["planner_neighbours"] = 0
     assert from_dict(without_gp).study_id == from_dict(plain).study_id
+    imitating = planner_sweep(checkpoint)  # no acquisition: the first sample is taken, nothing else is scored
+    imitating["tune"]["planner_acquisition"] = None
+    plain = json.loads(json.dumps(imitating))
+    plain["tune"]["planner_neighbours"] = 0
+    assert from_dict(imitating).study_id == from_dict(plain).study_id
 
 
 def test_a_tune_sweep_searches_with_the_planner(ray_local, checkpoint, tmp_path, monkeypatch):
