@@ -17,6 +17,8 @@ def mixed_study() -> dict:
 @pytest.fixture(scope="session")
 def untrained_checkpoint(tmp_path_factory) -> Path:
     """A planner checkpoint with random weights (decoding must stay valid whatever the weights)."""
+    import torch
+
     from planner.model import Settings, build_model, save_checkpoint
     from planner.serialize import study_to_text
     from planner.vocab import Vocabulary
@@ -26,7 +28,10 @@ def untrained_checkpoint(tmp_path_factory) -> Path:
         [study_to_text(structured_study(s, dataset=d)) for s in range(2) for d in ("digits", "iris")]
     )
     out = tmp_path_factory.mktemp("planner") / "untrained"
-    save_checkpoint(out, build_model(settings, vocab), vocab, settings, {})
+    with torch.random.fork_rng():  # the same random weights whichever worker or order builds them
+        torch.manual_seed(0)
+        model = build_model(settings, vocab)
+    save_checkpoint(out, model, vocab, settings, {})
     return out
 
 

