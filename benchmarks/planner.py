@@ -41,6 +41,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,8 @@ sys.path.insert(0, str(ROOT))
 from engine.atomic import atomic_write  # noqa: E402
 from planner.dev_data import HELDOUT_TASKS, TableObjective, load_tables  # noqa: E402
 from planner.heldout_eval import BASELINES  # noqa: E402
-from planner.propose import CANDIDATES, LOCAL_MODEL  # noqa: E402
+from planner.proposal_settings import ProposalSettings  # noqa: E402
 from util import search  # noqa: E402
-from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_NEIGHBOURS, PLANNER_PRIOR  # noqa: E402
 
 METHODS = ("planner", "planner+acq", "random", "tpe", "tpe_multivariate", "gp", "portfolio")
 # --real --versus: the planner with parts of its defaults off, judged beside it as methods of their own
@@ -65,19 +65,8 @@ VARIANTS = {
 class PlannerSearcher:
     """The planner behind the suggest / observe interface of util.search (over a table, without a sweep)."""
 
-    def __init__(
-        self,
-        planner,
-        table: dict[str, Any],
-        acquisition: str | None,
-        k: int,
-        early_k: int | None,
-        local: str | None,
-        prior: int = 0,
-        neighbours: int = 0,
-    ):
-        self.planner, self.acquisition, self.local = planner, acquisition, local
-        self.k, self.early_k, self.prior, self.neighbours = k, early_k, prior, neighbours
+    def __init__(self, planner, table: dict[str, Any], settings: ProposalSettings):
+        self.planner, self.settings = planner, settings
         self.study = {
             "task": table["task"],
             "search_space": table["search_space"],
@@ -87,15 +76,7 @@ class PlannerSearcher:
         }
 
     def suggest(self) -> dict[str, Any]:
-        params, mp, _ = self.planner.suggest(
-            self.study,
-            k=self.k,
-            early_k=self.early_k,
-            acquisition=self.acquisition,
-            local=self.local,
-            prior=self.prior,
-            neighbours=self.neighbours,
-        )
+        params, mp, _ = self.planner.suggest(self.study, self.settings)
         assert mp is not None  # validated as untrusted; a rejected proposal never gets here
         return params
 
@@ -143,19 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT / "outputs/planner_dev", help="where the tables are")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budgets", default="5,10,25")
-    parser.add_argument("-k", type=int, default=CANDIDATES, help="candidates sampled per acquisition step")
-    parser.add_argument(
-        "--early-k", type=int, default=PLANNER_EARLY_CANDIDATES, help="at most this many candidates until 5 trials"
-    )
-    parser.add_argument("--prior", type=int, default=PLANNER_PRIOR, help="first trials from the corpus's portfolio")
-    parser.add_argument(
-        "--neighbours", type=int, default=PLANNER_NEIGHBOURS, help="points next to the best trials, scored late on"
-    )
-    parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb"])
-    parser.add_argument("--temperature", type=float, default=1.0, help="--real: the planner's sampling temperature")
-    parser.add_argument(
-        "--local-model", choices=["gp", "none"], default=LOCAL_MODEL, help="a GP on each study's own trials"
-    )
+    ProposalSettings.add_arguments(parser)  # -k, --early-k, --acquisition, --prior, --neighbours, ...
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/planner.json")
     parser.add_argument("--real", action="store_true", help="real Ray Tune studies on the held-out suite")
     parser.add_argument("--tag", default="", help="--real: appended to the figures' file name (planner_realTAG.json)")
@@ -172,8 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=25, help="--real: trials per study")
     parser.add_argument("--reference-count", type=int, default=100, help="--real: trials of the dense reference")
     args = parser.parse_args(argv)
-    args.local_model = None if args.local_model == "none" else args.local_model
-    args.early_k = args.early_k or None  # 0: no schedule
+    try:
+        args.settings = ProposalSettings.of_args(args)
+    except ValueError as exc:
+        print(f"cannot run the planner benchmark: {exc}", file=sys.stderr)
+        return 2
     if args.real:
         return real(args)
     budgets = [int(b) for b in args.budgets.split(",")]
@@ -200,10 +172,8 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.monotonic()
                 if method.startswith("planner"):
                     planner.generator.manual_seed(seed)
-                    acquisition = args.acquisition if method == "planner+acq" else None
-                    searcher = PlannerSearcher(
-                        planner, table, acquisition, args.k, args.early_k, args.local_model, args.prior, args.neighbours
-                    )
+                    acquisition = args.settings.acquisition if method == "planner+acq" else None
+                    searcher = PlannerSearcher(planner, table, replace(args.settings, acquisition=acquisition))
                 elif method == "portfolio":  # the portfolio of the planner under test
                     searcher = PortfolioSearcher(planner.portfolio or {}, table["search_space"], seed)
                 else:
@@ -229,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "pairs": len(pairs),
         "tasks": list(tables),
         "seeds": args.seeds,
-        "k": args.k,
-        "early_k": args.early_k,
-        "acquisition": args.acquisition,
-        "local_model": args.local_model,
+        "settings": asdict(args.settings),
         "checkpoint": str(args.checkpoint),
         "mean_regret": {m: {str(b): v for b, v in at[m].items()} for m in METHODS},
         "mean_regret_curve": mean,
@@ -295,8 +262,7 @@ def real(args: argparse.Namespace) -> int:
 
     checkpoint = None if args.baselines_only else checkpoint_or_shipped(args.checkpoint)
 
-    def sweeps_of(baselines: tuple[str, ...], **settings: Any) -> list:
-        settings = {"prior": args.prior, "early_candidates": args.early_k, "neighbours": args.neighbours, **settings}
+    def sweeps_of(baselines: tuple[str, ...], **changed: Any) -> list:
         return heldout_sweeps(
             checkpoint,
             seeds=args.seeds,
@@ -305,11 +271,7 @@ def real(args: argparse.Namespace) -> int:
             models=args.models.split(","),
             tasks=args.tasks.split(",") if args.tasks else None,
             baselines=baselines,
-            candidates=args.k,
-            acquisition=args.acquisition,
-            temperature=args.temperature,
-            local_model=args.local_model,
-            **settings,
+            settings=replace(args.settings, **changed),
         )
 
     versus = [name for name in args.versus.split(",") if name]
@@ -338,13 +300,7 @@ def real(args: argparse.Namespace) -> int:
     figures = {
         **evaluate(sweeps, unseen=unseen_spaces(sweeps, args.checkpoint), labels=labels),
         "checkpoint": str(args.checkpoint or "shipped"),
-        "settings": {
-            "k": args.k,
-            "early_k": args.early_k,
-            "prior": args.prior,
-            "neighbours": args.neighbours,
-            "local_model": args.local_model,
-        },
+        "settings": asdict(args.settings),
         "suite": counts,
     }
     out = args.out.with_name(f"{args.out.stem}_real{args.tag}.json")

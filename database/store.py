@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.metrics import finite_number
 from engine.paths import Paths
 
 DB_NAME = "metaprogram.db"
@@ -204,7 +205,7 @@ class Database:
                     results.get("error"),
                     time.time(),
                     objective.get("metric"),
-                    float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None,
+                    finite_number(value),
                     str(run_dir) if run_dir is not None else None,
                     parent,
                     _dumps(results["observers"]) if results.get("observers") is not None else None,

@@ -12,17 +12,12 @@ trial left into one record here and write it with its run, so the same outcome i
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from database.store import Database
+from engine.metrics import finite_number
 
 STOP_MESSAGE = "stopped early by the scheduler"
-
-
-def _finite(value: Any) -> float | None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok else None
 
 
 def trial_record(params: dict[str, Any], result: dict[str, Any] | None, error: str | None = None) -> dict[str, Any]:
@@ -39,8 +34,9 @@ def trial_record(params: dict[str, Any], result: dict[str, Any] | None, error: s
     if error is not None or result.get("run_status") == "failed":
         return {**record, "status": "failed", "objective": None, "error": error or result.get("error") or "failed"}
     if result.get("run_status") == "completed":
-        return {**record, "status": "completed", "objective": _finite(result.get("objective"))}
-    return {**record, "status": "stopped", "objective": _finite(result.get("best_objective")), "error": STOP_MESSAGE}
+        return {**record, "status": "completed", "objective": finite_number(result.get("objective"))}
+    best = finite_number(result.get("best_objective"))
+    return {**record, "status": "stopped", "objective": best, "error": STOP_MESSAGE}
 
 
 def record_trial(

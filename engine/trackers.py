@@ -15,10 +15,11 @@ unless `tracking_uri` is set. W&B: offline by default, files under the run direc
 from __future__ import annotations
 
 import importlib
-import math
 import time
 from pathlib import Path
 from typing import Any
+
+from engine.metrics import finite_number
 
 # Files of a run directory that trackers keep: everything small at its top level, plus these folders.
 ARTIFACT_DIRS = ("inspect", "samples")
@@ -45,11 +46,7 @@ def require(module: str, extra: str) -> Any:
 
 def numeric(metrics: dict[str, Any]) -> dict[str, float]:
     """The finite numbers among `metrics` (what a tracker, a Tune report or a searcher can take)."""
-    return {
-        k: float(v)
-        for k, v in metrics.items()
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-    }
+    return {k: number for k, v in metrics.items() if (number := finite_number(v)) is not None}
 
 
 def run_files(run_dir: Path) -> tuple[list[Path], list[Path]]:

@@ -23,9 +23,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from planner.propose import CANDIDATES, LOCAL_MODEL
-from planner.serialize import check_serializable, completed
-from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_NEIGHBOURS, PLANNER_PRIOR
+from engine.metrics import finite_number
+from planner.proposal_settings import ProposalSettings
+from planner.serialize import check_serializable
 
 log = logging.getLogger("planner")
 
@@ -71,33 +71,23 @@ class PlannerStudy:
         metric: str = "objective",
         checkpoint: Any = None,
         seed: int = 0,
-        candidates: int = CANDIDATES,
-        early_candidates: int | None = PLANNER_EARLY_CANDIDATES,
-        prior: int = PLANNER_PRIOR,
-        local_model: str | None = LOCAL_MODEL,
-        neighbours: int = PLANNER_NEIGHBOURS,
         planner: Any = None,
         generator: Any = None,
         quiet: bool = False,
+        **settings: Any,
     ):
         import torch
 
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         check_serializable(space)  # a clear SpaceError for a space the planner cannot read
+        self.settings = ProposalSettings(**settings)  # candidates, prior, ...: planner/proposal_settings.py
         self.space, self.mode = space, mode
         self.task, assumed = task_record(task, metric, mode)
         if not quiet:
             say_assumed(self.task, assumed)
         self.planner = planner or load_planner(checkpoint, seed)
         self.generator = generator or torch.Generator(device="cpu").manual_seed(seed)
-        self.settings = {
-            "k": candidates,
-            "early_k": early_candidates,
-            "prior": prior,
-            "local": local_model,
-            "neighbours": neighbours,
-        }
         self.trials: list[dict[str, Any]] = []
         self.pending: list[dict[str, Any]] = []  # asked, not told yet
 
@@ -107,7 +97,7 @@ class PlannerStudy:
 
     def ask(self) -> dict[str, Any]:
         params, _, _ = self.planner.suggest(
-            self.record(), acquisition="ei", pending=list(self.pending), generator=self.generator, **self.settings
+            self.record(), self.settings, pending=list(self.pending), generator=self.generator
         )
         self.pending.append(params)
         return params
@@ -116,12 +106,9 @@ class PlannerStudy:
         """The objective of `params` (None, NaN or infinite: the trial failed)."""
         if params in self.pending:
             self.pending.remove(params)
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        trial = {"order": len(self.trials), "params": dict(params), "objective": float(value) if ok else None}
-        trial["status"] = "completed" if completed({**trial, "status": "completed"}) else "failed"
-        if trial["status"] == "failed":
-            trial["objective"] = None
-        self.trials.append(trial)
+        value = finite_number(value)
+        status = "failed" if value is None else "completed"
+        self.trials.append({"order": len(self.trials), "params": dict(params), "objective": value, "status": status})
 
     suggest = ask  # the util.search.Searcher interface
     observe = tell

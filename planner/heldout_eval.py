@@ -22,7 +22,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from planner.propose import CANDIDATES, LOCAL_MODEL
+from planner.proposal_settings import DEFAULTS, ProposalSettings
 
 METHODS = ("planner", "random", "tpe", "tpe_multivariate", "gp", "portfolio")
 BASELINES = METHODS[1:]
@@ -37,13 +37,7 @@ def heldout_sweeps(
     reference_count: int = 100,
     models: list[str] | None = None,
     tasks: list[str] | None = None,
-    candidates: int = CANDIDATES,
-    early_candidates: int | None = None,
-    acquisition: str | None = "ei",
-    temperature: float = 1.0,
-    local_model: str | None = LOCAL_MODEL,
-    prior: int = 0,
-    neighbours: int = 0,
+    settings: ProposalSettings = DEFAULTS,
     baselines: tuple[str, ...] = BASELINES,
 ) -> list[Any]:
     """The held-out studies: baselines, the reference and (with a checkpoint) the planner's, composed."""
@@ -68,13 +62,7 @@ def heldout_sweeps(
         data["tune"] = {
             **data.get("tune", {}),
             "planner_checkpoint": str(Path(checkpoint).resolve()),
-            "planner_candidates": candidates,
-            "planner_early_candidates": early_candidates,
-            "planner_acquisition": acquisition,
-            "planner_temperature": temperature,
-            "planner_local_model": local_model,
-            "planner_prior": prior,
-            "planner_neighbours": neighbours,
+            **settings.tune_keys(),
         }
     data["studies"] = groups
     write_suite_data(default_paths().root("data_root"))  # before composing: the CSV task's base checks its file

@@ -34,7 +34,7 @@ from typing import Any
 from engine.metaprogram import Metaprogram
 from engine.paths import Paths
 from engine.records import atomic_write
-from planner.propose import CANDIDATES
+from planner.proposal_settings import ProposalSettings
 
 BASELINES = ("random", "tpe")  # what each round's planner is judged against (the benchmark runs them all)
 
@@ -115,12 +115,12 @@ def seed_record(tasks: list[str]) -> list[dict[str, Any]]:
     return studies
 
 
-def iterate(planner, studies: list[dict[str, Any]], per_study: int, k: int, paths: Paths) -> int:
+def iterate(planner, studies: list[dict[str, Any]], per_study: int, settings: ProposalSettings, paths: Paths) -> int:
     """Propose, run and record `per_study` trials for every study; returns how many were run."""
     ran = 0
     for study in studies:
         for _ in range(per_study):
-            params, mp, _ = planner.suggest(study, k=k, acquisition="ei")
+            params, mp, _ = planner.suggest(study, settings)
             (trial,) = launch(study, [(params, mp)], paths)
             study["trials"].append({"order": len(study["trials"]), "params": params, **trial})
             ran += 1
@@ -128,14 +128,19 @@ def iterate(planner, studies: list[dict[str, Any]], per_study: int, k: int, path
 
 
 def heldout_score(
-    checkpoint: Path, seeds: int, count: int, models: list[str], tasks: list[str] | None, candidates: int
+    checkpoint: Path,
+    seeds: int,
+    count: int,
+    models: list[str],
+    tasks: list[str] | None,
+    settings: ProposalSettings,
 ) -> dict:
     """Mean planner regret at 10 and 25 on the held-out suite, in real Tune studies (baselines reused)."""
     from planner.heldout_eval import evaluate, heldout_sweeps
     from util.study_runner import run_studies
 
     sweeps = heldout_sweeps(
-        checkpoint, seeds=seeds, count=count, models=models, tasks=tasks, candidates=candidates, baselines=BASELINES
+        checkpoint, seeds=seeds, count=count, models=models, tasks=tasks, settings=settings, baselines=BASELINES
     )
     run_studies(sweeps, log=lambda line: None)
     figures = evaluate(sweeps)
@@ -192,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", default="held_cls_hard,wine,diabetes", help="dev tasks to seed an empty record with")
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--per-study", type=int, default=3)
-    parser.add_argument("-k", type=int, default=CANDIDATES)
+    ProposalSettings.add_arguments(parser)
     parser.add_argument("--train-steps", type=int, default=60)
     # a trained planner goes on gently: at the from-scratch rate its held-out loss only rose, so no round changed it
     parser.add_argument("--train-lr", type=float, default=2e-4)
@@ -217,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     record = args.record or root / "studies.jsonl"
     paths = Paths(data_root=str(root), model_root=str(root), cache_root=str(root), output_root=str(root))
     try:
+        settings = ProposalSettings.of_args(args)
         studies = read_record(record) or seed_record(args.tasks.split(","))
         corpus = read_studies(args.corpus) if args.corpus.exists() else []
         checkpoint = args.checkpoint
@@ -234,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     def judge(round_: int, candidate: Path) -> Path:
         if not args.evaluate:
             return candidate
-        regret = heldout_score(candidate, args.eval_seeds, args.eval_count, eval_models, eval_tasks, candidates=args.k)
+        regret = heldout_score(candidate, args.eval_seeds, args.eval_count, eval_models, eval_tasks, settings)
         chosen = promote(history, round_, candidate, regret, root)
         state = "promoted" if history[-1]["promoted"] else f"not promoted, going on from {chosen}"
         print(f"round {round_}: held-out regret @10 {regret['10']:.4f} @25 {regret['25']:.4f}, {state}", flush=True)
@@ -245,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         before = sum(len(s["trials"]) for s in studies)
         planner = Planner(checkpoint, seed=iteration)
-        ran = iterate(planner, studies, args.per_study, args.k, paths)
+        ran = iterate(planner, studies, args.per_study, settings, paths)
         write_record(record, studies)
         after = sum(len(s["trials"]) for s in studies)
         best = {

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from dataclasses import asdict
 from typing import Any
 
 import optuna
@@ -40,9 +41,8 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from planner.ask_tell import PlannerStudy, load_planner, log, say_assumed, task_record
-from planner.propose import CANDIDATES, LOCAL_MODEL
+from planner.proposal_settings import ProposalSettings
 from planner.vocab import MAX_CHOICES
-from util.sweep_spec import PLANNER_EARLY_CANDIDATES, PLANNER_NEIGHBOURS, PLANNER_PRIOR
 
 
 class PlannerSampler(BaseSampler):
@@ -52,22 +52,12 @@ class PlannerSampler(BaseSampler):
         seed: int | None = None,
         checkpoint: Any = None,
         task: dict[str, Any] | None = None,
-        candidates: int = CANDIDATES,
-        early_candidates: int | None = PLANNER_EARLY_CANDIDATES,
-        prior: int = PLANNER_PRIOR,
-        local_model: str | None = LOCAL_MODEL,
-        neighbours: int = PLANNER_NEIGHBOURS,
+        **settings: Any,
     ):
         # no seed: a random one, as Optuna's samplers do (a seed makes the study repeat its trials)
         self._seed = seed if seed is not None else random.SystemRandom().randrange(2**31 - 1)
         self._checkpoint, self._task = checkpoint, task
-        self._settings = {
-            "candidates": candidates,
-            "early_candidates": early_candidates,
-            "prior": prior,
-            "local_model": local_model,
-            "neighbours": neighbours,
-        }
+        self._settings = ProposalSettings(**settings)  # candidates, prior, ...: planner/proposal_settings.py
         self._random = RandomSampler(seed=seed)
         self._planner: Any = None
         self._generator: Any = None
@@ -143,7 +133,7 @@ class PlannerSampler(BaseSampler):
             planner=self._planner,
             generator=self._generator,
             quiet=True,
-            **self._settings,
+            **asdict(self._settings),
         )
         for past in study.get_trials(deepcopy=False):
             if past.number == trial.number or not codec.holds(past.params):

@@ -32,6 +32,7 @@ from typing import Any
 from engine.metaprogram import Metaprogram, MetaprogramError, validate
 from planner import local_model, portfolio
 from planner.model import checkpoint_or_shipped, load_checkpoint
+from planner.proposal_settings import DEFAULTS, ProposalSettings
 from planner.serialize import (
     FAIL,
     Normalizer,
@@ -44,10 +45,6 @@ from planner.serialize import (
     y_tokens,
 )
 from util.search_space import CATEGORICAL, apply_params, point_key
-from util.sweep_spec import PLANNER_CANDIDATES as CANDIDATES  # one default: the sweep file's
-from util.sweep_spec import PLANNER_EARLY_CANDIDATES as EARLY_CANDIDATES
-from util.sweep_spec import PLANNER_LOCAL_MODEL as LOCAL_MODEL
-from util.sweep_spec import PLANNER_PRIOR as PRIOR
 
 
 @dataclass
@@ -218,52 +215,44 @@ class Planner:
     def suggest(
         self,
         study: dict[str, Any],
+        settings: ProposalSettings = DEFAULTS,
         *,
-        k: int = CANDIDATES,
-        early_k: int | None = None,
-        acquisition: str | None = "ei",
         max_rounds: int = 4,
         pending: list[dict[str, Any]] = (),
         generator: Any = None,
-        temperature: float | None = None,
-        local: str | None = LOCAL_MODEL,
-        prior: int = 0,
-        neighbours: int = 0,
     ) -> tuple[dict[str, Any], Metaprogram | None, Candidate]:
         """The next trial: (params, validated metaprogram or None without a base, the candidate chosen).
 
-        With `prior` n and a checkpoint that has a portfolio, the study's first n trials are the portfolio's
-        (planner/portfolio.py: the corpus's best configurations moved into this space). Then `k` candidates
-        are scored; with `early_k`, at most that many until the study has local_model.MIN_TRIALS completed
-        trials, while the planner's own broad predictions are all there is. Once the GP has them, `neighbours`
-        points next to the best trials so far are scored beside the samples (not in a finite space, whose
-        points the samples reach). Points already in the history or `pending` are skipped when the space is
-        finite (a repeat teaches nothing); after `max_rounds` of nothing new, a repeat is accepted.
+        With `settings.prior` n and a checkpoint that has a portfolio, the study's first n trials are the
+        portfolio's (planner/portfolio.py: the corpus's best configurations moved into this space). Then
+        `candidates` are scored; with `early_candidates`, at most that many until the study has
+        local_model.MIN_TRIALS completed trials, while the planner's own broad predictions are all there is. Once
+        the GP has them, `neighbours` points next to the best trials so far are scored beside the samples (not in
+        a finite space, whose points the samples reach). Points already in the history or `pending` are skipped
+        when the space is finite (a repeat teaches nothing); after `max_rounds` of nothing new, a repeat is
+        accepted.
         """
-        if acquisition not in (None, "ei", "ucb"):
-            raise ValueError(f"acquisition must be ei, ucb or none, got {acquisition!r}")
-        if k < 1 or (early_k is not None and early_k < 1):
-            raise ValueError(f"the candidate counts must be positive, got k={k}, early_k={early_k}")
+        acquisition = settings.acquisition
         finite = all(spec["type"] in CATEGORICAL for spec in study["search_space"].values())
         tried = [t["params"] for t in study.get("trials", [])] + list(pending)  # pending: running, not yet back
         seen = {point_key(p) for p in tried} if finite else set()
-        if prior and self.portfolio and len(tried) < prior:
+        if settings.prior and self.portfolio and len(tried) < settings.prior:
             chosen = self._from_portfolio(study, tried, generator or self.generator)
             if chosen is not None:
                 return chosen
-        n = k if acquisition else 1
+        n = settings.candidates if acquisition else 1
         done = [t for t in study.get("trials", []) if completed(t)]
-        if early_k and len(done) < local_model.MIN_TRIALS:
-            n = min(n, early_k)
-        local = local if acquisition else None
+        if settings.early_candidates and len(done) < local_model.MIN_TRIALS:
+            n = min(n, settings.early_candidates)
+        local = settings.local_model if acquisition else None
         # in a finite space the samples reach every point (repeats are skipped): there is nothing between them to
         # refine, and the table look-ups measured neighbours there as a loss at 25 trials (docs/benchmarks.md)
-        refine = neighbours if local == "gp" and not finite and len(done) >= local_model.MIN_TRIALS else 0
+        refine = settings.neighbours if local == "gp" and not finite and len(done) >= local_model.MIN_TRIALS else 0
         fallback = None
         for _ in range(max_rounds):
             valid = []
             near = self._neighbours(study, done, refine, generator or self.generator) if refine else []
-            for cand in self.sample(study, n, generator, temperature, local, given=near):
+            for cand in self.sample(study, n, generator, settings.temperature, local, given=near):
                 self.stats.sampled += 1
                 mp = self._validate(study, cand.params)
                 if mp is False:
@@ -355,27 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=None, help="a planner folder (default: the shipped one)")
     parser.add_argument("--study", type=Path, required=True, help="one study (JSON) in the export format")
-    parser.add_argument("-k", type=int, default=CANDIDATES)
-    parser.add_argument(
-        "--early-k", type=int, default=EARLY_CANDIDATES, help="at most this many candidates until 5 trials"
-    )
-    parser.add_argument("--acquisition", default="ei", choices=["ei", "ucb", "none"])
-    parser.add_argument("--local-model", default=LOCAL_MODEL, choices=["gp", "none"], help="a GP on the study's trials")
-    parser.add_argument("--prior", type=int, default=PRIOR, help="first trials from the corpus's portfolio")
+    ProposalSettings.add_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args(argv)
     try:
         study = json.loads(args.study.read_text())
         planner = Planner(args.checkpoint, seed=args.seed, device=args.device)
-        params, mp, cand = planner.suggest(
-            study,
-            k=args.k,
-            early_k=args.early_k,
-            acquisition=None if args.acquisition == "none" else args.acquisition,
-            local=None if args.local_model == "none" else args.local_model,
-            prior=args.prior,
-        )
+        params, mp, cand = planner.suggest(study, ProposalSettings.of_args(args))
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         print(f"cannot propose: {exc}", file=sys.stderr)
         return 2

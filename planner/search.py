@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.model import checkpoint_or_shipped, fingerprint
+from planner.proposal_settings import ProposalSettings
 from util.search import Study, algorithm
 from util.search_space import point_key
 
@@ -22,23 +23,7 @@ from util.search_space import point_key
 def identity(sweep: Any) -> dict[str, Any]:
     """What makes two planner studies different studies: another planner, or other settings."""
     tune = sweep.tune
-    k = tune.planner_candidates
-    return {
-        "checkpoint": fingerprint(tune.planner_checkpoint),
-        "candidates": k,
-        # no schedule (null, or no fewer than candidates) is the same study as before the setting existed
-        **({"early_candidates": e} if (e := tune.planner_early_candidates) and e < k else {}),
-        "acquisition": tune.planner_acquisition,
-        **({"temperature": t} if (t := tune.planner_temperature) != 1.0 else {}),  # older ids stand
-        **({"local_model": m} if (m := tune.planner_local_model) else {}),
-        **({"prior": n} if (n := tune.planner_prior) else {}),
-        # neighbours are scored only beside the GP, with acquisition: otherwise the setting changes nothing
-        **(
-            {"neighbours": n}
-            if (n := tune.planner_neighbours) and tune.planner_local_model and tune.planner_acquisition
-            else {}
-        ),
-    }
+    return {"checkpoint": fingerprint(tune.planner_checkpoint), **ProposalSettings.of_tune(tune).identity()}
 
 
 class PlannerSearcher:

@@ -15,7 +15,6 @@ suggested.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,9 @@ from ray.tune.search.sample import Categorical, Domain, Float, Integer, LogUnifo
 
 from engine.atomic import atomic_write
 from planner.model import checkpoint_or_shipped
-from planner.propose import CANDIDATES, LOCAL_MODEL
+from planner.proposal_settings import DEFAULTS, ProposalSettings
 from planner.serialize import check_serializable
+from util.search.tune import objective_of
 
 
 def space_from_tune(config: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[str, ...]]]:
@@ -73,13 +73,7 @@ class PlannerSearch(Searcher):
         space: dict[str, dict[str, Any]] | None = None,
         metric: str | None = None,
         mode: str | None = None,
-        k: int = CANDIDATES,
-        early_k: int | None = None,
-        acquisition: str | None = "ei",
-        temperature: float = 1.0,
-        local_model: str | None = LOCAL_MODEL,
-        prior: int = 0,
-        neighbours: int = 0,
+        settings: ProposalSettings = DEFAULTS,
         seed: int = 0,
         history: list[dict[str, Any]] | None = None,
         planner: Any = None,
@@ -95,9 +89,7 @@ class PlannerSearch(Searcher):
         # the study's own random stream: studies sharing one planner (a batch) still differ by seed
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self.task, self.base = task, base
-        self.k, self.early_k, self.acquisition = k, early_k, acquisition
-        self.temperature, self.local_model, self.prior = temperature, local_model, prior
-        self.neighbours = neighbours
+        self.settings = settings
         self.space: dict[str, dict[str, Any]] | None = None
         self.paths: dict[str, tuple[str, ...]] = {}
         if space is not None:
@@ -124,13 +116,7 @@ class PlannerSearch(Searcher):
             checkpoint_or_shipped(tune.planner_checkpoint),
             base,
             paths,
-            k=tune.planner_candidates,
-            early_k=tune.planner_early_candidates,
-            acquisition=tune.planner_acquisition,
-            temperature=tune.planner_temperature,
-            local_model=tune.planner_local_model,
-            prior=tune.planner_prior,
-            neighbours=tune.planner_neighbours,
+            settings=ProposalSettings.of_tune(tune),
             seed=sweep.seed,
             **kwargs,
         )
@@ -159,16 +145,7 @@ class PlannerSearch(Searcher):
         if self.space is None or not self._metric or not self._mode:
             raise RuntimeError("PlannerSearch needs a search space, metric and mode (set them in TuneConfig)")
         params, _mp, _cand = self.planner.suggest(
-            self.study(),
-            k=self.k,
-            early_k=self.early_k,
-            acquisition=self.acquisition,
-            temperature=self.temperature,
-            local=self.local_model,
-            prior=self.prior,
-            neighbours=self.neighbours,
-            pending=list(self.live.values()),
-            generator=self.generator,
+            self.study(), self.settings, pending=list(self.live.values()), generator=self.generator
         )
         self.live[trial_id] = params
         config: dict[str, Any] = {}
@@ -184,14 +161,13 @@ class PlannerSearch(Searcher):
         params = self.live.pop(trial_id, None)
         if params is None:
             return
-        value = None if error or not result else result.get(self._metric)
-        ok = isinstance(value, int | float) and math.isfinite(value)
+        value = objective_of(result, self._metric, error)
         self.trials.append(
             {
                 "order": len(self.trials),
                 "params": params,
-                "objective": float(value) if ok else None,
-                "status": "completed" if ok else "failed",
+                "objective": value,
+                "status": "failed" if value is None else "completed",
                 "run_id": str((result or {}).get("run_id", trial_id)),
             }
         )

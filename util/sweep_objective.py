@@ -20,9 +20,10 @@ no score is reported for that step.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from engine.metrics import finite_number
 
 SCORE_KEY = "objective/score"
 KEYS = ("metric", "weights", "mode", "constraints", "infeasible", "assume")
@@ -79,7 +80,7 @@ class SweepObjective:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return finite_number(value) is not None
 
 
 def objective_errors(data: Any) -> list[str]:

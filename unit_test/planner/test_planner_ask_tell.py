@@ -34,6 +34,20 @@ def test_ask_and_tell_over_a_plain_space_with_failures(untrained_checkpoint, cap
     assert not study.pending
 
 
+def test_an_objective_may_be_a_numpy_scalar_or_a_one_element_tensor(untrained_checkpoint):
+    """What objective functions return: each is a completed trial with its value, a bool or a vector is a failure."""
+    import numpy as np
+    import torch
+
+    study = PlannerStudy(SPACE, checkpoint=untrained_checkpoint, quiet=True, candidates=2)
+    values = [np.float32(0.25), np.int64(3), torch.tensor(0.5), np.array([0.75]), True, np.array([1.0, 2.0])]
+    for value in values:
+        study.tell(study.ask(), value)
+    assert [t["objective"] for t in study.trials] == [0.25, 3.0, 0.5, 0.75, None, None]
+    assert [t["status"] for t in study.trials][-2:] == ["failed", "failed"]
+    assert all(type(t["objective"]) is float for t in study.trials[:4])  # plain floats: they go into JSON
+
+
 def test_a_described_task_is_not_assumed_and_a_bad_space_is_refused(untrained_checkpoint, caplog):
     task = {"model": "mlp", "dataset": "iris", "dataset_facts": {"task": "classification", "n_samples": 150}}
     with caplog.at_level(logging.WARNING, logger="planner"):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner import local_model
+from planner.proposal_settings import ProposalSettings
 from planner.propose import Planner
 from planner.serialize import param_token, quantize
 from unit_test.planner.planner_helpers import MIXED_SPACE, make_study, structured_study
@@ -75,13 +76,17 @@ def test_fewer_candidates_are_scored_before_the_study_has_min_trials(untrained_c
 
     def sampled(n_trials: int) -> int:
         before = planner.stats.sampled
-        planner.suggest(structured_study(0, n_trials=n_trials), k=12, early_k=4, generator=torch.Generator())
+        planner.suggest(
+            structured_study(0, n_trials=n_trials),
+            ProposalSettings(candidates=12, early_candidates=4, neighbours=0),
+            generator=torch.Generator(),
+        )
         return planner.stats.sampled - before
 
     assert sampled(local_model.MIN_TRIALS - 1) == 4
     assert sampled(local_model.MIN_TRIALS) == 12
     with pytest.raises(ValueError, match="candidate counts must be positive"):
-        planner.suggest(structured_study(0, n_trials=2), k=12, early_k=0)
+        ProposalSettings(candidates=12, early_candidates=0)
 
 
 @settings(max_examples=60, deadline=None)
@@ -128,7 +133,9 @@ def test_late_in_a_study_neighbours_of_the_best_are_scored_too(untrained_checkpo
     def scored(n_trials: int, neighbours: int) -> int:
         before = planner.stats.sampled
         study = structured_study(0, n_trials=n_trials)
-        planner.suggest(study, k=6, neighbours=neighbours, generator=torch.Generator().manual_seed(1))
+        planner.suggest(
+            study, ProposalSettings(candidates=6, neighbours=neighbours), generator=torch.Generator().manual_seed(1)
+        )
         return planner.stats.sampled - before
 
     assert scored(local_model.MIN_TRIALS - 1, 5) == 6  # too early: the GP is not fitted, nothing to refine
@@ -149,5 +156,5 @@ def test_a_finite_space_gets_no_neighbours(untrained_checkpoint):
     for i, trial in enumerate(study["trials"]):
         trial["objective"], trial["status"] = i / 10, "completed"
     before = planner.stats.sampled
-    planner.suggest(study, k=6, neighbours=5, generator=torch.Generator().manual_seed(1))
+    planner.suggest(study, ProposalSettings(candidates=6, neighbours=5), generator=torch.Generator().manual_seed(1))
     assert planner.stats.sampled - before == 6

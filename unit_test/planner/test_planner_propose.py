@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from planner.proposal_settings import ProposalSettings
 from planner.propose import Planner
 from planner.serialize import param_token, value_tokens
 from unit_test.planner.planner_helpers import MIXED_SPACE, make_study
@@ -19,7 +20,7 @@ def test_constrained_decoding_only_yields_valid_tokens(untrained_checkpoint, exe
         assert 0.0 <= cand.mean <= 1.0 and cand.ei >= 0.0
     # random weights would put mass everywhere: the mask is what keeps every proposal valid
     for _ in range(10):
-        params, mp, _ = planner.suggest(study, k=8, acquisition="ei")
+        params, mp, _ = planner.suggest(study, ProposalSettings(candidates=8))
         assert mp is not None and mp.model.hidden == params["model.hidden"]
         assert mp.pipeline.optim.lr == params["pipeline.optim.lr"]
     assert planner.stats.rejected == 0 and planner.stats.sampled >= 80
@@ -33,7 +34,7 @@ def test_invalid_metaprograms_are_counted_and_never_returned(untrained_checkpoin
     }
     study = make_study(space, 0)
     study["base"] = execution_base
-    returned = [planner.suggest(study, k=4, acquisition="ucb")[0] for _ in range(8)]
+    returned = [planner.suggest(study, ProposalSettings(candidates=4, acquisition="ucb"))[0] for _ in range(8)]
     assert all(p["model.hidden"] == 16 for p in returned)  # hidden=0 is out of range: refused
     assert planner.stats.rejected > 0
     assert "model.hidden" in planner.stats.errors[0]
@@ -43,7 +44,7 @@ def test_acquisition_picks_the_best_predicted_candidate(untrained_checkpoint):
     planner = Planner(untrained_checkpoint, seed=3)
     study = make_study(MIXED_SPACE, 4, seed=2)
     study.pop("base")
-    params, mp, cand = planner.suggest(study, k=16, acquisition="ucb")
+    params, mp, cand = planner.suggest(study, ProposalSettings(candidates=16, acquisition="ucb"))
     assert mp is None  # without a base there is nothing to validate, only params
     assert set(params) == set(MIXED_SPACE)
     assert planner.stats.sampled == 16
@@ -69,7 +70,7 @@ def test_finite_spaces_skip_points_already_tried(untrained_checkpoint):
     study.pop("base")
     tried = []
     for order in range(3):
-        params, _, _ = planner.suggest(study, k=4, acquisition="ei", max_rounds=20)
+        params, _, _ = planner.suggest(study, ProposalSettings(candidates=4), max_rounds=20)
         tried.append(params["model.layers"])
         study["trials"].append({"order": order, "params": params, "objective": 0.5, "status": "completed"})
     assert sorted(tried) == [1, 2, 3]
@@ -81,7 +82,9 @@ def test_pending_points_are_skipped_too(untrained_checkpoint):
     study = make_study(space, 0)
     study.pop("base")
     for _ in range(5):
-        params, _, _ = planner.suggest(study, k=4, acquisition="ei", max_rounds=20, pending=[{"model.layers": 1}])
+        params, _, _ = planner.suggest(
+            study, ProposalSettings(candidates=4), max_rounds=20, pending=[{"model.layers": 1}]
+        )
         assert params == {"model.layers": 2}
 
 

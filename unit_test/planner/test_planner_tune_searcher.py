@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from ray import tune
 
+from planner.proposal_settings import ProposalSettings
 from planner.propose import Planner
 from planner.tune_searcher import PlannerSearch, space_from_tune
 
@@ -40,7 +41,11 @@ def test_tune_domains_become_the_study_space():
 
 def test_suggest_complete_cycle(untrained_checkpoint, execution_base):
     searcher = PlannerSearch(
-        untrained_checkpoint, TASK, base=execution_base, k=4, planner=Planner(untrained_checkpoint)
+        untrained_checkpoint,
+        TASK,
+        base=execution_base,
+        settings=ProposalSettings(candidates=4),
+        planner=Planner(untrained_checkpoint),
     )
     assert searcher.set_search_properties("val/accuracy", "max", PARAM_SPACE)
     for i in range(4):
@@ -62,7 +67,14 @@ def test_studies_sharing_one_planner_follow_their_own_seeds(untrained_checkpoint
     shared = Planner(untrained_checkpoint, seed=0)
 
     def proposals(seed: int) -> list:
-        searcher = PlannerSearch(untrained_checkpoint, TASK, base=execution_base, k=4, seed=seed, planner=shared)
+        searcher = PlannerSearch(
+            untrained_checkpoint,
+            TASK,
+            base=execution_base,
+            settings=ProposalSettings(candidates=4),
+            seed=seed,
+            planner=shared,
+        )
         searcher.set_search_properties("val/accuracy", "max", PARAM_SPACE)
         return [searcher.suggest(f"t{i}") for i in range(3)]
 
@@ -88,7 +100,7 @@ def test_a_real_tune_run_uses_the_planner(ray_local, untrained_checkpoint, execu
         return {"val/accuracy": execute(mp, paths)["objective"]["value"], "run_id": mp.id}
 
     space = {"pipeline": {"optim": {"lr": tune.loguniform(1e-3, 0.1)}}, "model.hidden": tune.choice([16, 64])}
-    searcher = PlannerSearch(untrained_checkpoint, TASK, base=execution_base, k=4)
+    searcher = PlannerSearch(untrained_checkpoint, TASK, base=execution_base, settings=ProposalSettings(candidates=4))
     results = tune.Tuner(
         trainable,
         param_space=space,

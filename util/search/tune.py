@@ -9,13 +9,13 @@ resumed with `Tuner.restore` goes on from the same searcher state.
 
 from __future__ import annotations
 
-import math
 import pickle
 from pathlib import Path
 from typing import Any
 
 from ray.tune.search import Searcher as TuneSearcher  # this module is the Ray side: only Tune runs load it
 
+from engine.metrics import finite_number
 from util.search import Searcher
 
 
@@ -59,6 +59,4 @@ class TuneSearch(TuneSearcher):
 
 def objective_of(result: dict | None, metric: str, error: bool = False) -> float | None:
     """A trial's objective for its searcher: a finite number, or None (failed, or it reported none)."""
-    value = None if error or not result else result.get(metric)
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok else None
+    return None if error or not result else finite_number(result.get(metric))
