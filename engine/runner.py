@@ -31,6 +31,8 @@ LOGGER_NAME = "metaprogram"
 class Interrupted(BaseException):
     """SIGTERM arrived: stop, keep the last checkpoint, resume on the next start."""
 
+    status = "interrupted"  # what the run's record says; a subclass names its own (a sweep's stopped trial)
+
 
 __all__ = ["Interrupted", "RunFailed", "execute", "setup_console_logging"]
 
@@ -77,9 +79,12 @@ def execute(
         log.info("run %s: %s on %s with %s", mp.id, mp.pipeline.name, mp.dataset.name, mp.model.name)
         try:
             metrics = observe.tracked(PIPELINES.load(mp.pipeline.name), mp, context)
-        except (Interrupted, KeyboardInterrupt):
-            record.finish(state, "interrupted", {}, time.monotonic() - started, "interrupted")
-            log.warning("run %s interrupted; start it again to resume from its last checkpoint", mp.id)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            # the record is written once, with its final status: a worker torn down right after cannot leave
+            # a stopped trial's run saying 'interrupted'
+            status = getattr(exc, "status", Interrupted.status)
+            record.finish(state, status, {}, time.monotonic() - started, str(exc) or status)
+            log.warning("run %s %s; start it again to resume from its last checkpoint", mp.id, status)
             raise
         except Exception as exc:  # recorded, then surfaced to the caller as RunFailed
             error = f"{type(exc).__name__}: {exc}"

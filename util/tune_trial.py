@@ -31,7 +31,9 @@ STOPPED = "stopped"
 
 
 class TrialStopped(Interrupted):
-    """The Tune scheduler ended this trial; the runner records it, we mark it 'stopped'."""
+    """The Tune scheduler ended this trial: the runner records it 'stopped'; mark_stopped adds its last metrics."""
+
+    status = STOPPED
 
 
 @contextmanager
@@ -56,7 +58,7 @@ def mark_stopped(run_dir: Path, epochs: int, metrics: dict[str, Any], paths: Pat
     results.update(status=STOPPED, error=f"{STOP_MESSAGE} after {epochs} epoch(s)", metrics=metrics)
     results["objective"] = {**results["objective"], "value": metrics.get(results["objective"]["metric"])}
     write_json(record.results_path, results)
-    reindex(paths, run_dir)  # the runner recorded it 'interrupted' as it ended
+    reindex(paths, run_dir)  # the runs table: its status and metrics
 
 
 def tune_trial(

@@ -226,22 +226,28 @@ def test_the_console_script_is_installed_and_runs(tmp_path):
 
 
 def test_a_trial_stopped_by_the_scheduler_is_listed_stopped_with_its_last_metrics(paths):
+    """The runner's own record of the stop already says 'stopped' (a worker torn down before mark_stopped cannot
+    leave it 'interrupted'); mark_stopped then adds the last epoch's metrics."""
     from database.index import index_run_dir
-    from util.tune_trial import mark_stopped
+    from util.tune_trial import TrialStopped, mark_stopped
+
+    def stop_at_the_first_epoch(metrics):
+        raise TrialStopped("stopped early by the scheduler")  # what the trial's report turns Ray's SystemExit into
 
     mp = sleep_mp(x=0.3)
-    execute(mp, paths)
+    with pytest.raises(TrialStopped):
+        execute(mp, paths, report=stop_at_the_first_epoch)
     run_dir = paths.run_dir(mp.id)
-    results = json.loads((run_dir / "results.json").read_text())
-    (run_dir / "results.json").write_text(json.dumps({**results, "status": "interrupted", "metrics": {}}))
+    assert json.loads((run_dir / "results.json").read_text())["status"] == "stopped"
     with Database(paths.root("output_root") / "metaprogram.db") as db:
-        index_run_dir(db, run_dir)  # what the runner records as the scheduler's stop unwinds it
-        assert db.run(mp.id)["status"] == "interrupted"
+        index_run_dir(db, run_dir)
+        assert db.run(mp.id)["status"] == "stopped"
     mark_stopped(run_dir, 1, {"val/loss": 0.42}, paths)
     with Database(paths.root("output_root") / "metaprogram.db") as db:
         row = db.run(mp.id)
         assert row["status"] == "stopped" and row["objective"] == pytest.approx(0.42)
         assert "stopped early by the scheduler after 1 epoch" in row["error"]
+    assert execute(mp, paths)["status"] == "completed"  # run again: it goes on from where it stopped
 
 
 @pytest.mark.integration  # the command line in subprocesses
