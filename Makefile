@@ -25,7 +25,7 @@ demo: install data  ## run the example metaprogram (digits + MLP), print its tes
 	$(PY) -B run_metaprogram.py --config-name=metaprogram/example
 
 test: install-dev data  ## the default suite, what CI runs: unit and integration tiers (no slow tests)
-	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(XDIST) --durations=12 $(PYTEST_ARGS)  # the slowest 12: where the time goes
 
 test-fast: install-dev data  ## the unit tier: no Ray, no subprocesses, no LLMs (under a minute)
 	$(PY) -m pytest -m "not slow and not integration" $(XDIST) $(PYTEST_ARGS)

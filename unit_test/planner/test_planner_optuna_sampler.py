@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import warnings
 
 import optuna
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from optuna.distributions import BaseDistribution
 
 from planner.optuna_sampler import Codec, PlannerSampler
 
@@ -84,6 +88,68 @@ def test_the_shipped_planner_is_used_without_a_checkpoint_and_says_what_it_assum
         study = run_study(PlannerSampler(seed=0), n=6)
     assert "no task description" in caplog.text and "unknown" in caplog.text
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 4  # 3 pruned, 5 failed
+
+
+D = optuna.distributions
+CHOICE = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(-1e6, 1e6), st.text(max_size=6))
+
+
+@st.composite
+def distributions(draw) -> BaseDistribution:
+    """Any distribution Optuna takes: float, int, log, stepped, categorical of any choices (over 64: random)."""
+    kind = draw(st.sampled_from(["float", "log float", "stepped float", "int", "log int", "stepped int", "choice"]))
+    if kind == "choice":
+        return D.CategoricalDistribution(draw(st.lists(CHOICE, min_size=1, max_size=70, unique_by=repr)))
+    low = draw(st.floats(-1e4, 1e4)) if "float" in kind else draw(st.integers(-1000, 1000))
+    width = draw(st.floats(0, 1e4)) if "float" in kind else draw(st.integers(0, 10**5))
+    if kind == "log float":
+        return D.FloatDistribution(abs(low) + 1e-6, (abs(low) + 1e-6) * (1 + width), log=True)
+    if kind == "log int":
+        return D.IntDistribution(abs(low) + 1, abs(low) + 1 + width, log=True)
+    if kind.startswith("stepped"):
+        step = draw(st.floats(1e-3, 100)) if "float" in kind else draw(st.integers(1, 50))
+        cls = D.FloatDistribution if "float" in kind else D.IntDistribution
+        with warnings.catch_warnings():  # a range not divisible by the step: Optuna trims it, with a warning
+            warnings.simplefilter("ignore")
+            return cls(low, low + width, step=step)
+    return (D.FloatDistribution if kind == "float" else D.IntDistribution)(low, low + width)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    space=st.dictionaries(st.text(min_size=1, max_size=10), distributions(), min_size=1, max_size=4),
+    fates=st.lists(st.sampled_from(["value", "nan", "inf", "raise", "pruned", "pruned early", "branch"]), min_size=6),
+    direction=st.sampled_from(["minimize", "maximize"]),
+)
+def test_any_space_and_any_fate_of_a_trial(untrained_checkpoint, space, fates, direction):
+    """Whatever the parameters (names, ranges, choices) and however trials end, every proposal is inside its
+    distribution and the study goes on: pruned with or without a report, failed, NaN, a parameter set only
+    on one branch."""
+
+    def objective(trial: optuna.Trial) -> float:
+        fate = fates[trial.number % len(fates)]
+        values = []
+        for i, (name, distribution) in enumerate(space.items()):
+            if fate == "branch" and i == 0:
+                continue  # define-by-run: this trial never asks for the first parameter
+            value = trial._suggest(name, distribution)
+            assert distribution._contains(distribution.to_internal_repr(value))
+            values.append(value)
+        if fate == "raise":
+            raise ValueError("this trial fails")
+        if fate in ("pruned", "pruned early"):
+            if fate == "pruned":
+                trial.report(0.5, step=1)
+            raise optuna.TrialPruned()
+        return {"nan": math.nan, "inf": math.inf}.get(fate, sum(len(repr(v)) for v in values) / 10)
+
+    study = optuna.create_study(
+        direction=direction, sampler=PlannerSampler(seed=0, checkpoint=untrained_checkpoint, candidates=2)
+    )
+    with warnings.catch_warnings():  # Optuna's own warnings on NaN and inf values, the planner's on random draws
+        warnings.simplefilter("ignore")
+        study.optimize(objective, n_trials=6, catch=(ValueError,))
+    assert len(study.trials) == 6
 
 
 def test_the_codec_turns_optuna_distributions_into_the_planner_space_and_back():
