@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.metrics import finite_number
+from engine.finite import finite_number
 from engine.paths import Paths
 
 DB_NAME = "metaprogram.db"

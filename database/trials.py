@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from database.store import Database
-from engine.metrics import finite_number
+from engine.finite import finite_number
 
 STOP_MESSAGE = "stopped early by the scheduler"
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.metrics import finite_number
+from engine.finite import finite_number
 
 # Files of a run directory that trackers keep: everything small at its top level, plus these folders.
 ARTIFACT_DIRS = ("inspect", "samples")

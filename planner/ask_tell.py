@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from engine.metrics import finite_number
+from engine.finite import finite_number
 from planner.proposal_settings import ProposalSettings
 from planner.serialize import check_serializable
 

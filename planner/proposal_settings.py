@@ -12,6 +12,7 @@ import argparse
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from engine.finite import finite_number
 from util.sweep_spec import (
     PLANNER_CANDIDATES,
     PLANNER_EARLY_CANDIDATES,
@@ -48,7 +49,7 @@ class ProposalSettings:
         for name in ("prior", "neighbours"):
             if not _count(getattr(self, name), 0):
                 problems.append(f"{name} must be a whole number >= 0, got {getattr(self, name)!r}")
-        if self.temperature is not None and not (_real(self.temperature) and self.temperature > 0):
+        if self.temperature is not None and not (finite_number(self.temperature) or 0) > 0:
             problems.append(f"temperature must be a number > 0, got {self.temperature!r}")
         if problems:
             raise ValueError("; ".join(problems))
@@ -115,10 +116,6 @@ class ProposalSettings:
 
 def _count(value: Any, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
-
-
-def _real(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 DEFAULTS = ProposalSettings()  # the sweep file's defaults (frozen: safe as an argument's default)

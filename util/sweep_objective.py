@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.metrics import finite_number
+from engine.finite import finite_number
 
 SCORE_KEY = "objective/score"
 KEYS = ("metric", "weights", "mode", "constraints", "infeasible", "assume")

@@ -1,4 +1,4 @@
-"""engine.metrics.finite_number: one rule for what counts as a result's number, whatever type carries it."""
+"""engine.finite.finite_number: one rule for what counts as a result's number, whatever type carries it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.metrics import finite_number
+from engine.finite import finite_number
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True))

@@ -15,7 +15,7 @@ from typing import Any
 
 from ray.tune.search import Searcher as TuneSearcher  # this module is the Ray side: only Tune runs load it
 
-from engine.metrics import finite_number
+from engine.finite import finite_number
 from util.search import Searcher
 
 
